@@ -1,0 +1,75 @@
+"""What the agents answer. Drafts carry no IDs: the ID allocator assigns them after the gates."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from synthgen.schemas.base import StrictModel
+from synthgen.schemas.items import Evidence, Message, PolicyKind
+
+
+class UseCaseDraft(StrictModel):
+    name: str = Field(min_length=1, description="Short, unique name of the use case.")
+    actor: str = Field(min_length=1, description="Who acts: customer, agent, developer, ...")
+    goal: str = Field(min_length=1, description="What the actor wants to achieve.")
+    description: str
+    evidence: list[Evidence] = Field(min_length=1)
+
+
+class PolicyDraft(StrictModel):
+    statement: str = Field(min_length=1, description="The rule, restated as one self-contained sentence.")
+    kind: PolicyKind
+    conditions: list[str] = Field(default_factory=list, description="When the rule applies, if it is conditional.")
+    applies_to: list[str] = Field(
+        default_factory=list,
+        description="Names of use cases in this answer that the rule governs; empty means all of them.",
+    )
+    evidence: list[Evidence] = Field(min_length=1)
+
+
+class ExtractionDraft(StrictModel):
+    use_cases: list[UseCaseDraft]
+    policies: list[PolicyDraft]
+
+
+class AxisDraft(StrictModel):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="snake_case name of the variation axis.")
+    values: list[str] = Field(min_length=2, max_length=6, description="Distinct values this axis takes.")
+    rationale: str = Field(description="Why behaviour changes along this axis.")
+    policy_ids: list[str] = Field(min_length=1, description="pol_ ids of the policies this axis exercises.")
+
+
+class TestDesignDraft(StrictModel):
+    __test__ = False
+
+    axes: list[AxisDraft] = Field(min_length=1, max_length=6)
+
+
+class CriterionDraft(StrictModel):
+    criterion: str = Field(min_length=1, description="A checkable statement about a good answer.")
+    policy_id: str = Field(description="pol_ id of one of the test case's policies.")
+    evidence: list[Evidence] = Field(min_length=1)
+
+
+class ExampleDraft(StrictModel):
+    messages: list[Message] = Field(min_length=1, description="The conversation so far; the last turn is the user's.")
+    expected_output: str = Field(min_length=1, description="The reply a policy-following assistant gives next.")
+    evaluation_criteria: list[CriterionDraft] = Field(min_length=1)
+
+
+Decision = Literal["accept", "revise", "reject"]
+
+
+class Verdict(StrictModel):
+    item_id: str = Field(description="ex_ id of the reviewed example.")
+    decision: Decision
+    instruction: str = Field(default="", description="For revise: what the writer must change.")
+    reason_code: str = Field(
+        default="",
+        pattern=r"^$|^[a-z][a-z0-9_]*$",
+        description="For reject: snake_case reason, e.g. off_policy, wrong_expected_output.",
+    )
+
+
+class SupervisorReview(StrictModel):
+    verdicts: list[Verdict]

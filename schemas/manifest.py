@@ -1,0 +1,124 @@
+"""The run manifest: what went in, what came out, and what happened in between."""
+
+from pydantic import Field
+
+from synthgen.schemas.base import StrictModel
+
+STAGES = ("extract", "design", "write", "supervise")
+
+
+class InputDocument(StrictModel):
+    id: str
+    path: str
+    sha256: str
+    encoding: str
+    line_ending: str
+    lines: int
+
+
+class RunConfig(StrictModel):
+    model: str = Field(description="Resolved model name, e.g. openai-chat:gpt-4o-2024-08-06.")
+    base_url: str | None = None
+    seed: int
+    temperature: float
+    max_examples: int | None
+    concurrency: int
+    max_revisions: int
+    window_tokens: int
+    strength: int = Field(description="Covering-array strength: 2 = every pair of axis values.")
+
+
+class PromptVersion(StrictModel):
+    name: str
+    version: int
+    sha256: str
+
+
+class TokenUsage(StrictModel):
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: "TokenUsage") -> "TokenUsage":
+        return TokenUsage(
+            requests=self.requests + other.requests,
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
+
+
+class StageReport(StrictModel):
+    requested: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    reasons: dict[str, int] = Field(default_factory=dict, description="Reason code -> count of rejected items.")
+    notes: dict[str, int] = Field(
+        default_factory=dict, description="Counted events that did not reject an item, e.g. merged duplicates."
+    )
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+    def reject(self, reason_code: str, count: int = 1) -> None:
+        self.rejected += count
+        self.reasons[reason_code] = self.reasons.get(reason_code, 0) + count
+
+    def note(self, event: str, count: int = 1) -> None:
+        self.notes[event] = self.notes.get(event, 0) + count
+
+
+class AxisCoverage(StrictModel):
+    name: str
+    values: list[str]
+
+
+class CoverageReport(StrictModel):
+    document_id: str
+    strength: int
+    axes: list[AxisCoverage]
+    rows: int = Field(description="Combinations chosen by the covering array.")
+    full_product: int = Field(description="Rows an exhaustive product would need.")
+    interactions_total: int
+    interactions_covered: int
+
+
+class OutputFile(StrictModel):
+    name: str
+    sha256: str
+    records: int
+
+
+class LineSpan(StrictModel):
+    policy_id: str
+    line_start: int
+    line_end: int
+
+
+class LineageEntry(StrictModel):
+    example_id: str
+    test_case_id: str
+    use_case_id: str
+    document_id: str
+    policy_ids: list[str]
+    lines: list[LineSpan]
+
+
+class VolatileInfo(StrictModel):
+    """Facts that differ on every run of the same inputs; kept apart so the rest can be compared."""
+
+    started_at: str
+    finished_at: str
+    stage_seconds: dict[str, float]
+
+
+class RunManifest(StrictModel):
+    schema_version: int = 1
+    run_id: str
+    tool_version: str
+    inputs: list[InputDocument]
+    config: RunConfig
+    prompts: list[PromptVersion]
+    stages: dict[str, StageReport]
+    usage_by_model: dict[str, TokenUsage]
+    coverage: list[CoverageReport]
+    outputs: list[OutputFile]
+    lineage: list[LineageEntry]
+    volatile: VolatileInfo

@@ -1,0 +1,172 @@
+"""Line lookup, the evidence checker and the quote finder.
+
+Evidence rule: the quote, with runs of whitespace collapsed, must occur in the cited lines
+joined with newlines and collapsed the same way.
+"""
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from synthgen.errors import LineRangeError
+from synthgen.schemas.document import SourceDocument
+from synthgen.schemas.items import Evidence
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def collapse_whitespace(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def lookup_lines(doc: SourceDocument, start: int, end: int) -> list[str]:
+    """Lines start..end (1-based, inclusive) of the document."""
+    if start < 1 or end < start or end > doc.line_count:
+        raise LineRangeError(
+            f"lines {start}-{end} do not exist in {doc.path}: it has lines 1-{doc.line_count}"
+        )
+    return doc.lines[start - 1 : end]
+
+
+def numbered_lines(doc: SourceDocument, start: int, end: int) -> str:
+    """Lines prefixed with their numbers, as the agents see them."""
+    width = len(str(end))
+    return "\n".join(f"{n:>{width}} | {text}" for n, text in enumerate(lookup_lines(doc, start, end), start))
+
+
+@dataclass(frozen=True)
+class QuoteMatch:
+    line_start: int
+    line_end: int
+    exact: bool  # True when the quote occurs verbatim, False when only after collapsing whitespace
+
+
+def _line_of_offsets(lines: list[str]) -> list[int]:
+    """Start offset of each line in the newline-joined text."""
+    offsets, position = [], 0
+    for line in lines:
+        offsets.append(position)
+        position += len(line) + 1
+    return offsets
+
+
+def _line_at(offsets: list[int], offset: int) -> int:
+    """1-based line number that contains character `offset` of the joined text."""
+    low, high = 0, len(offsets) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if offsets[middle] <= offset:
+            low = middle
+        else:
+            high = middle - 1
+    return low + 1
+
+
+def _collapsed_with_lines(lines: list[str]) -> tuple[str, list[int]]:
+    """The whitespace-collapsed text of `lines` and, per character, the 1-based line it came from."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for number, line in enumerate(lines, 1):
+        for word in line.split():
+            if chars:
+                chars.append(" ")
+                origin.append(number)
+            chars.extend(word)
+            origin.extend([number] * len(word))
+    return "".join(chars), origin
+
+
+def find_quote(doc: SourceDocument, text: str) -> list[QuoteMatch]:
+    """Every place the quote occurs: verbatim matches if any, else whitespace-insensitive ones."""
+    if not text.strip():
+        return []
+    joined = "\n".join(doc.lines)
+    offsets = _line_of_offsets(doc.lines)
+    exact = [
+        QuoteMatch(_line_at(offsets, m.start()), _line_at(offsets, m.start() + len(text) - 1), exact=True)
+        for m in re.finditer(re.escape(text), joined)
+    ]
+    if exact:
+        return exact
+    needle = collapse_whitespace(text)
+    haystack, origin = _collapsed_with_lines(doc.lines)
+    matches, start = [], haystack.find(needle)
+    while start != -1:
+        matches.append(QuoteMatch(origin[start], origin[start + len(needle) - 1], exact=False))
+        start = haystack.find(needle, start + 1)
+    return matches
+
+
+def closest_line(doc: SourceDocument, text: str) -> tuple[int, float]:
+    """The line most similar to `text` and its similarity (0..1), for hints in retry messages."""
+    needle = collapse_whitespace(text)
+    best, best_ratio = 1, -1.0
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(needle)
+    for number, line in enumerate(doc.lines, 1):
+        candidate = collapse_whitespace(line)
+        if not candidate:
+            continue
+        matcher.set_seq1(candidate)
+        if matcher.real_quick_ratio() <= best_ratio or matcher.quick_ratio() <= best_ratio:
+            continue
+        ratio = matcher.ratio()
+        if ratio > best_ratio:
+            best, best_ratio = number, ratio
+    return best, max(best_ratio, 0.0)
+
+
+@dataclass(frozen=True)
+class EvidenceCheck:
+    ok: bool
+    reason_code: str = ""  # line_out_of_range | quote_elsewhere | quote_not_found
+    message: str = ""
+    matches: tuple[QuoteMatch, ...] = ()  # where the quote really is, when it is elsewhere
+
+
+def _excerpt(text: str, limit: int = 90) -> str:
+    text = collapse_whitespace(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_evidence(doc: SourceDocument, evidence: Evidence) -> EvidenceCheck:
+    """Apply the evidence rule; on failure say precisely what is wrong and where the quote is."""
+    start, end = evidence.line_start, evidence.line_end
+    in_range = end <= doc.line_count
+    if in_range and collapse_whitespace(evidence.quote) in collapse_whitespace("\n".join(doc.lines[start - 1 : end])):
+        return EvidenceCheck(True)
+    span = f"line {start}" if start == end else f"lines {start}-{end}"
+    matches = tuple(find_quote(doc, evidence.quote))
+    if matches:
+        where = ", ".join(
+            f"line {m.line_start}" if m.line_start == m.line_end else f"lines {m.line_start}-{m.line_end}"
+            for m in matches[:3]
+        )
+        return EvidenceCheck(
+            False,
+            "quote_elsewhere",
+            f"quote not found in {span}; it is on {where}: cite those lines",
+            matches,
+        )
+    if not in_range:
+        return EvidenceCheck(
+            False,
+            "line_out_of_range",
+            f"lines {start}-{end} do not exist (the document has lines 1-{doc.line_count}) "
+            f"and the quote {_excerpt(evidence.quote)!r} is nowhere in it. Copy the quote verbatim",
+        )
+    line, _ = closest_line(doc, evidence.quote)
+    return EvidenceCheck(
+        False,
+        "quote_not_found",
+        f"quote {_excerpt(evidence.quote)!r} is not in {span} nor anywhere in the document; "
+        f"closest match is line {line}: {_excerpt(doc.line(line))!r}. Copy the quote verbatim",
+    )
+
+
+def relocate(evidence: Evidence, check: EvidenceCheck) -> Evidence | None:
+    """The evidence re-anchored to where its quote really is, when that place is unambiguous."""
+    if check.reason_code != "quote_elsewhere" or not check.matches:
+        return None
+    nearest = min(check.matches, key=lambda m: abs(m.line_start - evidence.line_start))
+    return Evidence(line_start=nearest.line_start, line_end=nearest.line_end, quote=evidence.quote)
