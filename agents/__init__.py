@@ -1,0 +1,1 @@
+"""Typed pydantic-ai agents; import each from its module (e.g. synthgen.agents.extraction)."""

@@ -62,7 +62,8 @@ class StageReport(StrictModel):
         self.reasons[reason_code] = self.reasons.get(reason_code, 0) + count
 
     def note(self, event: str, count: int = 1) -> None:
-        self.notes[event] = self.notes.get(event, 0) + count
+        if count:
+            self.notes[event] = self.notes.get(event, 0) + count
 
 
 class AxisCoverage(StrictModel):

@@ -6,6 +6,7 @@ joined with newlines and collapsed the same way.
 
 import difflib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from synthgen.errors import LineRangeError
@@ -83,18 +84,25 @@ def find_quote(doc: SourceDocument, text: str) -> list[QuoteMatch]:
     joined = "\n".join(doc.lines)
     offsets = _line_of_offsets(doc.lines)
     exact = [
-        QuoteMatch(_line_at(offsets, m.start()), _line_at(offsets, m.start() + len(text) - 1), exact=True)
-        for m in re.finditer(re.escape(text), joined)
+        QuoteMatch(_line_at(offsets, start), _line_at(offsets, start + len(text) - 1), exact=True)
+        for start in _occurrences(joined, text)
     ]
     if exact:
         return exact
     needle = collapse_whitespace(text)
     haystack, origin = _collapsed_with_lines(doc.lines)
-    matches, start = [], haystack.find(needle)
+    return [
+        QuoteMatch(origin[start], origin[start + len(needle) - 1], exact=False)
+        for start in _occurrences(haystack, needle)
+    ]
+
+
+def _occurrences(haystack: str, needle: str) -> Iterator[int]:
+    """Start of every occurrence, overlapping ones included ("aa" occurs twice in "aaa")."""
+    start = haystack.find(needle)
     while start != -1:
-        matches.append(QuoteMatch(origin[start], origin[start + len(needle) - 1], exact=False))
+        yield start
         start = haystack.find(needle, start + 1)
-    return matches
 
 
 def closest_line(doc: SourceDocument, text: str) -> tuple[int, float]:
@@ -132,6 +140,11 @@ def _excerpt(text: str, limit: int = 90) -> str:
 def check_evidence(doc: SourceDocument, evidence: Evidence) -> EvidenceCheck:
     """Apply the evidence rule; on failure say precisely what is wrong and where the quote is."""
     start, end = evidence.line_start, evidence.line_end
+    if not collapse_whitespace(evidence.quote):
+        # A blank quote occurs everywhere, so it grounds nothing.
+        return EvidenceCheck(
+            False, "quote_not_found", "the quote is blank: copy the words that support the item verbatim"
+        )
     in_range = end <= doc.line_count
     if in_range and collapse_whitespace(evidence.quote) in collapse_whitespace("\n".join(doc.lines[start - 1 : end])):
         return EvidenceCheck(True)

@@ -73,7 +73,8 @@ def build_sections(lines: list[str]) -> list[Section]:
     """Headings found by a CommonMark parser, so a `#` inside a code fence is not a heading."""
     skip = _front_matter_end(lines)
     # Blank the front matter instead of removing it, so the parser's line map stays the file's.
-    body = "\n".join([""] * skip + lines[skip:])
+    # A bare CR is not a line break here but CommonMark counts it as one: hide it from the parser.
+    body = "\n".join([""] * skip + lines[skip:]).replace("\r", " ")
     tokens = _MARKDOWN.parse(body)
     headings: list[tuple[int, int, str]] = []  # (level, first line, title)
     for index, token in enumerate(tokens):

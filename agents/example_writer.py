@@ -1,0 +1,136 @@
+"""Example-writer agent: one test case + its policies -> one dataset example draft."""
+
+from dataclasses import dataclass
+
+from pydantic_ai import Agent, ModelRetry, RunContext
+
+from synthgen.agents.extraction import anchor_evidence, excerpt, retry_message
+from synthgen.agents.prompts import load_prompt
+from synthgen.errors import LineRangeError
+from synthgen.schemas.document import SourceDocument
+from synthgen.schemas.drafts import CriterionDraft, ExampleDraft
+from synthgen.schemas.items import Evidence, Policy, TestCase, UseCase
+from synthgen.tools.evidence import numbered_lines
+
+PROMPT = load_prompt("example_writer")
+
+
+@dataclass
+class ExampleWriterDeps:
+    document: SourceDocument
+    test_case: TestCase
+    use_case: UseCase
+    policies: list[Policy]  # the test case's policies
+    revision_instruction: str | None = None  # from the supervisor, when revising
+    previous: ExampleDraft | None = None  # the draft the instruction applies to
+    relocations: int = 0  # evidence quotes re-anchored in the accepted answer; set by the validator
+
+
+example_writer_agent = Agent(
+    None,  # the orchestrator passes model= and model_settings= to each run
+    name="example_writer",
+    output_type=ExampleDraft,
+    deps_type=ExampleWriterDeps,
+    instructions=PROMPT.text,
+    retries=2,
+    defer_model_check=True,
+)
+
+
+def example_writer_prompt(deps: ExampleWriterDeps) -> str:
+    """The user message: the test case, its use case, its policies with cited lines, and any revision."""
+    test_case, use_case = deps.test_case, deps.use_case
+    axis_values = "\n".join(f"- {axis}: {value}" for axis, value in test_case.axis_values.items()) or "- (none)"
+    policies = "\n\n".join(_policy_block(deps.document, policy) for policy in deps.policies)
+    parts = [
+        f"<test_case>\nScenario: {test_case.scenario}\nAxis values:\n{axis_values}\n"
+        f"Expected behaviour: {test_case.expected_behaviour}\n</test_case>",
+        f"<use_case>\nName: {use_case.name}\nActor: {use_case.actor}\nGoal: {use_case.goal}\n"
+        f"Description: {use_case.description}\n</use_case>",
+        f"<policies>\n{policies}\n</policies>",
+        f"Line numbers are the file's. Criteria may cite only these policy ids: {', '.join(test_case.policy_ids)}.",
+    ]
+    if deps.previous is not None or deps.revision_instruction:
+        previous = deps.previous.model_dump_json(indent=2) if deps.previous is not None else "(not available)"
+        parts.append(f"<previous_draft>\n{previous}\n</previous_draft>")
+        parts.append(
+            f"<revision_instruction>\n{deps.revision_instruction or '(none given)'}\n</revision_instruction>\n"
+            "Revise the previous draft: apply the instruction and keep the rest."
+        )
+    else:
+        parts.append("Write the example.")
+    return "\n\n".join(parts)
+
+
+def _policy_block(document: SourceDocument, policy: Policy) -> str:
+    conditions = "; ".join(policy.conditions) or "always"
+    evidence = "\n".join(_evidence_lines(document, item) for item in policy.evidence)
+    return f"{policy.id} ({policy.kind}, when: {conditions}): {policy.statement}\nSource lines:\n{evidence}"
+
+
+def _evidence_lines(document: SourceDocument, evidence: Evidence) -> str:
+    """The cited lines as the model must cite them; the stored quote if the lines vanished."""
+    try:
+        return numbered_lines(document, evidence.line_start, evidence.line_end)
+    except LineRangeError:
+        return f"(lines {evidence.line_start}-{evidence.line_end}) {evidence.quote}"
+
+
+@example_writer_agent.tool
+def lookup_lines(ctx: RunContext[ExampleWriterDeps], start: int, end: int) -> str:
+    """Return lines `start` to `end` (1-based, inclusive) of the document, each as "NN | text"."""
+    try:
+        return numbered_lines(ctx.deps.document, start, end)
+    except LineRangeError as error:
+        raise ModelRetry(str(error)) from error
+
+
+@example_writer_agent.output_validator
+def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) -> ExampleDraft:
+    """The conversation must end on the user; criteria must cite the test case's policies, grounded."""
+    ctx.deps.relocations = 0  # only the accepted answer counts, not the attempts before it
+    test_case = ctx.deps.test_case
+    problems: list[str] = []
+
+    last = draft.messages[-1]
+    if last.role != "user":
+        problems.append(
+            f"messages: the last message has role {last.role!r}; the conversation must end with a 'user' turn "
+            "(the assistant's reply belongs in expected_output)"
+        )
+    misplaced_system = [n for n, message in enumerate(draft.messages, 1) if message.role == "system" and n > 1]
+    if misplaced_system:
+        problems.append(
+            f"messages: message(s) {', '.join(map(str, misplaced_system))} have role 'system'; "
+            "only the first message may be a system message"
+        )
+
+    allowed = test_case.policy_ids
+    relocated = 0
+    criteria: list[CriterionDraft] = []
+    for number, criterion in enumerate(draft.evaluation_criteria, 1):
+        label = f'criterion {number} ("{excerpt(criterion.criterion)}")'
+        if criterion.policy_id not in allowed:
+            problems.append(
+                f"{label}: policy_id {criterion.policy_id!r} is not a policy of this test case; "
+                f"use one of {', '.join(allowed)}"
+            )
+        anchored = anchor_evidence(ctx.deps.document, criterion.evidence, label)
+        problems += anchored.problems
+        relocated += anchored.relocated
+        criteria.append(criterion.model_copy(update={"evidence": anchored.evidence}))
+
+    # Every policy the test case exercises needs a criterion, or the grader cannot tell whether
+    # the reply applied it. The message names each missing policy so a small model can add it.
+    statements = {policy.id: policy.statement for policy in ctx.deps.policies}
+    cited = {criterion.policy_id for criterion in draft.evaluation_criteria}
+    for policy_id in allowed:
+        if policy_id not in cited:
+            statement = statements.get(policy_id)
+            about = f' ("{excerpt(statement)}")' if statement else ""
+            problems.append(f"evaluation_criteria: no criterion checks {policy_id}{about}; add one")
+
+    if problems:
+        raise ModelRetry(retry_message(problems))
+    ctx.deps.relocations = relocated
+    return draft.model_copy(update={"evaluation_criteria": criteria})

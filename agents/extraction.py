@@ -1,0 +1,179 @@
+"""Extraction agent: one window of the document -> use cases and policies with line-cited evidence."""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic_ai import Agent, ModelRetry, RunContext
+
+from synthgen.agents.prompts import load_prompt
+from synthgen.errors import LineRangeError
+from synthgen.schemas.document import SourceDocument, Window
+from synthgen.schemas.drafts import ExtractionDraft, PolicyDraft, UseCaseDraft
+from synthgen.schemas.items import Evidence
+from synthgen.tools import evidence as evidence_tools
+
+PROMPT = load_prompt("extraction")
+_EXCERPT = 60  # characters of an item shown in retry messages, enough to recognise it
+_LINE_PREFIX = re.compile(r"^\s*\d+ \| ", re.MULTILINE)  # the "NN | " the model was shown, copied by mistake
+
+
+@dataclass
+class ExtractionDeps:
+    document: SourceDocument
+    window: Window
+    relocations: int = 0  # evidence quotes re-anchored in the accepted answer; set by the validator
+
+
+extraction_agent = Agent(
+    None,  # the orchestrator passes model= and model_settings= to each run
+    name="extraction",
+    output_type=ExtractionDraft,
+    deps_type=ExtractionDeps,
+    instructions=PROMPT.text,
+    retries=2,
+    defer_model_check=True,
+)
+
+
+def extraction_prompt(deps: ExtractionDeps) -> str:
+    """The user message: where the window is and its lines, numbered as in the file."""
+    window, document = deps.window, deps.document
+    heading = " > ".join(window.heading_path) or "(before the first heading)"
+    lines = evidence_tools.numbered_lines(document, window.line_start, window.line_end)
+    return (
+        f"Document: {document.path}\n"
+        f"Section: {heading}\n"
+        f"Lines {window.line_start}-{window.line_end} of {document.line_count}. The numbers before ' | ' are "
+        "the file's line numbers: cite them as shown, and copy quotes without the 'NN | ' prefix.\n\n"
+        f"<document>\n{lines}\n</document>"
+    )
+
+
+def excerpt(text: str, limit: int = _EXCERPT) -> str:
+    text = evidence_tools.collapse_whitespace(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class AnchoredEvidence:
+    evidence: list[Evidence]  # with misplaced quotes re-anchored to where they really are
+    relocated: int
+    problems: list[str]  # one line per evidence that cannot be repaired; empty when all are grounded
+
+
+def anchor_evidence(document: SourceDocument, evidence: Sequence[Evidence], label: str) -> AnchoredEvidence:
+    """Check each evidence against the whole document, re-anchoring verbatim quotes cited on the wrong lines.
+
+    Small models often copy a quote correctly but invent its line numbers; relocating is
+    deterministic and the result is checked, so it costs no retry and admits nothing ungrounded.
+    """
+    anchored: list[Evidence] = []
+    relocated = 0
+    problems: list[str] = []
+    for number, item in enumerate(evidence, 1):
+        if not evidence_tools.collapse_whitespace(item.quote):
+            # The checker would find an empty quote "inside" any line; it grounds nothing.
+            problems.append(f"{label} evidence {number}: the quote is blank; copy the supporting text verbatim")
+            anchored.append(item)
+            continue
+        check = evidence_tools.check_evidence(document, item)
+        if check.ok:
+            anchored.append(item)
+            continue
+        moved = evidence_tools.relocate(item, check)
+        if moved is not None:
+            anchored.append(moved)
+            relocated += 1
+            continue
+        hint = ""
+        if _LINE_PREFIX.search(item.quote):
+            hint = " (drop the 'NN | ' line-number prefix from the quote)"
+        problems.append(f"{label} evidence {number}: {check.message}{hint}")
+        anchored.append(item)
+    return AnchoredEvidence(anchored, relocated, problems)
+
+
+def _name_key(name: str) -> str:
+    return evidence_tools.collapse_whitespace(name).casefold()
+
+
+def retry_message(problems: Sequence[str]) -> str:
+    """All problems of one answer in one message, so the model can fix them in one go."""
+    return "Fix these problems and answer again:\n" + "\n".join(f"- {problem}" for problem in problems)
+
+
+@extraction_agent.tool
+def lookup_lines(ctx: RunContext[ExtractionDeps], start: int, end: int) -> str:
+    """Return lines `start` to `end` (1-based, inclusive) of the document, each as "NN | text"."""
+    try:
+        return evidence_tools.numbered_lines(ctx.deps.document, start, end)
+    except LineRangeError as error:
+        raise ModelRetry(str(error)) from error
+
+
+@extraction_agent.tool
+def find_quote(ctx: RunContext[ExtractionDeps], text: str) -> str:
+    """Return the lines where `text` occurs in the document, each as "NN | text"; if it is nowhere, the closest line."""
+    document = ctx.deps.document
+    matches = evidence_tools.find_quote(document, text)
+    if not matches:
+        line, _ = evidence_tools.closest_line(document, text)
+        return (
+            "The quote is nowhere in the document. Closest line:\n"
+            + evidence_tools.numbered_lines(document, line, line)
+        )
+    shown = matches[:5]  # a quote repeated dozens of times is too vague to cite anyway
+    blocks = [
+        f"lines {m.line_start}-{m.line_end}:\n{evidence_tools.numbered_lines(document, m.line_start, m.line_end)}"
+        for m in shown
+    ]
+    more = f"\n(and {len(matches) - len(shown)} more places)" if len(matches) > len(shown) else ""
+    return f"Found in {len(matches)} place(s):\n" + "\n".join(blocks) + more
+
+
+@extraction_agent.output_validator
+def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft) -> ExtractionDraft:
+    """Ground every evidence, keep use-case names unique and make applies_to point at them."""
+    ctx.deps.relocations = 0  # only the accepted answer counts, not the attempts before it
+    document = ctx.deps.document
+    problems: list[str] = []
+    relocated = 0
+
+    names: dict[str, str] = {}  # normalized name -> name as first written
+    use_cases: list[UseCaseDraft] = []
+    for number, use_case in enumerate(draft.use_cases, 1):
+        label = f'use case {number} ("{excerpt(use_case.name)}")'
+        key = _name_key(use_case.name)
+        if key in names:
+            problems.append(f"{label}: the name repeats use case {names[key]!r}; give each use case a distinct name")
+        else:
+            names[key] = use_case.name
+        anchored = anchor_evidence(document, use_case.evidence, label)
+        problems += anchored.problems
+        relocated += anchored.relocated
+        use_cases.append(use_case.model_copy(update={"evidence": anchored.evidence}))
+
+    valid_names = ", ".join(repr(name) for name in names.values()) or "none (the answer has no use cases)"
+    policies: list[PolicyDraft] = []
+    for number, policy in enumerate(draft.policies, 1):
+        label = f'policy {number} ("{excerpt(policy.statement)}")'
+        applies_to: list[str] = []
+        for name in policy.applies_to:
+            known = names.get(_name_key(name))
+            if known is None:
+                problems.append(
+                    f"{label}: applies_to names {name!r}, which is not a use case in this answer; "
+                    f"use one of {valid_names}, or an empty list for all use cases"
+                )
+            elif known not in applies_to:
+                applies_to.append(known)  # canonical spelling, so the orchestrator can map names to ids
+        anchored = anchor_evidence(document, policy.evidence, label)
+        problems += anchored.problems
+        relocated += anchored.relocated
+        policies.append(policy.model_copy(update={"evidence": anchored.evidence, "applies_to": applies_to}))
+
+    if problems:
+        raise ModelRetry(retry_message(problems))
+    ctx.deps.relocations = relocated
+    return ExtractionDraft(use_cases=use_cases, policies=policies)

@@ -1,0 +1,187 @@
+"""A deterministic, rule-based stand-in for an LLM, for offline tests and demos.
+
+It answers each synthgen agent from the prompt alone, the way a careful model would: headings
+become use cases, lines with modal verbs become policies quoted verbatim, and examples cite the
+lines the prompt shows. It is wrapped in a pydantic-ai `FunctionModel`, so the agents, their
+validators and the whole pipeline run unchanged against it.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolCallPart, UserPromptPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.usage import RequestUsage
+
+_NUMBERED = re.compile(r"^\s*(\d+) \| (.*)$")
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_RULE = re.compile(
+    r"\b(must|should|may|never|only|cannot|can't|will not|required|not allowed|prohibited|do not|don't|shall)\b",
+    re.IGNORECASE,
+)
+_PROHIBITION = re.compile(r"\b(must not|never|cannot|can't|do not|don't|not allowed|prohibited|shall not)\b", re.I)
+_PERMISSION = re.compile(r"\b(may|can)\b", re.IGNORECASE)
+_POLICY_ID = re.compile(r"\bpol_[0-9a-f]{10,64}\b")
+_EXAMPLE_ID = re.compile(r"\bex_[0-9a-f]{10,64}\b")
+
+Decide = Callable[[str, str], tuple[str, str, str]]  # (example id, prompt) -> (decision, instruction, reason)
+
+
+def _accept_all(example_id: str, prompt: str) -> tuple[str, str, str]:
+    return "accept", "", ""
+
+
+def _user_prompt(messages: list[ModelMessage]) -> str:
+    for message in messages:
+        if isinstance(message, ModelRequest):
+            for part in message.parts:
+                if isinstance(part, UserPromptPart) and isinstance(part.content, str):
+                    return part.content
+    return ""
+
+
+def _numbered_lines(text: str) -> list[tuple[int, str]]:
+    return [(int(m.group(1)), m.group(2)) for line in text.splitlines() if (m := _NUMBERED.match(line))]
+
+
+def _quotable(text: str) -> str:
+    """The line without its list marker: still a verbatim substring of the line."""
+    return _LIST_MARKER.sub("", text).strip()
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[*_`]+", "", text).strip()
+
+
+def _kind(statement: str) -> str:
+    if _PROHIBITION.search(statement):
+        return "prohibition"
+    if statement.lower().startswith(("if ", "when ", "unless ")):
+        return "condition"
+    if _PERMISSION.search(statement) and not re.search(r"\b(must|should|required|shall)\b", statement, re.I):
+        return "permission"
+    return "obligation"
+
+
+def extraction_answer(prompt: str) -> dict[str, object]:
+    use_cases: list[dict[str, object]] = []
+    policies: list[dict[str, object]] = []
+    in_fence = False
+    for number, text in _numbered_lines(prompt):
+        stripped = text.strip()
+        if stripped.startswith(("```", "~~~")):
+            in_fence = not in_fence
+            continue
+        if in_fence or not stripped:
+            continue
+        evidence = [{"line_start": number, "line_end": number, "quote": _quotable(text)}]
+        if stripped.startswith("#"):
+            name = _plain(stripped.lstrip("#"))
+            name = re.sub(r"^\d+(\.\d+)*\.?\s*", "", name) or name
+            if name:
+                evidence[0]["quote"] = stripped.lstrip("#").strip()
+                use_cases.append({"name": name, "actor": "customer", "goal": f"get help with {name.lower()}",
+                                  "description": f"Requests covered by the section '{name}'.", "evidence": evidence})
+        elif _RULE.search(stripped) and len(_quotable(text)) >= 12:
+            statement = _plain(_quotable(text))
+            policies.append({"statement": statement, "kind": _kind(statement), "conditions": [],
+                             "applies_to": [], "evidence": evidence})
+    if policies and not use_cases:
+        first = policies[0]["evidence"]
+        use_cases.append({"name": "General requests", "actor": "customer", "goal": "get help that follows the rules",
+                          "description": "Requests governed by this part of the document.", "evidence": first})
+    return {"use_cases": use_cases, "policies": policies}
+
+
+def test_design_answer(prompt: str) -> dict[str, object]:
+    ids = list(dict.fromkeys(_POLICY_ID.findall(prompt)))
+    half = max(1, len(ids) // 2)
+    first, second = ids[:half], ids[half:] or ids[:half]
+    return {"axes": [
+        {"name": "customer_mood", "values": ["calm", "frustrated"],
+         "rationale": "Tone must not change what the policy allows.", "policy_ids": first},
+        {"name": "request_detail", "values": ["complete details", "missing details", "contradictory details"],
+         "rationale": "Missing or conflicting facts test the conditions of each rule.", "policy_ids": second},
+    ]}
+
+
+test_design_answer.__test__ = False  # type: ignore[attr-defined]
+
+
+def _policy_sources(prompt: str) -> dict[str, tuple[str, int, str]]:
+    """pol_ id -> (statement, first cited line, its quotable text) from the writer's prompt."""
+    sources: dict[str, tuple[str, int, str]] = {}
+    current: tuple[str, str] | None = None
+    for line in prompt.splitlines():
+        header = re.match(r"^(pol_[0-9a-f]+) \([^)]*\): (.*)$", line)
+        if header:
+            current = (header.group(1), header.group(2))
+            continue
+        numbered = _NUMBERED.match(line)
+        if current and numbered and _quotable(numbered.group(2)) and current[0] not in sources:
+            sources[current[0]] = (current[1], int(numbered.group(1)), _quotable(numbered.group(2)))
+    return sources
+
+
+def example_answer(prompt: str) -> dict[str, object]:
+    allowed = re.search(r"may cite only these policy ids: (.*)\.", prompt)
+    ids = _POLICY_ID.findall(allowed.group(1)) if allowed else []
+    sources = _policy_sources(prompt)
+    scenario = re.search(r"^Scenario: (.*)$", prompt, re.MULTILINE)
+    request = scenario.group(1) if scenario else "I need help with my request."
+    if "<revision_instruction>" in prompt:
+        request += " (asked again with more detail)"
+    statements = [sources[pid][0] for pid in ids if pid in sources]
+    return {
+        "messages": [
+            {"role": "system", "content": "You are a support assistant. Follow the policy exactly."},
+            {"role": "user", "content": request},
+        ],
+        "expected_output": "I can help within our policy. " + " ".join(s.rstrip(".") + "." for s in statements),
+        "evaluation_criteria": [
+            {"criterion": f"The reply applies the rule: {sources[pid][0]}", "policy_id": pid,
+             "evidence": [{"line_start": sources[pid][1], "line_end": sources[pid][1], "quote": sources[pid][2]}]}
+            for pid in ids if pid in sources
+        ],
+    }
+
+
+@dataclass
+class ScriptedModel:
+    """Routes each request to the answer for the agent whose output schema it carries."""
+
+    decide: Decide = _accept_all
+    requests: list[str] = field(default_factory=list)  # agent names, in call order
+
+    def supervisor_answer(self, prompt: str) -> dict[str, object]:
+        wanted = re.search(r"one verdict for each of these ids: (.*)\.", prompt)
+        ids = _EXAMPLE_ID.findall(wanted.group(1)) if wanted else []
+        verdicts = []
+        for example_id in ids:
+            decision, instruction, reason = self.decide(example_id, prompt)
+            verdicts.append({"item_id": example_id, "decision": decision, "instruction": instruction,
+                             "reason_code": reason})
+        return {"verdicts": verdicts}
+
+    def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        tool = info.output_tools[0]
+        fields = set(tool.parameters_json_schema.get("properties", {}))
+        prompt = _user_prompt(messages)
+        if "use_cases" in fields:
+            agent, answer = "extraction", extraction_answer(prompt)
+        elif "axes" in fields:
+            agent, answer = "test_design", test_design_answer(prompt)
+        elif "verdicts" in fields:
+            agent, answer = "supervisor", self.supervisor_answer(prompt)
+        else:
+            agent, answer = "example_writer", example_answer(prompt)
+        self.requests.append(agent)
+        return ModelResponse(
+            parts=[ToolCallPart(tool.name, answer)],
+            model_name="scripted",
+            usage=RequestUsage(input_tokens=len(prompt) // 4, output_tokens=len(str(answer)) // 4),
+        )
+
+    def model(self) -> FunctionModel:
+        return FunctionModel(self.respond, model_name="scripted")

@@ -1,0 +1,113 @@
+"""The `synthgen` command: a thin Typer layer over orchestrator functions."""
+
+import asyncio
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from synthgen import __version__
+from synthgen.errors import SynthgenError
+from synthgen.orchestrator.documents import DEFAULT_MAX_BYTES, load_documents
+from synthgen.orchestrator.models import DEFAULT_MODEL, resolve_model
+from synthgen.orchestrator.pipeline import RunOptions, RunResult, run_pipeline
+from synthgen.orchestrator.summary import render_summary
+from synthgen.orchestrator.validate import validate_run
+
+app = typer.Typer(name="synthgen", no_args_is_help=True, add_completion=False,
+                  help="Turn a policy or spec document into a verified, line-cited evaluation dataset.")
+agent_app = typer.Typer(no_args_is_help=True, help="Run the multi-agent dataset pipeline.")
+app.add_typer(agent_app, name="agent")
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """A SynthgenError becomes one line on stderr and exit code 1, never a traceback."""
+    try:
+        yield
+    except SynthgenError as err:
+        typer.echo(f"synthgen: error: {err}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("synthgen: interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"synthgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    pass
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("synthgen: %(message)s"))
+    logger = logging.getLogger("synthgen")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+@agent_app.command("run")
+def run(
+    documents: Annotated[list[Path], typer.Argument(help="Markdown documents to turn into one dataset.",
+                                                    show_default=False)],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory [default: runs/<run_id>].",
+                                             show_default=False)] = None,
+    model: Annotated[str | None, typer.Option(help=f"pydantic-ai model string [default: {DEFAULT_MODEL}].",
+                                              show_default=False)] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server for the model, e.g. "
+                                                      "http://127.0.0.1:8080/v1.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the model and the covering array.")] = 42,
+    max_examples: Annotated[int | None, typer.Option(min=1, help="Cap on examples written [default: no cap].",
+                                                     show_default=False)] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Model calls in flight at once.")] = 4,
+    max_revisions: Annotated[int, typer.Option(min=0, help="Times the supervisor may send an example back.")] = 2,
+    window_tokens: Annotated[int, typer.Option(min=200, help="Token budget of one extraction window.")] = 3000,
+    strength: Annotated[int, typer.Option(min=1, max=4, help="Covering-array strength: 2 = every pair of "
+                                                             "axis values.")] = 2,
+    max_bytes: Annotated[int, typer.Option(min=1, help="Largest document accepted, in bytes.")] = DEFAULT_MAX_BYTES,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+) -> None:
+    """Extract use cases and policies from DOCUMENTS, design test cases and write a verified dataset."""
+    _configure_logging(verbose, quiet)
+    with friendly_errors():
+        docs = load_documents(documents, max_bytes)
+        resolved = resolve_model(model, base_url)
+        options = RunOptions(out=out, seed=seed, max_examples=max_examples, concurrency=concurrency,
+                             max_revisions=max_revisions, window_tokens=window_tokens, strength=strength)
+        result: RunResult = asyncio.run(run_pipeline(docs, resolved, options))
+    typer.echo(render_summary(result))
+
+
+@app.command()
+def validate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/<run_id>.", show_default=False)],
+) -> None:
+    """Re-check a finished run: schemas, every evidence quote against its source, IDs and lineage."""
+    with friendly_errors():
+        problems = validate_run(run_dir)
+    if problems:
+        for problem in problems:
+            typer.echo(f"  {problem}", err=True)
+        typer.echo(f"synthgen: error: {run_dir} has {len(problems)} problem(s), listed above", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{run_dir}: valid")
+
+
+def main() -> None:
+    app()

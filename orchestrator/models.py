@@ -1,0 +1,58 @@
+"""Turning `--model` / `--base-url` into a pydantic-ai model, with one-line errors."""
+
+import os
+from dataclasses import dataclass
+
+from pydantic_ai.exceptions import UserError
+from pydantic_ai.models import Model, infer_model
+from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers.openai import OpenAIProvider
+
+from synthgen.errors import ModelConfigError
+
+# Chat completions, not the Responses API, because only chat completions sends the seed.
+DEFAULT_MODEL = "openai-chat:gpt-4o-2024-08-06"
+_OPENAI_PREFIXES = ("openai-chat:", "openai:")
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    model: Model
+    name: str  # what the manifest records, e.g. "openai-chat:gpt-4o-2024-08-06"
+    base_url: str | None = None
+
+
+def _bare_openai_name(spec: str) -> str:
+    for prefix in _OPENAI_PREFIXES:
+        if spec.startswith(prefix):
+            return spec[len(prefix) :]
+    return spec
+
+
+def resolve_model(spec: str | None, base_url: str | None) -> ResolvedModel:
+    """The model to run with; raises ModelConfigError saying what to set when it cannot be built."""
+    if base_url is not None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ModelConfigError(f"--base-url {base_url!r} is not an http(s) URL: e.g. http://127.0.0.1:8080/v1")
+        name = _bare_openai_name(spec or DEFAULT_MODEL)
+        if not name or ":" in name:
+            raise ModelConfigError(
+                f"--base-url serves OpenAI-compatible chat models: pass --model NAME or openai-chat:NAME, not {spec!r}"
+            )
+        # Local OpenAI-compatible servers usually ignore the key, but the client insists on one.
+        provider = OpenAIProvider(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY") or "not-needed")
+        return ResolvedModel(OpenAIChatModel(name, provider=provider), f"openai-chat:{name}", base_url)
+    if spec is None and not os.environ.get("OPENAI_API_KEY"):
+        raise ModelConfigError(
+            "no model configured: set OPENAI_API_KEY, or pass --model PROVIDER:NAME, "
+            "or --base-url URL for an OpenAI-compatible server"
+        )
+    spec = spec or DEFAULT_MODEL
+    try:
+        model = infer_model(spec)
+    except UserError as err:
+        message = str(err).split(". To try")[0].rstrip(".")
+        raise ModelConfigError(f"cannot use model {spec!r}: {message}") from None
+    except ImportError as err:
+        raise ModelConfigError(f"cannot use model {spec!r}: {err}") from None
+    return ResolvedModel(model, spec)

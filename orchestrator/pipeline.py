@@ -1,0 +1,186 @@
+"""The whole run: parse -> extract -> design -> write -> supervise -> output."""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic_ai import ModelSettings
+
+from synthgen import __version__
+from synthgen.agents.prompts import all_prompts
+from synthgen.errors import GateError
+from synthgen.orchestrator.models import ResolvedModel
+from synthgen.orchestrator.rundir import (RUNS_DIR, check_run_dir, json_bytes, jsonl_bytes, output_file,
+                                          run_id_for, write_atomically)
+from synthgen.orchestrator.runner import ItemFailed, ModelRunner
+from synthgen.orchestrator.stages.design import Design, design_test_cases
+from synthgen.orchestrator.stages.extract import Extraction, extract_document
+from synthgen.orchestrator.stages.supervise import supervise
+from synthgen.orchestrator.stages.write import write_example
+from synthgen.schemas.document import SourceDocument
+from synthgen.schemas.items import DatasetExample, TestCase
+from synthgen.schemas.manifest import (InputDocument, LineageEntry, LineSpan, PromptVersion, RunConfig, RunManifest,
+                                       StageReport, VolatileInfo)
+from synthgen.tools.gates import ItemIndex, run_problems
+
+log = logging.getLogger("synthgen")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    out: Path | None = None
+    seed: int = 42
+    temperature: float = 0.0
+    max_examples: int | None = None
+    concurrency: int = 4
+    max_revisions: int = 2
+    window_tokens: int = 3000
+    strength: int = 2
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    manifest: RunManifest
+    examples: list[DatasetExample] = field(default_factory=list)
+
+
+def run_config(model: ResolvedModel, options: RunOptions) -> RunConfig:
+    return RunConfig(model=model.name, base_url=model.base_url, seed=options.seed, temperature=options.temperature,
+                     max_examples=options.max_examples, concurrency=options.concurrency,
+                     max_revisions=options.max_revisions, window_tokens=options.window_tokens,
+                     strength=options.strength)
+
+
+def plan_run_dir(documents: list[SourceDocument], model: ResolvedModel, options: RunOptions) -> tuple[str, Path]:
+    """The run's ID and directory, checked before any model call."""
+    run_id = run_id_for(documents, run_config(model, options))
+    run_dir = options.out or RUNS_DIR / run_id
+    check_run_dir(run_dir, run_id)
+    return run_id, run_dir
+
+
+def select_test_cases(designs: list[Design], max_examples: int | None, report: StageReport) -> list[TestCase]:
+    """Round-robin over documents so a cap keeps every document represented."""
+    queues = [list(d.test_cases) for d in designs]
+    chosen: list[TestCase] = []
+    while any(queues):
+        for queue in queues:
+            if queue:
+                chosen.append(queue.pop(0))
+    if max_examples is not None and len(chosen) > max_examples:
+        report.reject("over_max_examples", len(chosen) - max_examples)
+        chosen = chosen[:max_examples]
+    report.accepted += len(chosen)
+    return chosen
+
+
+def lineage(examples: list[DatasetExample], index: ItemIndex) -> list[LineageEntry]:
+    entries = []
+    for example in examples:
+        test_case = index.test_cases[example.test_case_id]
+        spans = [LineSpan(policy_id=pid, line_start=e.line_start, line_end=e.line_end)
+                 for pid in test_case.policy_ids for e in index.policies[pid].evidence]
+        entries.append(LineageEntry(example_id=example.id, test_case_id=test_case.id,
+                                    use_case_id=test_case.use_case_id, document_id=test_case.document_id,
+                                    policy_ids=test_case.policy_ids, lines=spans))
+    return entries
+
+
+class _StageClock:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def measure(self, stage: str, started: float) -> None:
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.monotonic() - started, 3)
+
+
+async def run_pipeline(documents: list[SourceDocument], model: ResolvedModel, options: RunOptions) -> RunResult:
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    run_id, run_dir = plan_run_dir(documents, model, options)
+    config = run_config(model, options)
+    runner = ModelRunner(model.model, model.name, ModelSettings(temperature=options.temperature, seed=options.seed),
+                         options.concurrency)
+    stages = {name: StageReport() for name in ("extract", "design", "write", "supervise")}
+    clock = _StageClock()
+
+    start = time.monotonic()
+    log.info("extract: %d document(s)", len(documents))
+    extractions: list[Extraction] = await asyncio.gather(
+        *(extract_document(doc, runner, stages["extract"], options.window_tokens) for doc in documents))
+    clock.measure("extract", start)
+
+    start = time.monotonic()
+    log.info("design: naming variation axes")
+    designs: list[Design] = await asyncio.gather(
+        *(design_test_cases(x, runner, stages["design"], options.strength, options.seed) for x in extractions))
+    test_cases = select_test_cases(designs, options.max_examples, stages["design"])
+    clock.measure("design", start)
+
+    index = ItemIndex(
+        documents={doc.id: doc for doc in documents},
+        use_cases={uc.id: uc for x in extractions for uc in x.use_cases},
+        policies={p.id: p for x in extractions for p in x.policies},
+        test_cases={tc.id: tc for tc in test_cases},
+    )
+
+    start = time.monotonic()
+    log.info("write: %d example(s)", len(test_cases))
+    written = await asyncio.gather(*(_write_or_reject(tc, index, runner, stages["write"]) for tc in test_cases))
+    drafts = [example for example in written if example is not None]
+    clock.measure("write", start)
+
+    start = time.monotonic()
+    log.info("supervise: reviewing %d example(s)", len(drafts))
+    examples, _ = await supervise(drafts, index, runner, stages["supervise"], options.max_revisions)
+    clock.measure("supervise", start)
+
+    problems = run_problems(index, examples)
+    if problems:
+        raise GateError(f"the finished dataset failed {len(problems)} check(s), first: {problems[0]}")
+    if not examples:
+        raise GateError("no example passed the gates and the supervisor: see the reasons with -v, "
+                        "or try a stronger model")
+
+    files = {
+        "use_cases.json": (json_bytes(list(index.use_cases.values())), len(index.use_cases)),
+        "policies.json": (json_bytes(list(index.policies.values())), len(index.policies)),
+        "test_cases.json": (json_bytes(test_cases), len(test_cases)),
+        "dataset.jsonl": (jsonl_bytes(examples), len(examples)),
+    }
+    manifest = RunManifest(
+        run_id=run_id,
+        tool_version=__version__,
+        inputs=[InputDocument(id=d.id, path=d.path, sha256=d.sha256, encoding=d.encoding,
+                              line_ending=d.line_ending, lines=d.line_count) for d in documents],
+        config=config,
+        prompts=[PromptVersion(name=p.name, version=p.version, sha256=p.sha256) for p in all_prompts()],
+        stages=stages,
+        usage_by_model=runner.usage_by_model,
+        coverage=[d.coverage for d in designs],
+        outputs=[output_file(name, data, records) for name, (data, records) in files.items()],
+        lineage=lineage(examples, index),
+        volatile=VolatileInfo(started_at=started_at, finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                              stage_seconds=clock.seconds),
+    )
+    for name, (data, _) in files.items():
+        write_atomically(run_dir / name, data)
+    write_atomically(run_dir / "manifest.json", json_bytes(manifest))
+    return RunResult(run_dir, manifest, examples)
+
+
+async def _write_or_reject(
+    test_case: TestCase, index: ItemIndex, runner: ModelRunner, report: StageReport
+) -> DatasetExample | None:
+    report.requested += 1
+    try:
+        example = await write_example(test_case, index, runner, report)
+    except ItemFailed as err:
+        log.warning("rejected %s: %s", test_case.id, err)
+        report.reject(err.reason_code)
+        return None
+    report.accepted += 1
+    return example

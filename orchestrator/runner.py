@@ -1,0 +1,69 @@
+"""One place where agents meet the model: concurrency limit, settings and token accounting."""
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic_ai import Agent, ModelSettings
+from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior
+from pydantic_ai.models import Model
+from pydantic_ai.usage import RunUsage
+
+from synthgen.errors import ModelCallError
+from synthgen.schemas.manifest import StageReport, TokenUsage
+
+OutputT = TypeVar("OutputT")
+DepsT = TypeVar("DepsT")
+
+
+class ItemFailed(Exception):
+    """The model could not produce a valid answer for one item within the agent's retries."""
+
+    def __init__(self, reason_code: str, message: str) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+
+
+def token_usage(usage: RunUsage) -> TokenUsage:
+    return TokenUsage(requests=usage.requests, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+
+
+@dataclass
+class ModelRunner:
+    """Runs agents against the run's model; every call shares one concurrency limit."""
+
+    model: Model
+    model_name: str
+    settings: ModelSettings
+    concurrency: int
+    usage_by_model: dict[str, TokenUsage] = field(default_factory=dict)
+    _limit: asyncio.Semaphore | None = None
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        # Created lazily so it binds to the running event loop, not the one at construction.
+        if self._limit is None:
+            self._limit = asyncio.Semaphore(self.concurrency)
+        return self._limit
+
+    async def run(
+        self,
+        agent: Agent[DepsT, OutputT],
+        prompt: str,
+        deps: DepsT,
+        report: StageReport,
+        item: str,
+    ) -> OutputT:
+        """The agent's validated output; ItemFailed when the model never produced one."""
+        usage = RunUsage()
+        try:
+            async with self._semaphore():
+                result = await agent.run(prompt, deps=deps, model=self.model, model_settings=self.settings, usage=usage)
+            return result.output
+        except UnexpectedModelBehavior as err:
+            raise ItemFailed(f"{agent.name}_invalid_output", f"{item}: {err}") from err
+        except ModelAPIError as err:
+            raise ModelCallError(f"model call for {item} failed: {err}; check the model and its server, then re-run") from err
+        finally:
+            spent = token_usage(usage)
+            report.usage = report.usage + spent
+            self.usage_by_model[self.model_name] = self.usage_by_model.get(self.model_name, TokenUsage()) + spent

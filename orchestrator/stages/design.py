@@ -1,0 +1,93 @@
+"""Stage 2: name the variation axes once per document, then let a covering array pick test cases.
+
+The use case is itself an axis, so every use case meets every value of every other axis.
+"""
+
+from dataclasses import dataclass
+
+from synthgen.agents.test_design import TestDesignDeps, test_design_agent, test_design_prompt
+from synthgen.errors import SynthgenError
+from synthgen.orchestrator.runner import ItemFailed, ModelRunner
+from synthgen.orchestrator.stages.extract import Extraction
+from synthgen.schemas.items import Axis, Policy, TestCase, UseCase
+from synthgen.schemas.manifest import AxisCoverage, CoverageReport, StageReport
+from synthgen.tools.combinatorics import coverage_stats, covering_array
+from synthgen.tools.ids import allocate_ids
+
+USE_CASE_AXIS = "use_case"
+# Enough policies for a focused example; more would turn every example into a checklist.
+MAX_POLICIES_PER_TEST_CASE = 3
+
+
+@dataclass(frozen=True)
+class Design:
+    document_id: str
+    axes: list[Axis]
+    test_cases: list[TestCase]
+    coverage: CoverageReport
+
+
+def policies_for_row(row_index: int, use_case: UseCase, axes: list[Axis], policies: list[Policy]) -> list[str]:
+    """The policies a row exercises: those the axes name that govern its use case, rotated per row
+    so consecutive rows of one use case spread over its policies."""
+    governing = [p.id for p in policies if use_case.id in p.applies_to]
+    named = {pid for axis in axes for pid in axis.policy_ids}
+    pool = [pid for pid in governing if pid in named] or governing or sorted(named)
+    count = min(MAX_POLICIES_PER_TEST_CASE, len(pool))
+    start = (row_index * count) % len(pool)
+    return sorted({pool[(start + k) % len(pool)] for k in range(count)})
+
+
+def build_test_cases(
+    extraction: Extraction, axes: list[Axis], strength: int, seed: int
+) -> tuple[list[TestCase], CoverageReport]:
+    use_cases = extraction.use_cases
+    dimensions = [[uc.id for uc in use_cases], *[axis.values for axis in axes]]
+    rows = covering_array(dimensions, strength=strength, seed=seed)
+    policies_by_id = {p.id: p for p in extraction.policies}
+    drafts = []
+    for index, row in enumerate(rows):
+        use_case = use_cases[row[0]]
+        values = {axis.name: axis.values[value] for axis, value in zip(axes, row[1:])}
+        policy_ids = policies_for_row(index, use_case, axes, extraction.policies)
+        scenario = f"{use_case.actor} wants to {use_case.goal.rstrip('.')}. " + "; ".join(
+            f"{name.replace('_', ' ')}: {value}" for name, value in values.items()
+        )
+        expected = " ".join(policies_by_id[pid].statement.rstrip(".") + "." for pid in policy_ids)
+        key = "|".join([use_case.id, ",".join(policy_ids), *(f"{k}={v}" for k, v in sorted(values.items()))])
+        drafts.append((key, use_case.id, policy_ids, values, scenario, expected))
+    ids = allocate_ids("tc_", [d[0] for d in drafts])
+    test_cases: dict[str, TestCase] = {}
+    for tc_id, (_, uc_id, policy_ids, values, scenario, expected) in zip(ids, drafts):
+        test_cases.setdefault(
+            tc_id,
+            TestCase(id=tc_id, document_id=extraction.document.id, use_case_id=uc_id, policy_ids=policy_ids,
+                     axis_values=values, scenario=scenario, expected_behaviour=expected),
+        )
+    stats = coverage_stats(dimensions, rows, strength)
+    coverage = CoverageReport(
+        document_id=extraction.document.id,
+        strength=strength,
+        axes=[AxisCoverage(name=USE_CASE_AXIS, values=[uc.id for uc in use_cases]),
+              *[AxisCoverage(name=a.name, values=a.values) for a in axes]],
+        rows=stats.rows,
+        full_product=stats.full_product,
+        interactions_total=stats.interactions_total,
+        interactions_covered=stats.interactions_covered,
+    )
+    return list(test_cases.values()), coverage
+
+
+async def design_test_cases(
+    extraction: Extraction, runner: ModelRunner, report: StageReport, strength: int, seed: int
+) -> Design:
+    doc = extraction.document
+    deps = TestDesignDeps(document=doc, use_cases=extraction.use_cases, policies=extraction.policies)
+    try:
+        draft = await runner.run(test_design_agent, test_design_prompt(deps), deps, report, f"test design for {doc.path}")
+    except ItemFailed as err:
+        raise SynthgenError(f"{err}; try a stronger model") from err
+    axes = [Axis(name=a.name, values=a.values, rationale=a.rationale, policy_ids=a.policy_ids) for a in draft.axes]
+    test_cases, coverage = build_test_cases(extraction, axes, strength, seed)
+    report.requested += len(test_cases)
+    return Design(doc.id, axes, test_cases, coverage)

@@ -1,0 +1,102 @@
+"""Stage 1: read the document in section windows and extract use cases and policies."""
+
+import asyncio
+from dataclasses import dataclass
+
+from synthgen.agents.extraction import ExtractionDeps, extraction_agent, extraction_prompt
+from synthgen.errors import GateError, SynthgenError
+from synthgen.orchestrator.runner import ItemFailed, ModelRunner
+from synthgen.schemas.document import SourceDocument, Window
+from synthgen.schemas.drafts import ExtractionDraft, PolicyDraft, UseCaseDraft
+from synthgen.schemas.items import Evidence, Policy, UseCase
+from synthgen.schemas.manifest import StageReport
+from synthgen.tools.ids import allocate_ids, normalize_key
+from synthgen.tools.windows import section_windows
+
+
+@dataclass(frozen=True)
+class Extraction:
+    document: SourceDocument
+    use_cases: list[UseCase]
+    policies: list[Policy]
+
+
+async def _extract_window(
+    doc: SourceDocument, window: Window, runner: ModelRunner, report: StageReport
+) -> ExtractionDraft:
+    deps = ExtractionDeps(document=doc, window=window)
+    item = f"extraction of {doc.path} lines {window.line_start}-{window.line_end}"
+    try:
+        draft = await runner.run(extraction_agent, extraction_prompt(deps), deps, report, item)
+    except ItemFailed as err:
+        # A window the model cannot read leaves holes in the policy set; better to stop than to hide them.
+        raise SynthgenError(f"{err}; try a stronger model or a smaller --window-tokens") from err
+    report.note("evidence_relocated", deps.relocations)
+    return draft
+
+
+def _merge_evidence(into: list[Evidence], more: list[Evidence]) -> None:
+    for evidence in more:
+        if evidence not in into:
+            into.append(evidence)
+
+
+def merge_drafts(doc: SourceDocument, drafts: list[ExtractionDraft], report: StageReport) -> Extraction:
+    """Merge window answers: one use case per name, one policy per statement, then assign IDs."""
+    use_cases: dict[str, UseCaseDraft] = {}
+    policies: dict[str, PolicyDraft] = {}
+    for draft in drafts:
+        report.requested += len(draft.use_cases) + len(draft.policies)
+        for use_case in draft.use_cases:
+            key = normalize_key(use_case.name)
+            if key in use_cases:
+                _merge_evidence(use_cases[key].evidence, use_case.evidence)
+                report.reject("duplicate_use_case")
+            else:
+                use_cases[key] = use_case.model_copy(deep=True)
+        for policy in draft.policies:
+            key = normalize_key(policy.statement)
+            if key in policies:
+                kept = policies[key]
+                _merge_evidence(kept.evidence, policy.evidence)
+                # An empty applies_to means "every use case"; merging must not narrow that.
+                if kept.applies_to and policy.applies_to:
+                    kept.applies_to.extend(n for n in policy.applies_to if n not in kept.applies_to)
+                else:
+                    kept.applies_to.clear()
+                report.reject("duplicate_policy")
+            else:
+                policies[key] = policy.model_copy(deep=True)
+
+    uc_ids = allocate_ids("uc_", [f"{doc.id}|{key}" for key in use_cases])
+    uc_by_name = dict(zip(use_cases, uc_ids))
+    final_use_cases = [
+        UseCase(id=uc_id, document_id=doc.id, name=d.name, actor=d.actor, goal=d.goal,
+                description=d.description, evidence=d.evidence)
+        for uc_id, d in zip(uc_ids, use_cases.values())
+    ]
+    pol_keys = [
+        f"{doc.id}|{key}|{d.evidence[0].line_start}-{d.evidence[0].line_end}" for key, d in policies.items()
+    ]
+    final_policies = []
+    for pol_id, draft in zip(allocate_ids("pol_", pol_keys), policies.values()):
+        applies_to = [uc_by_name[normalize_key(n)] for n in draft.applies_to if normalize_key(n) in uc_by_name]
+        final_policies.append(
+            Policy(id=pol_id, document_id=doc.id, statement=draft.statement, kind=draft.kind,
+                   conditions=draft.conditions, applies_to=applies_to or list(uc_ids), evidence=draft.evidence)
+        )
+    report.accepted += len(final_use_cases) + len(final_policies)
+    if not final_use_cases or not final_policies:
+        raise GateError(
+            f"{doc.path}: extraction found {len(final_use_cases)} use cases and {len(final_policies)} policies; "
+            "a dataset needs at least one of each: check that the document states rules, or try a stronger model"
+        )
+    return Extraction(doc, final_use_cases, final_policies)
+
+
+async def extract_document(
+    doc: SourceDocument, runner: ModelRunner, report: StageReport, window_tokens: int
+) -> Extraction:
+    windows = section_windows(doc, window_tokens)
+    drafts = await asyncio.gather(*(_extract_window(doc, w, runner, report) for w in windows))
+    return merge_drafts(doc, list(drafts), report)

@@ -1,0 +1,126 @@
+"""Stage 4: the bounded review loop.
+
+write -> deterministic gates -> supervisor agent -> revise (at most N times) -> accept or reject.
+Gates run on every version of every example, so the supervisor can only narrow what passes.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from synthgen.agents.supervisor import SupervisorDeps, supervisor_agent, supervisor_prompt
+from synthgen.orchestrator.runner import ItemFailed, ModelRunner
+from synthgen.orchestrator.stages.write import Revision, write_example
+from synthgen.schemas.drafts import Verdict
+from synthgen.schemas.gates import GateReport
+from synthgen.schemas.items import DatasetExample
+from synthgen.schemas.manifest import StageReport
+from synthgen.tools.gates import ItemIndex, gate_report
+
+REVIEW_BATCH_SIZE = 8
+
+
+@dataclass(frozen=True)
+class Rejection:
+    example_id: str
+    reason_code: str
+    message: str
+
+
+async def _review_batch(
+    batch: list[DatasetExample], report_for_batch: GateReport, index: ItemIndex, runner: ModelRunner,
+    report: StageReport,
+) -> dict[str, Verdict]:
+    deps = SupervisorDeps(
+        examples=batch,
+        test_cases=[index.test_cases[e.test_case_id] for e in batch],
+        policies=sorted({pid: index.policies[pid] for e in batch for pid in e.metadata.policy_ids}.values(),
+                        key=lambda p: p.id),
+        gate_report=report_for_batch,
+    )
+    item = f"review of {', '.join(e.id for e in batch)}"
+    try:
+        review = await runner.run(supervisor_agent, supervisor_prompt(deps), deps, report, item)
+    except ItemFailed as err:
+        # Unreviewed examples stay out: the supervisor's accept is part of the contract.
+        return {e.id: Verdict(item_id=e.id, decision="reject", reason_code=err.reason_code) for e in batch}
+    return {v.item_id: v for v in review.verdicts}
+
+
+async def _review(
+    examples: list[DatasetExample], gates: GateReport, index: ItemIndex, runner: ModelRunner, report: StageReport
+) -> dict[str, Verdict]:
+    batches = [examples[i : i + REVIEW_BATCH_SIZE] for i in range(0, len(examples), REVIEW_BATCH_SIZE)]
+    results = await asyncio.gather(*(
+        _review_batch(batch, GateReport(checked=[e.id for e in batch],
+                                        findings=[f for f in gates.findings if f.item_id in {e.id for e in batch}]),
+                      index, runner, report)
+        for batch in batches
+    ))
+    return {item_id: verdict for verdicts in results for item_id, verdict in verdicts.items()}
+
+
+async def supervise(
+    examples: Sequence[DatasetExample],
+    index: ItemIndex,
+    runner: ModelRunner,
+    report: StageReport,
+    max_revisions: int,
+) -> tuple[list[DatasetExample], list[Rejection]]:
+    """Accepted examples (in input order) and the rejected ones with their reasons."""
+    order = {e.id: position for position, e in enumerate(examples)}
+    report.requested += len(examples)
+    accepted: dict[str, DatasetExample] = {}
+    rejected: list[Rejection] = []
+    pending = list(examples)
+    for attempt in range(max_revisions + 1):
+        if not pending:
+            break
+        last_attempt = attempt == max_revisions
+        gates = gate_report(pending, accepted.values(), index)
+        to_revise: list[Revision] = []
+        passing = []
+        for example in pending:
+            findings = [f for f in gates.findings if f.item_id == example.id]
+            if not findings:
+                passing.append(example)
+                continue
+            for finding in findings:
+                report.note(f"gate_{finding.reason_code}")
+            if last_attempt:
+                rejected.append(Rejection(example.id, findings[0].reason_code, findings[0].message))
+            else:
+                to_revise.append(Revision("; ".join(f.message for f in findings), example))
+        verdicts = await _review(passing, gates, index, runner, report) if passing else {}
+        for example in passing:
+            verdict = verdicts[example.id]
+            if verdict.decision == "accept":
+                accepted[example.id] = example
+            elif verdict.decision == "reject":
+                rejected.append(Rejection(example.id, verdict.reason_code or "supervisor_rejected", verdict.instruction))
+            elif last_attempt:
+                rejected.append(Rejection(example.id, "revisions_exhausted", verdict.instruction))
+            else:
+                report.note("supervisor_revise")
+                to_revise.append(Revision(verdict.instruction, example))
+        pending = await _rewrite(to_revise, index, runner, report, rejected)
+    for rejection in rejected:
+        report.reject(rejection.reason_code)
+    report.accepted += len(accepted)
+    return sorted(accepted.values(), key=lambda e: order[e.id]), rejected
+
+
+async def _rewrite(
+    revisions: list[Revision], index: ItemIndex, runner: ModelRunner, report: StageReport,
+    rejected: list[Rejection],
+) -> list[DatasetExample]:
+    async def rewrite(revision: Revision) -> DatasetExample | None:
+        test_case = index.test_cases[revision.previous.test_case_id]
+        try:
+            return await write_example(test_case, index, runner, report, revision)
+        except ItemFailed as err:
+            rejected.append(Rejection(revision.previous.id, err.reason_code, str(err)))
+            return None
+
+    rewritten = await asyncio.gather(*(rewrite(r) for r in revisions))
+    return [example for example in rewritten if example is not None]

@@ -1,0 +1,233 @@
+"""Example-writer agent with a scripted FunctionModel: conversation shape, policy ids, grounding, revisions."""
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from inline_snapshot import snapshot
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+from synthgen.agents.example_writer import ExampleWriterDeps, example_writer_agent, example_writer_prompt
+from synthgen.schemas.drafts import ExampleDraft
+from synthgen.schemas.items import Evidence, Policy, TestCase, UseCase
+from synthgen.tools.parser import parse_document
+
+DOCUMENT = parse_document(
+    "policy.md",
+    b"""# Refunds
+
+A customer may request a refund within 30 days of purchase.
+Refunds require the original receipt.
+Gift cards are never refundable.
+""",
+)
+REFUND = UseCase(
+    id="uc_0123456789",
+    document_id=DOCUMENT.id,
+    name="Request a refund",
+    actor="customer",
+    goal="get their money back",
+    description="A customer asks for a refund.",
+    evidence=[Evidence(line_start=3, line_end=3, quote="may request a refund")],
+)
+WINDOW_30 = Policy(
+    id="pol_aaaaaaaaaa",
+    document_id=DOCUMENT.id,
+    statement="A refund may be requested within 30 days of purchase.",
+    kind="permission",
+    conditions=["within 30 days of purchase"],
+    applies_to=[REFUND.id],
+    evidence=[Evidence(line_start=3, line_end=3, quote="within 30 days of purchase")],
+)
+RECEIPT = Policy(
+    id="pol_bbbbbbbbbb",
+    document_id=DOCUMENT.id,
+    statement="A refund requires the original receipt.",
+    kind="condition",
+    applies_to=[REFUND.id],
+    evidence=[Evidence(line_start=4, line_end=4, quote="Refunds require the original receipt.")],
+)
+TEST_CASE = TestCase(
+    id="tc_0123456789",
+    document_id=DOCUMENT.id,
+    use_case_id=REFUND.id,
+    policy_ids=[WINDOW_30.id, RECEIPT.id],
+    axis_values={"days_since_purchase": "31 days after purchase", "receipt": "has the receipt"},
+    scenario="A customer with the receipt asks for a refund 31 days after purchase.",
+    expected_behaviour="Decline the refund: the 30-day window has passed.",
+)
+
+Args = dict[str, Any]  # arguments of one scripted tool call, as a model would send them
+
+
+@dataclass
+class Script:
+    answers: list[Args | ToolCallPart]
+    received: list[list[ModelMessage]] = field(default_factory=list)
+
+    def __call__(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        self.received.append(list(messages))
+        answer = self.answers[len(self.received) - 1]
+        if isinstance(answer, ToolCallPart):
+            return ModelResponse(parts=[answer])
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, answer)])
+
+
+def retry_feedback(messages: list[ModelMessage]) -> str:
+    request = messages[-1]
+    assert isinstance(request, ModelRequest)
+    part = request.parts[-1]
+    assert isinstance(part, ToolReturnPart) and part.outcome == "retried"
+    assert isinstance(part.content, str)
+    return part.content
+
+
+def criterion(policy_id: str, line: int, quote: str, text: str = "The reply declines the refund.") -> Args:
+    cited = {"line_start": line, "line_end": line, "quote": quote}
+    return {"criterion": text, "policy_id": policy_id, "evidence": [cited]}
+
+
+GOOD_CRITERIA = [
+    criterion(WINDOW_30.id, 3, "within 30 days of purchase"),
+    criterion(RECEIPT.id, 4, "Refunds require the original receipt.", "The reply does not ask for the receipt again."),
+]
+USER_TURN = {"role": "user", "content": "I bought this jacket 31 days ago, receipt attached. Can I get a refund?"}
+
+
+def example(*criteria: Args, messages: list[Args] | None = None) -> Args:
+    return {
+        "messages": messages or [USER_TURN],
+        "expected_output": "I'm sorry, refunds are only possible within 30 days of purchase.",
+        "evaluation_criteria": list(criteria) or GOOD_CRITERIA,
+    }
+
+
+def deps(**changes: Any) -> ExampleWriterDeps:
+    base = ExampleWriterDeps(document=DOCUMENT, test_case=TEST_CASE, use_case=REFUND, policies=[WINDOW_30, RECEIPT])
+    return replace(base, **changes)
+
+
+def run(script: Script, writer_deps: ExampleWriterDeps | None = None) -> tuple[ExampleDraft, ExampleWriterDeps]:
+    writer_deps = writer_deps or deps()
+    result = example_writer_agent.run_sync(
+        example_writer_prompt(writer_deps), model=FunctionModel(script), deps=writer_deps
+    )
+    return result.output, writer_deps
+
+
+def test_good_example_is_accepted_in_one_request() -> None:
+    script = Script([example()])
+
+    draft, writer_deps = run(script)
+
+    assert [c.policy_id for c in draft.evaluation_criteria] == [WINDOW_30.id, RECEIPT.id]
+    assert writer_deps.relocations == 0
+    assert len(script.received) == 1
+
+
+def test_criterion_citing_a_policy_outside_the_test_case_is_sent_back() -> None:
+    stray = criterion("pol_cccccccccc", 5, "Gift cards are never refundable.")
+    script = Script([example(*GOOD_CRITERIA, stray), example()])
+
+    run(script)
+
+    assert retry_feedback(script.received[1]) == snapshot("""\
+Fix these problems and answer again:
+- criterion 3 ("The reply declines the refund."): policy_id 'pol_cccccccccc' is not a policy of this test case; use one of pol_aaaaaaaaaa, pol_bbbbbbbbbb\
+""")
+
+
+def test_invented_quote_is_sent_back_and_a_misplaced_one_relocated() -> None:
+    invented = criterion(WINDOW_30.id, 3, "Refunds are possible for 60 days.")
+    misplaced = criterion(RECEIPT.id, 1, "Refunds require the original receipt.")
+    script = Script([example(invented, misplaced), example(GOOD_CRITERIA[0], misplaced)])
+
+    draft, writer_deps = run(script)
+
+    assert retry_feedback(script.received[1]) == snapshot("""\
+Fix these problems and answer again:
+- criterion 1 ("The reply declines the refund.") evidence 1: quote 'Refunds are possible for 60 days.' is not in line 3 nor anywhere in the document; closest match is line 4: 'Refunds require the original receipt.'. Copy the quote verbatim\
+""")
+    assert draft.evaluation_criteria[1].evidence == [
+        Evidence(line_start=4, line_end=4, quote="Refunds require the original receipt.")
+    ]
+    assert writer_deps.relocations == 1
+
+
+def test_conversation_must_end_with_the_user() -> None:
+    ends_with_assistant = [USER_TURN, {"role": "assistant", "content": "Sorry, no refund after 30 days."}]
+    script = Script([example(messages=ends_with_assistant), example()])
+
+    run(script)
+
+    assert retry_feedback(script.received[1]) == snapshot("""\
+Fix these problems and answer again:
+- messages: the last message has role 'assistant'; the conversation must end with a 'user' turn (the assistant's reply belongs in expected_output)\
+""")
+
+
+def test_every_policy_of_the_test_case_needs_a_criterion() -> None:
+    script = Script([example(GOOD_CRITERIA[0]), example()])
+
+    run(script)
+
+    assert retry_feedback(script.received[1]) == snapshot("""\
+Fix these problems and answer again:
+- evaluation_criteria: no criterion checks pol_bbbbbbbbbb ("A refund requires the original receipt."); add one\
+""")
+
+
+def test_lookup_lines_tool() -> None:
+    script = Script([ToolCallPart("lookup_lines", {"start": 4, "end": 5}), example()])
+
+    run(script)
+
+    request = script.received[1][-1]
+    assert isinstance(request, ModelRequest)
+    part = request.parts[-1]
+    assert isinstance(part, ToolReturnPart) and part.outcome == "success"
+    assert part.content == "4 | Refunds require the original receipt.\n5 | Gift cards are never refundable."
+
+
+def test_first_prompt_shows_test_case_use_case_and_cited_lines() -> None:
+    assert example_writer_prompt(deps()) == snapshot("""\
+<test_case>
+Scenario: A customer with the receipt asks for a refund 31 days after purchase.
+Axis values:
+- days_since_purchase: 31 days after purchase
+- receipt: has the receipt
+Expected behaviour: Decline the refund: the 30-day window has passed.
+</test_case>
+
+<use_case>
+Name: Request a refund
+Actor: customer
+Goal: get their money back
+Description: A customer asks for a refund.
+</use_case>
+
+<policies>
+pol_aaaaaaaaaa (permission, when: within 30 days of purchase): A refund may be requested within 30 days of purchase.
+Source lines:
+3 | A customer may request a refund within 30 days of purchase.
+
+pol_bbbbbbbbbb (condition, when: always): A refund requires the original receipt.
+Source lines:
+4 | Refunds require the original receipt.
+</policies>
+
+Line numbers are the file's. Criteria may cite only these policy ids: pol_aaaaaaaaaa, pol_bbbbbbbbbb.
+
+Write the example.\
+""")
+
+
+def test_revision_prompt_carries_the_instruction_and_the_previous_draft() -> None:
+    previous = ExampleDraft.model_validate(example())
+    instruction = "expected_output must mention that store credit is not offered either."
+
+    prompt = example_writer_prompt(deps(previous=previous, revision_instruction=instruction))
+
+    assert f"<revision_instruction>\n{instruction}\n</revision_instruction>" in prompt
+    assert f"<previous_draft>\n{previous.model_dump_json(indent=2)}\n</previous_draft>" in prompt
+    assert "Write the example." not in prompt

@@ -1,0 +1,196 @@
+"""Supervisor agent with a scripted FunctionModel: one well-formed verdict per example."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from inline_snapshot import snapshot
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+from synthgen.agents.supervisor import SupervisorDeps, supervisor_agent, supervisor_prompt
+from synthgen.schemas.drafts import SupervisorReview
+from synthgen.schemas.gates import GateFinding, GateReport
+from synthgen.schemas.items import (
+    DatasetExample,
+    EvaluationCriterion,
+    Evidence,
+    ExampleMetadata,
+    Message,
+    Policy,
+    TestCase,
+)
+
+DOCUMENT_ID = "doc_0123456789ab"
+WINDOW_30 = Policy(
+    id="pol_aaaaaaaaaa",
+    document_id=DOCUMENT_ID,
+    statement="A refund may be requested within 30 days of purchase.",
+    kind="permission",
+    applies_to=[],
+    evidence=[Evidence(line_start=3, line_end=3, quote="within 30 days of purchase")],
+)
+TEST_CASE = TestCase(
+    id="tc_0123456789",
+    document_id=DOCUMENT_ID,
+    use_case_id="uc_0123456789",
+    policy_ids=[WINDOW_30.id],
+    axis_values={"days_since_purchase": "31 days after purchase"},
+    scenario="A customer asks for a refund 31 days after purchase.",
+    expected_behaviour="Decline the refund.",
+)
+
+
+def make_example(example_id: str, reply: str) -> DatasetExample:
+    return DatasetExample(
+        id=example_id,
+        test_case_id=TEST_CASE.id,
+        messages=[Message(role="user", content="I bought this 31 days ago. Refund please?")],
+        expected_output=reply,
+        evaluation_criteria=[
+            EvaluationCriterion(
+                criterion="The reply declines the refund.",
+                policy_id=WINDOW_30.id,
+                evidence=WINDOW_30.evidence,
+            )
+        ],
+        metadata=ExampleMetadata(
+            document_id=DOCUMENT_ID,
+            use_case_id=TEST_CASE.use_case_id,
+            policy_ids=TEST_CASE.policy_ids,
+            axis_values=TEST_CASE.axis_values,
+            revisions=0,
+        ),
+    )
+
+
+DECLINE = make_example("ex_aaaaaaaaaa", "Sorry, refunds are only possible within 30 days of purchase.")
+ACCEPT = make_example("ex_bbbbbbbbbb", "Sure, your refund is on its way.")
+REPORT = GateReport(
+    checked=[DECLINE.id, ACCEPT.id],
+    findings=[
+        GateFinding(
+            item_id=ACCEPT.id,
+            gate="evidence",
+            reason_code="quote_not_found",
+            message="criterion 1 evidence 1: quote not in line 3",
+        )
+    ],
+)
+DEPS = SupervisorDeps(examples=[DECLINE, ACCEPT], test_cases=[TEST_CASE], policies=[WINDOW_30], gate_report=REPORT)
+
+Args = dict[str, Any]  # arguments of one scripted output call, as a model would send them
+
+
+@dataclass
+class Script:
+    answers: list[Args]
+    received: list[list[ModelMessage]] = field(default_factory=list)
+
+    def __call__(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        self.received.append(list(messages))
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, self.answers[len(self.received) - 1])])
+
+
+def retry_feedback(messages: list[ModelMessage]) -> str:
+    request = messages[-1]
+    assert isinstance(request, ModelRequest)
+    part = request.parts[-1]
+    assert isinstance(part, ToolReturnPart) and part.outcome == "retried"
+    assert isinstance(part.content, str)
+    return part.content
+
+
+def verdict(item_id: str, decision: str, instruction: str = "", reason_code: str = "") -> Args:
+    return {"item_id": item_id, "decision": decision, "instruction": instruction, "reason_code": reason_code}
+
+
+GOOD = {
+    "verdicts": [
+        verdict(DECLINE.id, "accept"),
+        verdict(ACCEPT.id, "reject", reason_code="wrong_expected_output"),
+    ]
+}
+
+
+def run(script: Script) -> SupervisorReview:
+    return supervisor_agent.run_sync(supervisor_prompt(DEPS), model=FunctionModel(script), deps=DEPS).output
+
+
+def test_prompt_presents_examples_and_gate_findings() -> None:
+    assert supervisor_prompt(DEPS) == snapshot("""\
+<example id="ex_aaaaaaaaaa">
+Test case tc_0123456789
+Scenario: A customer asks for a refund 31 days after purchase.
+Expected behaviour: Decline the refund.
+Policies:
+- pol_aaaaaaaaaa: A refund may be requested within 30 days of purchase.
+Conversation:
+[user] I bought this 31 days ago. Refund please?
+Expected output:
+Sorry, refunds are only possible within 30 days of purchase.
+Evaluation criteria:
+- (pol_aaaaaaaaaa) The reply declines the refund.
+</example>
+
+<example id="ex_bbbbbbbbbb">
+Test case tc_0123456789
+Scenario: A customer asks for a refund 31 days after purchase.
+Expected behaviour: Decline the refund.
+Policies:
+- pol_aaaaaaaaaa: A refund may be requested within 30 days of purchase.
+Conversation:
+[user] I bought this 31 days ago. Refund please?
+Expected output:
+Sure, your refund is on its way.
+Evaluation criteria:
+- (pol_aaaaaaaaaa) The reply declines the refund.
+</example>
+
+<gate_findings>
+- ex_bbbbbbbbbb [evidence/quote_not_found] criterion 1 evidence 1: quote not in line 3
+</gate_findings>
+
+Give exactly one verdict for each of these ids: ex_aaaaaaaaaa, ex_bbbbbbbbbb.\
+""")
+
+
+def test_one_verdict_per_example_is_accepted() -> None:
+    script = Script([GOOD])
+
+    review = run(script)
+
+    assert [(v.item_id, v.decision) for v in review.verdicts] == [(DECLINE.id, "accept"), (ACCEPT.id, "reject")]
+    assert len(script.received) == 1
+
+
+def test_missing_unknown_and_repeated_ids_are_sent_back() -> None:
+    wrong = {
+        "verdicts": [
+            verdict(DECLINE.id, "accept"),
+            verdict(DECLINE.id, "accept"),
+            verdict("ex_cccccccccc", "accept"),
+        ]
+    }
+    script = Script([wrong, GOOD])
+
+    run(script)
+
+    assert retry_feedback(script.received[1]) == snapshot("""\
+Fix these problems and answer again:
+- verdicts for unknown ids ex_cccccccccc; review only ex_aaaaaaaaaa, ex_bbbbbbbbbb
+- no verdict for ex_bbbbbbbbbb; give one for each
+- more than one verdict for ex_aaaaaaaaaa; give exactly one per id\
+""")
+
+
+def test_revise_needs_an_instruction_and_reject_a_reason_code() -> None:
+    wrong = {"verdicts": [verdict(DECLINE.id, "revise", instruction="  "), verdict(ACCEPT.id, "reject")]}
+    script = Script([wrong, GOOD])
+
+    run(script)
+
+    assert retry_feedback(script.received[1]) == snapshot("""\
+Fix these problems and answer again:
+- ex_aaaaaaaaaa: 'revise' needs an instruction saying what the writer must change
+- ex_bbbbbbbbbb: 'reject' needs a snake_case reason_code, e.g. off_policy\
+""")

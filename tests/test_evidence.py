@@ -1,0 +1,188 @@
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from synthgen.errors import LineRangeError
+from synthgen.schemas.document import SourceDocument
+from synthgen.schemas.items import Evidence
+from synthgen.tools.evidence import (
+    QuoteMatch,
+    check_evidence,
+    closest_line,
+    collapse_whitespace,
+    find_quote,
+    lookup_lines,
+    numbered_lines,
+    relocate,
+)
+from synthgen.tools.parser import parse_document
+
+REFUND_POLICY = b"""# Refunds
+
+Refunds go to the original payment method.
+Gift cards   are refunded
+as store credit.
+
+## Exchanges
+
+Exchanges are free within 30 days.
+Refunds go to the original payment method.
+"""
+
+
+@pytest.fixture(scope="module")
+def doc() -> SourceDocument:
+    return parse_document("refunds.md", REFUND_POLICY)
+
+
+def evidence(start: int, end: int, quote: str) -> Evidence:
+    return Evidence(line_start=start, line_end=end, quote=quote)
+
+
+def test_lookup_lines_is_one_based_and_inclusive(doc: SourceDocument) -> None:
+    assert lookup_lines(doc, 3, 5) == [
+        "Refunds go to the original payment method.",
+        "Gift cards   are refunded",
+        "as store credit.",
+    ]
+    assert lookup_lines(doc, 10, 10) == ["Refunds go to the original payment method."]
+
+
+@pytest.mark.parametrize(("start", "end"), [(0, 2), (9, 11), (5, 4)])
+def test_lookup_lines_out_of_range_says_what_exists(doc: SourceDocument, start: int, end: int) -> None:
+    with pytest.raises(LineRangeError) as raised:
+        lookup_lines(doc, start, end)
+    assert str(raised.value) == f"lines {start}-{end} do not exist in refunds.md: it has lines 1-10"
+
+
+def test_numbered_lines_pad_numbers_to_the_widest(doc: SourceDocument) -> None:
+    assert numbered_lines(doc, 8, 10) == (
+        " 8 | Exchanges are free within 30 days.\n"
+        " 9 | Refunds go to the original payment method.\n"
+        "10 | \n"
+    ).replace("10 | \n", "10 | Refunds go to the original payment method.")
+
+
+def test_verbatim_quote_in_its_lines_passes(doc: SourceDocument) -> None:
+    assert check_evidence(doc, evidence(9, 9, "free within 30 days")).ok
+
+
+def test_quote_with_different_whitespace_passes(doc: SourceDocument) -> None:
+    # Lines 4-5 read "Gift cards   are refunded" / "as store credit."
+    check = check_evidence(doc, evidence(4, 5, "Gift cards are refunded as  store credit"))
+    assert check.ok
+    assert check.reason_code == ""
+
+
+def test_quote_on_other_lines_names_every_place_it_is(doc: SourceDocument) -> None:
+    check = check_evidence(doc, evidence(9, 9, "Refunds go to the original payment method."))
+    assert not check.ok
+    assert check.reason_code == "quote_elsewhere"
+    assert check.matches == (QuoteMatch(3, 3, exact=True), QuoteMatch(10, 10, exact=True))
+    assert check.message == "quote not found in line 9; it is on line 3, line 10: cite those lines"
+
+
+def test_quote_elsewhere_across_lines_gives_the_span(doc: SourceDocument) -> None:
+    check = check_evidence(doc, evidence(1, 2, "are refunded as store credit"))
+    assert check.reason_code == "quote_elsewhere"
+    assert check.matches == (QuoteMatch(4, 5, exact=False),)
+    assert "it is on lines 4-5" in check.message
+
+
+def test_quote_not_found_points_to_the_closest_line(doc: SourceDocument) -> None:
+    check = check_evidence(doc, evidence(3, 3, "Exchanges are free within 60 days."))
+    assert not check.ok
+    assert check.reason_code == "quote_not_found"
+    assert "closest match is line 8: 'Exchanges are free within 30 days.'" in check.message
+    assert closest_line(doc, "Exchanges are free within 60 days.")[0] == 8
+
+
+def test_cited_lines_beyond_the_end_are_line_out_of_range(doc: SourceDocument) -> None:
+    check = check_evidence(doc, evidence(40, 42, "something never written"))
+    assert check.reason_code == "line_out_of_range"
+    assert "lines 40-42 do not exist (the document has lines 1-10)" in check.message
+
+
+def test_a_real_quote_cited_beyond_the_end_is_elsewhere_not_out_of_range(doc: SourceDocument) -> None:
+    check = check_evidence(doc, evidence(40, 40, "Exchanges are free"))
+    assert check.reason_code == "quote_elsewhere"
+    assert check.matches == (QuoteMatch(8, 8, exact=True),)
+
+
+def test_a_blank_quote_grounds_nothing(doc: SourceDocument) -> None:
+    check = check_evidence(doc, evidence(3, 3, "   "))
+    assert not check.ok
+    assert check.reason_code == "quote_not_found"
+
+
+def test_find_quote_exact_and_whitespace_insensitive_multiline(doc: SourceDocument) -> None:
+    assert find_quote(doc, "Exchanges are free") == [QuoteMatch(8, 8, exact=True)]
+    assert find_quote(doc, "Gift cards   are refunded\nas store") == [QuoteMatch(4, 5, exact=True)]
+    assert find_quote(doc, "gift cards are refunded") == []  # case matters
+    assert find_quote(doc, "Gift cards are refunded as store credit.") == [QuoteMatch(4, 5, exact=False)]
+    assert find_quote(doc, " \n ") == []
+
+
+def test_find_quote_reports_overlapping_occurrences() -> None:
+    doc = parse_document("a.md", b"yes\nyes\nyes\n")
+    assert find_quote(doc, "yes\nyes") == [QuoteMatch(1, 2, exact=True), QuoteMatch(2, 3, exact=True)]
+
+
+def test_relocate_moves_evidence_to_the_nearest_real_occurrence(doc: SourceDocument) -> None:
+    wrong = evidence(8, 8, "Refunds go to the original payment method.")
+    moved = relocate(wrong, check_evidence(doc, wrong))
+    assert moved == evidence(9, 9, "Refunds go to the original payment method.").model_copy(
+        update={"line_start": 10, "line_end": 10}
+    )
+    assert check_evidence(doc, moved).ok
+
+
+def test_relocate_refuses_what_it_cannot_place(doc: SourceDocument) -> None:
+    good = evidence(8, 8, "Exchanges are free")
+    missing = evidence(8, 8, "never said")
+    assert relocate(good, check_evidence(doc, good)) is None
+    assert relocate(missing, check_evidence(doc, missing)) is None
+
+
+def test_real_corpus_quote_spanning_a_list(corpus_dir: Path) -> None:
+    path = corpus_dir / "tau2_retail_policy.md"
+    doc = parse_document(path.name, path.read_bytes())
+    quote = "There are three types of payment methods: **gift card**, **paypal account**, **credit card**."
+    assert check_evidence(doc, evidence(39, 39, quote)).ok
+    assert find_quote(doc, quote) == [QuoteMatch(39, 39, exact=True)]
+
+
+WORDS = st.text(alphabet="abcxyz.,'-", min_size=1, max_size=6)
+GAPS = st.sampled_from([" ", "  ", "\t", " \t "])
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> SourceDocument:
+    lines = draw(
+        st.lists(
+            st.lists(st.tuples(WORDS, GAPS), max_size=6).map(lambda pairs: "".join(w + g for w, g in pairs).rstrip()),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    lines[0] = lines[0] or "start"  # a document needs some text
+    return parse_document("generated.md", "\n".join(lines).encode())
+
+
+@settings(max_examples=150, deadline=None)
+@given(doc=documents(), data=st.data())
+def test_any_word_aligned_excerpt_cited_at_its_real_lines_passes(doc: SourceDocument, data: st.DataObject) -> None:
+    joined = "\n".join(doc.lines)
+    words = [match.span() for match in re.finditer(r"\S+", joined)]
+    first = data.draw(st.integers(0, len(words) - 1))
+    last = data.draw(st.integers(first, len(words) - 1))
+    begin, end = words[first][0], words[last][1]
+    quote = joined[begin:end]
+    line_start, line_end = joined.count("\n", 0, begin) + 1, joined.count("\n", 0, end) + 1
+    # Quoting with different whitespace must not matter either.
+    for variant in (quote, collapse_whitespace(quote), " \n ".join(quote.split())):
+        assert check_evidence(doc, evidence(line_start, line_end, variant)).ok
+    assert QuoteMatch(line_start, line_end, exact=True) in find_quote(doc, quote)
