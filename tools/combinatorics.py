@@ -50,14 +50,12 @@ def covering_array(axes: Sequence[Sequence[str]], strength: int = 2, seed: int =
     return _GreedyBuilder(sizes, strength, random.Random(seed)).build()
 
 
-def covering_combinations(
-    axes: Mapping[str, Sequence[str]], strength: int = 2, seed: int = 0
-) -> list[dict[str, str]]:
+def covering_combinations(axes: Mapping[str, Sequence[str]], strength: int = 2, seed: int = 0) -> list[dict[str, str]]:
     """`covering_array` over named axes: each row maps axis name to value, in the axes' order."""
     names = list(axes)
     values = [list(axes[name]) for name in names]
     return [
-        {name: values[axis][index] for axis, (name, index) in enumerate(zip(names, row))}
+        {name: axis_values[index] for name, axis_values, index in zip(names, values, row)}
         for row in covering_array(values, strength, seed)
     ]
 
@@ -128,7 +126,7 @@ class _GreedyBuilder:
         return tuple(row), covered
 
     def _missing_interaction(self) -> tuple[AxesKey, Row]:
-        """A seeded pick among the missing interactions, from the axes that miss the most."""
+        """A seeded pick among the missing interactions of the axis set that misses the most."""
         most = max(len(missing) for missing in self.missing.values())
         key = self.rng.choice([key for key, missing in self.missing.items() if len(missing) == most])
         return key, self.rng.choice(sorted(self.missing[key]))

@@ -10,6 +10,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Literal, get_args
 
 IdPrefix = Literal["uc_", "pol_", "tc_", "ex_"]
@@ -62,7 +63,7 @@ def _distinguishing_lengths(digests: Sequence[str]) -> dict[str, int]:
     """
     ordered = sorted(digests)
     lengths = dict.fromkeys(ordered, SHORT_HEX)
-    for left, right in zip(ordered, ordered[1:]):
+    for left, right in pairwise(ordered):
         needed = _common_prefix_length(left, right) + 1
         lengths[left] = max(lengths[left], needed)
         lengths[right] = max(lengths[right], needed)

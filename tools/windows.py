@@ -8,7 +8,7 @@ than the budget becomes a window of its own; it cannot be cut without losing its
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 from synthgen.schemas.document import Section, SourceDocument, Window
 
@@ -124,7 +124,7 @@ class _Splitter:
 def _split_at(span: _Span, starts: list[int]) -> list[_Span]:
     """`span` cut before each line in `starts` (all inside it, ascending)."""
     bounds = [span.start, *starts, span.end + 1]
-    return [_Span(first, following - 1) for first, following in zip(bounds, bounds[1:])]
+    return [_Span(first, following - 1) for first, following in pairwise(bounds)]
 
 
 def _heading_path(sections: list[Section], span: _Span) -> list[str]:
