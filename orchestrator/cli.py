@@ -80,6 +80,9 @@ def run(
     strength: Annotated[int, typer.Option(min=1, max=4, help="Covering-array strength: 2 = every pair of "
                                                              "axis values.")] = 2,
     max_bytes: Annotated[int, typer.Option(min=1, help="Largest document accepted, in bytes.")] = DEFAULT_MAX_BYTES,
+    replay: Annotated[bool, typer.Option("--replay", help="Answer only from the run's calls.jsonl; fail on a call "
+                                                          "that was never recorded.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Start over in an --out that holds another run.")] = False,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
 ) -> None:
@@ -87,9 +90,10 @@ def run(
     _configure_logging(verbose, quiet)
     with friendly_errors():
         docs = load_documents(documents, max_bytes)
-        resolved = resolve_model(model, base_url)
+        resolved = resolve_model(model, base_url, replay)
         options = RunOptions(out=out, seed=seed, max_examples=max_examples, concurrency=concurrency,
-                             max_revisions=max_revisions, window_tokens=window_tokens, strength=strength)
+                             max_revisions=max_revisions, window_tokens=window_tokens, strength=strength,
+                             replay=replay, force=force)
         result: RunResult = asyncio.run(run_pipeline(docs, resolved, options))
     typer.echo(render_summary(result))
 

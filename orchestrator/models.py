@@ -29,8 +29,15 @@ def _bare_openai_name(spec: str) -> str:
     return spec
 
 
-def resolve_model(spec: str | None, base_url: str | None) -> ResolvedModel:
-    """The model to run with; raises ModelConfigError saying what to set when it cannot be built."""
+def resolve_model(spec: str | None, base_url: str | None, replay: bool = False) -> ResolvedModel:
+    """The model to run with; raises ModelConfigError saying what to set when it cannot be built.
+
+    With `replay`, answers come from calls.jsonl only, so an OpenAI model needs no real key.
+    """
+    if replay and base_url is None and (spec is None or spec.startswith(_OPENAI_PREFIXES)):
+        name = _bare_openai_name(spec or DEFAULT_MODEL)
+        key = os.environ.get("OPENAI_API_KEY") or "replay-only"
+        return ResolvedModel(OpenAIChatModel(name, provider=OpenAIProvider(api_key=key)), f"openai-chat:{name}")
     if base_url is not None:
         if not base_url.startswith(("http://", "https://")):
             raise ModelConfigError(f"--base-url {base_url!r} is not an http(s) URL: e.g. http://127.0.0.1:8080/v1")

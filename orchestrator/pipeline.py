@@ -13,8 +13,9 @@ from synthgen import __version__
 from synthgen.agents.prompts import all_prompts
 from synthgen.errors import GateError
 from synthgen.orchestrator.models import ResolvedModel
-from synthgen.orchestrator.rundir import (RUNS_DIR, check_run_dir, json_bytes, jsonl_bytes, output_file,
-                                          run_id_for, write_atomically)
+from synthgen.orchestrator.recording import CALLS_FILE, CallLog, RecordingModel
+from synthgen.orchestrator.rundir import (RUNS_DIR, RunDirectory, check_run_dir, json_bytes, jsonl_bytes,
+                                          output_file, run_id_for, write_atomically)
 from synthgen.orchestrator.runner import ItemFailed, ModelRunner
 from synthgen.orchestrator.stages.design import Design, design_test_cases
 from synthgen.orchestrator.stages.extract import Extraction, extract_document
@@ -22,8 +23,8 @@ from synthgen.orchestrator.stages.supervise import supervise
 from synthgen.orchestrator.stages.write import write_example
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import DatasetExample, TestCase
-from synthgen.schemas.manifest import (InputDocument, LineageEntry, LineSpan, PromptVersion, RunConfig, RunManifest,
-                                       StageReport, VolatileInfo)
+from synthgen.schemas.manifest import (STAGES, CallCounts, InputDocument, LineageEntry, LineSpan, PromptVersion,
+                                       RunBinding, RunConfig, RunManifest, StageReport, VolatileInfo)
 from synthgen.tools.gates import ItemIndex, run_problems
 
 log = logging.getLogger("synthgen")
@@ -39,6 +40,8 @@ class RunOptions:
     max_revisions: int = 2
     window_tokens: int = 3000
     strength: int = 2
+    replay: bool = False  # answer only from calls.jsonl; a call never recorded is an error
+    force: bool = False  # start over in an --out made for another run
 
 
 @dataclass
@@ -55,12 +58,18 @@ def run_config(model: ResolvedModel, options: RunOptions) -> RunConfig:
                      strength=options.strength)
 
 
-def plan_run_dir(documents: list[SourceDocument], model: ResolvedModel, options: RunOptions) -> tuple[str, Path]:
-    """The run's ID and directory, checked before any model call."""
-    run_id = run_id_for(documents, run_config(model, options))
-    run_dir = options.out or RUNS_DIR / run_id
-    check_run_dir(run_dir, run_id)
-    return run_id, run_dir
+def input_documents(documents: list[SourceDocument]) -> list[InputDocument]:
+    return [InputDocument(id=d.id, path=d.path, sha256=d.sha256, encoding=d.encoding, line_ending=d.line_ending,
+                          lines=d.line_count) for d in documents]
+
+
+def plan_run(documents: list[SourceDocument], model: ResolvedModel, options: RunOptions) -> tuple[RunBinding, Path]:
+    """What the run is bound to and where it goes, checked before any model call."""
+    config = run_config(model, options)
+    binding = RunBinding(run_id=run_id_for(documents, config), inputs=input_documents(documents), config=config)
+    run_dir = options.out or RUNS_DIR / binding.run_id
+    check_run_dir(run_dir, binding.run_id, options.force)
+    return binding, run_dir
 
 
 def select_test_cases(designs: list[Design], max_examples: int | None, report: StageReport) -> list[TestCase]:
@@ -99,24 +108,39 @@ class _StageClock:
 
 
 async def run_pipeline(documents: list[SourceDocument], model: ResolvedModel, options: RunOptions) -> RunResult:
+    binding, run_dir = plan_run(documents, model, options)
+    directory = RunDirectory(run_dir, binding, options.force)
+    try:
+        return await _run_in(directory, documents, model, options, binding)
+    finally:
+        directory.close()
+
+
+async def _run_in(
+    directory: RunDirectory, documents: list[SourceDocument], model: ResolvedModel, options: RunOptions,
+    binding: RunBinding,
+) -> RunResult:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    run_id, run_dir = plan_run_dir(documents, model, options)
-    config = run_config(model, options)
-    runner = ModelRunner(model.model, model.name, ModelSettings(temperature=options.temperature, seed=options.seed),
-                         options.concurrency)
-    stages = {name: StageReport() for name in ("extract", "design", "write", "supervise")}
+    run_dir = directory.path
+    calls = CallLog(run_dir / CALLS_FILE)
+    if calls.records:
+        log.info("resuming: %d recorded call(s) in %s will be replayed", len(calls.records), calls.path)
+    recording = RecordingModel(model.model, calls, "replay" if options.replay else "record")
+    stages = {name: StageReport() for name in STAGES}
+    runner = ModelRunner(recording, model.name, ModelSettings(temperature=options.temperature, seed=options.seed),
+                         options.concurrency, stages)
     clock = _StageClock()
 
     start = time.monotonic()
     log.info("extract: %d document(s)", len(documents))
     extractions: list[Extraction] = await asyncio.gather(
-        *(extract_document(doc, runner, stages["extract"], options.window_tokens) for doc in documents))
+        *(extract_document(doc, runner, options.window_tokens) for doc in documents))
     clock.measure("extract", start)
 
     start = time.monotonic()
     log.info("design: naming variation axes")
     designs: list[Design] = await asyncio.gather(
-        *(design_test_cases(x, runner, stages["design"], options.strength, options.seed) for x in extractions))
+        *(design_test_cases(x, runner, options.strength, options.seed) for x in extractions))
     test_cases = select_test_cases(designs, options.max_examples, stages["design"])
     clock.measure("design", start)
 
@@ -129,13 +153,13 @@ async def run_pipeline(documents: list[SourceDocument], model: ResolvedModel, op
 
     start = time.monotonic()
     log.info("write: %d example(s)", len(test_cases))
-    written = await asyncio.gather(*(_write_or_reject(tc, index, runner, stages["write"]) for tc in test_cases))
+    written = await asyncio.gather(*(_write_or_reject(tc, index, runner) for tc in test_cases))
     drafts = [example for example in written if example is not None]
     clock.measure("write", start)
 
     start = time.monotonic()
     log.info("supervise: reviewing %d example(s)", len(drafts))
-    examples, _ = await supervise(drafts, index, runner, stages["supervise"], options.max_revisions)
+    examples, _ = await supervise(drafts, index, runner, options.max_revisions)
     clock.measure("supervise", start)
 
     problems = run_problems(index, examples)
@@ -152,11 +176,10 @@ async def run_pipeline(documents: list[SourceDocument], model: ResolvedModel, op
         "dataset.jsonl": (jsonl_bytes(examples), len(examples)),
     }
     manifest = RunManifest(
-        run_id=run_id,
+        run_id=binding.run_id,
         tool_version=__version__,
-        inputs=[InputDocument(id=d.id, path=d.path, sha256=d.sha256, encoding=d.encoding,
-                              line_ending=d.line_ending, lines=d.line_count) for d in documents],
-        config=config,
+        inputs=binding.inputs,
+        config=binding.config,
         prompts=[PromptVersion(name=p.name, version=p.version, sha256=p.sha256) for p in all_prompts()],
         stages=stages,
         usage_by_model=runner.usage_by_model,
@@ -164,7 +187,8 @@ async def run_pipeline(documents: list[SourceDocument], model: ResolvedModel, op
         outputs=[output_file(name, data, records) for name, (data, records) in files.items()],
         lineage=lineage(examples, index),
         volatile=VolatileInfo(started_at=started_at, finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                              stage_seconds=clock.seconds),
+                              stage_seconds=clock.seconds,
+                              calls=CallCounts(live=recording.stats.live, replayed=recording.stats.replayed)),
     )
     for name, (data, _) in files.items():
         write_atomically(run_dir / name, data)
@@ -172,12 +196,11 @@ async def run_pipeline(documents: list[SourceDocument], model: ResolvedModel, op
     return RunResult(run_dir, manifest, examples)
 
 
-async def _write_or_reject(
-    test_case: TestCase, index: ItemIndex, runner: ModelRunner, report: StageReport
-) -> DatasetExample | None:
+async def _write_or_reject(test_case: TestCase, index: ItemIndex, runner: ModelRunner) -> DatasetExample | None:
+    report = runner.stages["write"]
     report.requested += 1
     try:
-        example = await write_example(test_case, index, runner, report)
+        example = await write_example(test_case, index, runner)
     except ItemFailed as err:
         log.warning("rejected %s: %s", test_case.id, err)
         report.reject(err.reason_code)

@@ -1,20 +1,26 @@
-"""The run directory: where a run's files go, written atomically."""
+"""The run directory: bound to one run's inputs, locked while in use, written atomically."""
 
+import fcntl
 import hashlib
 import os
 import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from synthgen.errors import RunDirectoryError
 from synthgen.schemas.document import SourceDocument
-from synthgen.schemas.manifest import OutputFile, RunConfig
+from synthgen.schemas.manifest import OutputFile, RunBinding, RunConfig
 
 RUNS_DIR = Path("runs")
+BINDING_FILE = "run.json"
+# Everything synthgen writes into a run directory; --force removes these and nothing else.
+RUN_FILES = ("run.json", "calls.jsonl", "trace.jsonl", "use_cases.json", "policies.json", "test_cases.json",
+             "dataset.jsonl", "manifest.json")
 
 
 def run_id_for(documents: Sequence[SourceDocument], config: RunConfig) -> str:
@@ -29,23 +35,63 @@ def run_id_for(documents: Sequence[SourceDocument], config: RunConfig) -> str:
     return f"{stem}{more}-{digest.hexdigest()[:8]}"
 
 
-def check_run_dir(path: Path, run_id: str) -> None:
+def bound_run_id(path: Path) -> str | None:
+    """The run a directory was made for, or None for a new or empty directory."""
+    for name in (BINDING_FILE, "manifest.json"):
+        file = path / name
+        if file.exists():
+            try:
+                run_id = orjson.loads(file.read_bytes()).get("run_id")
+            except (orjson.JSONDecodeError, AttributeError):
+                run_id = None
+            return run_id if isinstance(run_id, str) else f"unreadable {name}"
+    return None
+
+
+def check_run_dir(path: Path, run_id: str, force: bool = False) -> None:
     """Refuse a directory that cannot take this run's files, before any model call is made."""
     if path.exists() and not path.is_dir():
         raise RunDirectoryError(f"--out {path} is a file, not a directory: choose another --out")
-    existing = path / "manifest.json"
-    if existing.exists():
-        try:
-            previous = orjson.loads(existing.read_bytes()).get("run_id")
-        except (orjson.JSONDecodeError, AttributeError):
-            previous = None
-        if previous != run_id:
-            raise RunDirectoryError(
-                f"{path} holds another run ({previous or 'unreadable manifest'}): choose another --out"
-            )
+    previous = bound_run_id(path) if path.is_dir() else None
+    if previous is not None and previous != run_id and not force:
+        raise RunDirectoryError(
+            f"{path} was made for other inputs or settings (run {previous}, this is {run_id}): "
+            "choose another --out, or pass --force to start it over"
+        )
     probe = path if path.exists() else next((p for p in path.parents if p.exists()), Path("."))
     if not os.access(probe, os.W_OK):
         raise RunDirectoryError(f"{probe} is not writable: choose another --out")
+
+
+class RunDirectory:
+    """An open run directory: bound to its run by run.json and locked against a second process."""
+
+    def __init__(self, path: Path, binding: RunBinding, force: bool = False) -> None:
+        self.path = path
+        check_run_dir(path, binding.run_id, force)
+        path.mkdir(parents=True, exist_ok=True)
+        if bound_run_id(path) not in (None, binding.run_id):
+            for name in RUN_FILES:  # --force: start over, but only with what synthgen itself wrote
+                (path / name).unlink(missing_ok=True)
+        bound = path / BINDING_FILE
+        if bound.exists():
+            try:
+                RunBinding.model_validate_json(bound.read_bytes())
+            except ValidationError:
+                raise RunDirectoryError(f"{bound} is damaged: pass --force to start the run over") from None
+        else:
+            write_atomically(bound, json_bytes(binding))
+        # run.json is written once per run and never replaced, so it can carry the lock.
+        self._lock: IO[bytes] = bound.open("rb")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise RunDirectoryError(f"another synthgen run is using {path}: wait for it or choose another --out") from None
+
+    def close(self) -> None:
+        if not self._lock.closed:
+            self._lock.close()  # closing the file releases the lock
 
 
 def json_bytes(data: BaseModel | Sequence[BaseModel]) -> bytes:

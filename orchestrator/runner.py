@@ -2,7 +2,7 @@
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic_ai import Agent, ModelSettings
 from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior
@@ -10,6 +10,7 @@ from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage
 
 from synthgen.errors import ModelCallError
+from synthgen.orchestrator.recording import calling
 from synthgen.schemas.manifest import StageReport, TokenUsage
 
 OutputT = TypeVar("OutputT")
@@ -36,6 +37,7 @@ class ModelRunner:
     model_name: str
     settings: ModelSettings
     concurrency: int
+    stages: dict[str, StageReport]
     usage_by_model: dict[str, TokenUsage] = field(default_factory=dict)
     _limit: asyncio.Semaphore | None = None
 
@@ -50,14 +52,21 @@ class ModelRunner:
         agent: Agent[DepsT, OutputT],
         prompt: str,
         deps: DepsT,
-        report: StageReport,
+        stage: str,
         item: str,
     ) -> OutputT:
-        """The agent's validated output; ItemFailed when the model never produced one."""
+        """The agent's validated output; ItemFailed when the model never produced one.
+
+        Tokens count towards `stage`, and calls.jsonl records the calls under `stage` and `item`.
+        """
         usage = RunUsage()
+        report = self.stages[stage]
         try:
             async with self._semaphore():
-                result = await agent.run(prompt, deps=deps, model=self.model, model_settings=self.settings, usage=usage)
+                with calling(stage, item):
+                    result = await agent.run(
+                        prompt, deps=deps, model=self.model, model_settings=self.settings, usage=usage
+                    )
             return result.output
         except UnexpectedModelBehavior as err:
             raise ItemFailed(f"{agent.name}_invalid_output", f"{item}: {err}") from err

@@ -17,9 +17,10 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 
 from synthgen.schemas.items import DatasetExample, Policy, TestCase, UseCase
-from synthgen.schemas.manifest import RunManifest
+from synthgen.schemas.calls import CallRecord
+from synthgen.schemas.manifest import RunBinding, RunManifest
 
-OutputKind = Literal["use_cases", "policies", "test_cases", "dataset", "manifest"]
+OutputKind = Literal["use_cases", "policies", "test_cases", "dataset", "manifest", "run", "calls"]
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 REGENERATE_COMMAND = "python -m synthgen.schemas.json_schema"
@@ -78,6 +79,21 @@ OUTPUT_CONTRACTS: tuple[OutputContract, ...] = (
         "manifest.schema.json",
         "manifest.json: what went into a run, what came out, and what happened in between.",
         TypeAdapter(RunManifest),
+    ),
+    OutputContract(
+        "run",
+        "run.json",
+        "run.schema.json",
+        "run.json: the inputs and settings a run directory is bound to.",
+        TypeAdapter(RunBinding),
+    ),
+    OutputContract(
+        "calls",
+        "calls.jsonl",
+        "call_record.schema.json",
+        "One line of calls.jsonl: a recorded model exchange, keyed by the hash of its request.",
+        TypeAdapter(CallRecord),
+        jsonl=True,
     ),
 )
 

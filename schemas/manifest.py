@@ -102,12 +102,28 @@ class LineageEntry(StrictModel):
     lines: list[LineSpan]
 
 
+class CallCounts(StrictModel):
+    """Model requests this run sent (live) and answered from calls.jsonl (replayed, costing nothing)."""
+
+    live: TokenUsage
+    replayed: TokenUsage
+
+
 class VolatileInfo(StrictModel):
     """Facts that differ on every run of the same inputs; kept apart so the rest can be compared."""
 
     started_at: str
     finished_at: str
     stage_seconds: dict[str, float]
+    calls: CallCounts
+
+
+class RunBinding(StrictModel):
+    """run.json: what a run directory was made for, so it is never reused for other inputs."""
+
+    run_id: str
+    inputs: list[InputDocument]
+    config: RunConfig
 
 
 class RunManifest(StrictModel):

@@ -90,8 +90,14 @@ def test_output_directory_of_another_run_is_refused(
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     second = runner.invoke(app, ["agent", "run", str(corpus_dir / "github_acceptable_use.md"), "--out", str(out)])
     assert second.exit_code == 1
-    assert "holds another run" in second.stderr and "choose another --out" in second.stderr
+    assert second.stderr.count("\n") == 1
+    assert "was made for other inputs or settings" in second.stderr
+    assert "choose another --out, or pass --force to start it over" in second.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    forced = runner.invoke(app, ["agent", "run", str(corpus_dir / "github_acceptable_use.md"), "--out", str(out),
+                                 "--max-examples", "2", "--force"])
+    assert forced.exit_code == 0, forced.stderr
+    assert '"path": "' + str(corpus_dir / "github_acceptable_use.md") in (out / "manifest.json").read_text()
 
 
 def test_no_key_and_no_model_says_what_to_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,7 @@ from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli import app
 
 OUTPUTS = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl", "manifest.json"]
+RUN_FILES = [*OUTPUTS, "run.json", "calls.jsonl"]
 runner = CliRunner()
 
 
@@ -29,7 +30,7 @@ def test_run_writes_a_dataset_that_validates(
     out = tmp_path / "run"
     result = run_cli("agent", "run", corpus_dir / name, "--out", out, "--max-examples", "6")
     assert result.exit_code == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES)
     examples = [json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines()]
     assert len(examples) == 6
     assert all(e["evaluation_criteria"] and e["messages"][-1]["role"] == "user" for e in examples)
@@ -63,7 +64,8 @@ def test_manifest(
     assert run_cli("agent", "run", "tau2_retail_policy.md", "--out", out, "--max-examples", "3").exit_code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     volatile = manifest.pop("volatile")
-    assert set(volatile) == {"started_at", "finished_at", "stage_seconds"}
+    assert set(volatile) == {"started_at", "finished_at", "stage_seconds", "calls"}
+    assert volatile["calls"]["live"]["requests"] == 6 and volatile["calls"]["replayed"]["requests"] == 0
     assert set(volatile["stage_seconds"]) == {"extract", "design", "write", "supervise"}
     manifest["tool_version"] = "<installed version>" if manifest["tool_version"] else ""
     manifest["prompts"] = [(p["name"], p["version"]) for p in manifest["prompts"]]
@@ -221,15 +223,16 @@ def test_an_invented_quote_never_reaches_any_output(
     invented = "Agents must always offer a free gift card to upset customers."
     scripted = ScriptedModel()
     model = FunctionModel(_inventing(scripted, invented), model_name="scripted")
-    monkeypatch.setattr(cli, "resolve_model", lambda spec, base_url: ResolvedModel(model, "function:scripted"))
+    monkeypatch.setattr(cli, "resolve_model", lambda spec, base_url, replay=False: ResolvedModel(model, "function:scripted"))
     out = tmp_path / "run"
     result = run_cli("agent", "run", corpus_dir / "tau2_retail_policy.md", "--out", out, "--max-examples", "3")
     assert result.exit_code == 0, result.stderr
     # Both agents were told about the bad quote and answered again.
     assert scripted.requests.count("extraction") == 2
     assert scripted.requests.count("example_writer") == 4
-    for path in out.iterdir():
-        assert "free gift card" not in path.read_text(), path.name
+    for name in OUTPUTS:  # calls.jsonl keeps the raw answers on purpose: it is the record of what was said
+        assert "free gift card" not in (out / name).read_text(), name
+    assert "free gift card" in (out / "calls.jsonl").read_text()
 
 
 def test_a_document_without_headings_works(tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]) -> None:

@@ -4,7 +4,7 @@ from typing import Any
 import pytest
 
 from synthgen.schemas.items import DatasetExample, Policy, TestCase, UseCase
-from synthgen.schemas.manifest import RunConfig, RunManifest, VolatileInfo
+from synthgen.schemas.manifest import CallCounts, RunConfig, RunManifest, TokenUsage, VolatileInfo
 from synthgen.tools.schema_validator import validate_json_file
 
 DOC = "doc_0123456789ab"
@@ -86,7 +86,8 @@ def manifest() -> dict[str, Any]:
         coverage=[],
         outputs=[],
         lineage=[],
-        volatile=VolatileInfo(started_at="2025-01-01T00:00:00Z", finished_at="2025-01-01T00:00:01Z", stage_seconds={}),
+        volatile=VolatileInfo(started_at="2025-01-01T00:00:00Z", finished_at="2025-01-01T00:00:01Z", stage_seconds={},
+                              calls=CallCounts(live=TokenUsage(), replayed=TokenUsage())),
     ).model_dump(mode="json")
 
 
@@ -180,5 +181,5 @@ def test_repeated_ids_are_problems() -> None:
 
 
 def test_unknown_kind_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown output kind 'calls'"):
-        validate_json_file("calls", b"")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown output kind 'trace'"):
+        validate_json_file("trace", b"")  # type: ignore[arg-type]

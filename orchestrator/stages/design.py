@@ -10,7 +10,7 @@ from synthgen.errors import SynthgenError
 from synthgen.orchestrator.runner import ItemFailed, ModelRunner
 from synthgen.orchestrator.stages.extract import Extraction
 from synthgen.schemas.items import Axis, Policy, TestCase, UseCase
-from synthgen.schemas.manifest import AxisCoverage, CoverageReport, StageReport
+from synthgen.schemas.manifest import AxisCoverage, CoverageReport
 from synthgen.tools.combinatorics import coverage_stats, covering_array
 from synthgen.tools.ids import allocate_ids
 
@@ -78,16 +78,17 @@ def build_test_cases(
     return list(test_cases.values()), coverage
 
 
-async def design_test_cases(
-    extraction: Extraction, runner: ModelRunner, report: StageReport, strength: int, seed: int
-) -> Design:
+STAGE = "design"
+
+
+async def design_test_cases(extraction: Extraction, runner: ModelRunner, strength: int, seed: int) -> Design:
     doc = extraction.document
     deps = TestDesignDeps(document=doc, use_cases=extraction.use_cases, policies=extraction.policies)
     try:
-        draft = await runner.run(test_design_agent, test_design_prompt(deps), deps, report, f"test design for {doc.path}")
+        draft = await runner.run(test_design_agent, test_design_prompt(deps), deps, STAGE, f"test design for {doc.path}")
     except ItemFailed as err:
         raise SynthgenError(f"{err}; try a stronger model") from err
     axes = [Axis(name=a.name, values=a.values, rationale=a.rationale, policy_ids=a.policy_ids) for a in draft.axes]
     test_cases, coverage = build_test_cases(extraction, axes, strength, seed)
-    report.requested += len(test_cases)
+    runner.stages[STAGE].requested += len(test_cases)
     return Design(doc.id, axes, test_cases, coverage)

@@ -21,17 +21,18 @@ class Extraction:
     policies: list[Policy]
 
 
-async def _extract_window(
-    doc: SourceDocument, window: Window, runner: ModelRunner, report: StageReport
-) -> ExtractionDraft:
+STAGE = "extract"
+
+
+async def _extract_window(doc: SourceDocument, window: Window, runner: ModelRunner) -> ExtractionDraft:
     deps = ExtractionDeps(document=doc, window=window)
     item = f"extraction of {doc.path} lines {window.line_start}-{window.line_end}"
     try:
-        draft = await runner.run(extraction_agent, extraction_prompt(deps), deps, report, item)
+        draft = await runner.run(extraction_agent, extraction_prompt(deps), deps, STAGE, item)
     except ItemFailed as err:
         # A window the model cannot read leaves holes in the policy set; better to stop than to hide them.
         raise SynthgenError(f"{err}; try a stronger model or a smaller --window-tokens") from err
-    report.note("evidence_relocated", deps.relocations)
+    runner.stages[STAGE].note("evidence_relocated", deps.relocations)
     return draft
 
 
@@ -94,9 +95,7 @@ def merge_drafts(doc: SourceDocument, drafts: list[ExtractionDraft], report: Sta
     return Extraction(doc, final_use_cases, final_policies)
 
 
-async def extract_document(
-    doc: SourceDocument, runner: ModelRunner, report: StageReport, window_tokens: int
-) -> Extraction:
+async def extract_document(doc: SourceDocument, runner: ModelRunner, window_tokens: int) -> Extraction:
     windows = section_windows(doc, window_tokens)
-    drafts = await asyncio.gather(*(_extract_window(doc, w, runner, report) for w in windows))
-    return merge_drafts(doc, list(drafts), report)
+    drafts = await asyncio.gather(*(_extract_window(doc, w, runner) for w in windows))
+    return merge_drafts(doc, list(drafts), runner.stages[STAGE])

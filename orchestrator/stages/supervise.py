@@ -14,7 +14,6 @@ from synthgen.orchestrator.stages.write import Revision, write_example
 from synthgen.schemas.drafts import Verdict
 from synthgen.schemas.gates import GateReport
 from synthgen.schemas.items import DatasetExample
-from synthgen.schemas.manifest import StageReport
 from synthgen.tools.gates import ItemIndex, gate_report
 
 REVIEW_BATCH_SIZE = 8
@@ -27,9 +26,11 @@ class Rejection:
     message: str
 
 
+STAGE = "supervise"
+
+
 async def _review_batch(
-    batch: list[DatasetExample], report_for_batch: GateReport, index: ItemIndex, runner: ModelRunner,
-    report: StageReport,
+    batch: list[DatasetExample], report_for_batch: GateReport, index: ItemIndex, runner: ModelRunner
 ) -> dict[str, Verdict]:
     deps = SupervisorDeps(
         examples=batch,
@@ -40,7 +41,7 @@ async def _review_batch(
     )
     item = f"review of {', '.join(e.id for e in batch)}"
     try:
-        review = await runner.run(supervisor_agent, supervisor_prompt(deps), deps, report, item)
+        review = await runner.run(supervisor_agent, supervisor_prompt(deps), deps, STAGE, item)
     except ItemFailed as err:
         # Unreviewed examples stay out: the supervisor's accept is part of the contract.
         return {e.id: Verdict(item_id=e.id, decision="reject", reason_code=err.reason_code) for e in batch}
@@ -48,13 +49,13 @@ async def _review_batch(
 
 
 async def _review(
-    examples: list[DatasetExample], gates: GateReport, index: ItemIndex, runner: ModelRunner, report: StageReport
+    examples: list[DatasetExample], gates: GateReport, index: ItemIndex, runner: ModelRunner
 ) -> dict[str, Verdict]:
     batches = [examples[i : i + REVIEW_BATCH_SIZE] for i in range(0, len(examples), REVIEW_BATCH_SIZE)]
     results = await asyncio.gather(*(
         _review_batch(batch, GateReport(checked=[e.id for e in batch],
                                         findings=[f for f in gates.findings if f.item_id in {e.id for e in batch}]),
-                      index, runner, report)
+                      index, runner)
         for batch in batches
     ))
     return {item_id: verdict for verdicts in results for item_id, verdict in verdicts.items()}
@@ -64,10 +65,10 @@ async def supervise(
     examples: Sequence[DatasetExample],
     index: ItemIndex,
     runner: ModelRunner,
-    report: StageReport,
     max_revisions: int,
 ) -> tuple[list[DatasetExample], list[Rejection]]:
     """Accepted examples (in input order) and the rejected ones with their reasons."""
+    report = runner.stages[STAGE]
     order = {e.id: position for position, e in enumerate(examples)}
     report.requested += len(examples)
     accepted: dict[str, DatasetExample] = {}
@@ -91,7 +92,7 @@ async def supervise(
                 rejected.append(Rejection(example.id, findings[0].reason_code, findings[0].message))
             else:
                 to_revise.append(Revision("; ".join(f.message for f in findings), example))
-        verdicts = await _review(passing, gates, index, runner, report) if passing else {}
+        verdicts = await _review(passing, gates, index, runner) if passing else {}
         for example in passing:
             verdict = verdicts[example.id]
             if verdict.decision == "accept":
@@ -103,7 +104,7 @@ async def supervise(
             else:
                 report.note("supervisor_revise")
                 to_revise.append(Revision(verdict.instruction, example))
-        pending = await _rewrite(to_revise, index, runner, report, rejected)
+        pending = await _rewrite(to_revise, index, runner, rejected)
     for rejection in rejected:
         report.reject(rejection.reason_code)
     report.accepted += len(accepted)
@@ -111,13 +112,12 @@ async def supervise(
 
 
 async def _rewrite(
-    revisions: list[Revision], index: ItemIndex, runner: ModelRunner, report: StageReport,
-    rejected: list[Rejection],
+    revisions: list[Revision], index: ItemIndex, runner: ModelRunner, rejected: list[Rejection]
 ) -> list[DatasetExample]:
     async def rewrite(revision: Revision) -> DatasetExample | None:
         test_case = index.test_cases[revision.previous.test_case_id]
         try:
-            return await write_example(test_case, index, runner, report, revision)
+            return await write_example(test_case, index, runner, STAGE, revision)
         except ItemFailed as err:
             rejected.append(Rejection(revision.previous.id, err.reason_code, str(err)))
             return None

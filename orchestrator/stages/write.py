@@ -6,7 +6,6 @@ from synthgen.agents.example_writer import ExampleWriterDeps, example_writer_age
 from synthgen.orchestrator.runner import ModelRunner
 from synthgen.schemas.drafts import CriterionDraft, ExampleDraft
 from synthgen.schemas.items import DatasetExample, EvaluationCriterion, ExampleMetadata, TestCase
-from synthgen.schemas.manifest import StageReport
 from synthgen.tools.gates import ItemIndex
 
 
@@ -56,7 +55,7 @@ async def write_example(
     test_case: TestCase,
     index: ItemIndex,
     runner: ModelRunner,
-    report: StageReport,
+    stage: str = "write",
     revision: Revision | None = None,
 ) -> DatasetExample:
     """Write (or, given a revision, rewrite) the example of one test case; ItemFailed if the model cannot."""
@@ -69,8 +68,8 @@ async def write_example(
         previous=draft_of(revision.previous) if revision else None,
     )
     action = "revision" if revision else "example"
-    draft = await runner.run(example_writer_agent, example_writer_prompt(deps), deps, report,
+    draft = await runner.run(example_writer_agent, example_writer_prompt(deps), deps, stage,
                              f"{action} for test case {test_case.id}")
-    report.note("evidence_relocated", deps.relocations)
+    runner.stages[stage].note("evidence_relocated", deps.relocations)
     revisions = revision.previous.metadata.revisions + 1 if revision else 0
     return example_from_draft(draft, test_case, revisions)

@@ -1,0 +1,210 @@
+"""Record every model exchange in calls.jsonl and replay it: resume, --replay and eval cassettes.
+
+The recorder wraps the model, not the HTTP client, so it works for every model pydantic-ai
+supports. A request's key is a hash of what decides the answer: model name, messages (without
+timestamps and generated IDs), tool and output schemas, and the settings.
+"""
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, ModelResponse
+from pydantic_ai.models import ModelRequestParameters
+from pydantic_ai.models.wrapper import WrapperModel
+from pydantic_ai.settings import ModelSettings
+
+from synthgen.errors import SynthgenError
+from synthgen.schemas.calls import CallRecord
+from synthgen.schemas.manifest import TokenUsage
+
+log = logging.getLogger("synthgen")
+
+CALLS_FILE = "calls.jsonl"
+RecordMode = Literal["record", "replay"]
+_RESPONSE = TypeAdapter(ModelResponse)
+# Fields that change on every run without changing what was asked.
+_VOLATILE = frozenset({
+    "timestamp", "run_id", "conversation_id", "tool_call_id", "id", "provider_response_id", "usage",
+    "history_digest", "provider_details", "failed_attempts",
+})
+
+
+class ReplayMiss(SynthgenError):
+    """--replay met a request that was never recorded."""
+
+
+@dataclass(frozen=True)
+class CallContext:
+    stage: str
+    item: str
+
+
+current_call: ContextVar[CallContext] = ContextVar("current_call", default=CallContext("unknown", "unknown"))
+
+
+@contextmanager
+def calling(stage: str, item: str) -> Iterator[None]:
+    """Name the stage and item of the model calls made inside the block, for the record and errors."""
+    token = current_call.set(CallContext(stage, item))
+    try:
+        yield
+    finally:
+        current_call.reset(token)
+
+
+def _strip_volatile(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_volatile(v) for k, v in value.items() if k not in _VOLATILE}
+    if isinstance(value, list):
+        return [_strip_volatile(v) for v in value]
+    return value
+
+
+def request_key(
+    model_name: str,
+    messages: list[ModelMessage],
+    settings: ModelSettings | None,
+    parameters: ModelRequestParameters,
+) -> str:
+    tools = sorted(
+        (tool.name, orjson.dumps(tool.parameters_json_schema, option=orjson.OPT_SORT_KEYS).decode())
+        for tool in [*parameters.function_tools, *parameters.output_tools]
+    )
+    payload = {
+        "model": model_name,
+        "messages": _strip_volatile(ModelMessagesTypeAdapter.dump_python(messages, mode="json")),
+        "settings": {k: v for k, v in (settings or {}).items() if k not in ("timeout", "max_retries")},
+        "tools": tools,
+        "output_mode": parameters.output_mode,
+        "allow_text_output": parameters.allow_text_output,
+    }
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+
+
+def _checksum(key: str, response: dict[str, Any]) -> str:
+    return hashlib.sha256(key.encode() + orjson.dumps(response, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass
+class CallStats:
+    live: TokenUsage = field(default_factory=TokenUsage)
+    replayed: TokenUsage = field(default_factory=TokenUsage)
+
+
+class CallLog:
+    """calls.jsonl: read once at start, then appended one flushed line per answer."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: dict[str, CallRecord] = {}
+        self.used: set[str] = set()
+        self.problems: list[str] = []
+        self._load()
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")
+        torn = lines.pop()  # after the last newline: empty, or a record a crash cut short
+        if torn:
+            # Cut it off now, or the next append would glue a new record onto the torn one.
+            with self.path.open("r+b") as handle:
+                handle.truncate(len(data) - len(torn))
+            log.info("%s: ignored an incomplete last record (the run stopped while writing it)", self.path)
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            problem = self._add(line)
+            if problem:
+                self.problems.append(f"{self.path.name} line {number}: {problem}")
+        for problem in self.problems:
+            log.warning("%s; ignoring that record, its call will be made again", problem)
+
+    def _add(self, line: bytes) -> str | None:
+        try:
+            record = CallRecord.model_validate_json(line)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            return "not valid JSON" if first["type"] == "json_invalid" else f"bad record ({where}: {first['msg']})"
+        if _checksum(record.key, record.response) != record.checksum:
+            return "checksum does not match (edited by hand?)"
+        try:
+            _RESPONSE.validate_python(record.response)
+        except ValidationError:
+            return "response is not a model response"
+        self.records[record.key] = record
+        return None
+
+    def response(self, key: str) -> ModelResponse | None:
+        record = self.records.get(key)
+        if record is None:
+            return None
+        self.used.add(key)
+        return _RESPONSE.validate_python(record.response)
+
+    def append(self, key: str, model: str, context: CallContext, response: ModelResponse) -> CallRecord:
+        body = _RESPONSE.dump_python(response, mode="json")
+        usage = TokenUsage(requests=1, input_tokens=response.usage.input_tokens,
+                           output_tokens=response.usage.output_tokens)
+        record = CallRecord(key=key, model=model, stage=context.stage, item=context.item, response=body,
+                            usage=usage, checksum=_checksum(key, body))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("ab") as handle:
+            handle.write(orjson.dumps(record.model_dump(mode="json")) + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.records[key] = record
+        self.used.add(key)
+        return record
+
+    @property
+    def stale(self) -> list[CallRecord]:
+        """Recorded calls this run never asked for: their prompts or inputs changed since."""
+        return [record for key, record in self.records.items() if key not in self.used]
+
+
+class RecordingModel(WrapperModel):
+    """Answers from calls.jsonl when it can; otherwise asks the wrapped model and records the answer."""
+
+    def __init__(self, wrapped: Any, calls: CallLog, mode: RecordMode = "record") -> None:
+        super().__init__(wrapped)
+        self.calls = calls
+        self.mode = mode
+        self.stats = CallStats()
+
+    async def request(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+    ) -> ModelResponse:
+        key = request_key(self.wrapped.model_name, messages, model_settings, model_request_parameters)
+        recorded = self.calls.response(key)
+        if recorded is not None:
+            self.stats.replayed = self.stats.replayed + _usage(recorded)
+            return recorded
+        context = current_call.get()
+        if self.mode == "replay":
+            raise ReplayMiss(
+                f"--replay: no recorded answer for {context.stage} stage, {context.item} "
+                f"({len(self.calls.records)} calls recorded in {self.calls.path}); run without --replay to call the model"
+            )
+        response = await self.wrapped.request(messages, model_settings, model_request_parameters)
+        self.calls.append(key, self.wrapped.model_name, context, response)
+        self.stats.live = self.stats.live + _usage(response)
+        return response
+
+
+def _usage(response: ModelResponse) -> TokenUsage:
+    return TokenUsage(requests=1, input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens)
