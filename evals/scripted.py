@@ -20,7 +20,9 @@ _RULE = re.compile(
     r"\b(must|should|may|never|only|cannot|can't|will not|required|not allowed|prohibited|do not|don't|shall)\b",
     re.IGNORECASE,
 )
-_PROHIBITION = re.compile(r"\b(must not|never|cannot|can't|do not|don't|not allowed|prohibited|shall not)\b", re.I)
+_PROHIBITION = re.compile(
+    r"\b(must not|never|cannot|can't|do not|don't|not allowed|prohibited|shall not)\b", re.IGNORECASE
+)
 _PERMISSION = re.compile(r"\b(may|can)\b", re.IGNORECASE)
 _POLICY_ID = re.compile(r"\bpol_[0-9a-f]{10,64}\b")
 _EXAMPLE_ID = re.compile(r"\bex_[0-9a-f]{10,64}\b")
@@ -59,7 +61,7 @@ def _kind(statement: str) -> str:
         return "prohibition"
     if statement.lower().startswith(("if ", "when ", "unless ")):
         return "condition"
-    if _PERMISSION.search(statement) and not re.search(r"\b(must|should|required|shall)\b", statement, re.I):
+    if _PERMISSION.search(statement) and not re.search(r"\b(must|should|required|shall)\b", statement, re.IGNORECASE):
         return "permission"
     return "obligation"
 
@@ -81,16 +83,37 @@ def extraction_answer(prompt: str) -> dict[str, object]:
             name = re.sub(r"^\d+(\.\d+)*\.?\s*", "", name) or name
             if name:
                 evidence[0]["quote"] = stripped.lstrip("#").strip()
-                use_cases.append({"name": name, "actor": "customer", "goal": f"get help with {name.lower()}",
-                                  "description": f"Requests covered by the section '{name}'.", "evidence": evidence})
+                use_cases.append(
+                    {
+                        "name": name,
+                        "actor": "customer",
+                        "goal": f"get help with {name.lower()}",
+                        "description": f"Requests covered by the section '{name}'.",
+                        "evidence": evidence,
+                    }
+                )
         elif _RULE.search(stripped) and len(_quotable(text)) >= 12:
             statement = _plain(_quotable(text))
-            policies.append({"statement": statement, "kind": _kind(statement), "conditions": [],
-                             "applies_to": [], "evidence": evidence})
+            policies.append(
+                {
+                    "statement": statement,
+                    "kind": _kind(statement),
+                    "conditions": [],
+                    "applies_to": [],
+                    "evidence": evidence,
+                }
+            )
     if policies and not use_cases:
         first = policies[0]["evidence"]
-        use_cases.append({"name": "General requests", "actor": "customer", "goal": "get help that follows the rules",
-                          "description": "Requests governed by this part of the document.", "evidence": first})
+        use_cases.append(
+            {
+                "name": "General requests",
+                "actor": "customer",
+                "goal": "get help that follows the rules",
+                "description": "Requests governed by this part of the document.",
+                "evidence": first,
+            }
+        )
     return {"use_cases": use_cases, "policies": policies}
 
 
@@ -98,12 +121,22 @@ def test_design_answer(prompt: str) -> dict[str, object]:
     ids = list(dict.fromkeys(_POLICY_ID.findall(prompt)))
     half = max(1, len(ids) // 2)
     first, second = ids[:half], ids[half:] or ids[:half]
-    return {"axes": [
-        {"name": "customer_mood", "values": ["calm", "frustrated"],
-         "rationale": "Tone must not change what the policy allows.", "policy_ids": first},
-        {"name": "request_detail", "values": ["complete details", "missing details", "contradictory details"],
-         "rationale": "Missing or conflicting facts test the conditions of each rule.", "policy_ids": second},
-    ]}
+    return {
+        "axes": [
+            {
+                "name": "customer_mood",
+                "values": ["calm", "frustrated"],
+                "rationale": "Tone must not change what the policy allows.",
+                "policy_ids": first,
+            },
+            {
+                "name": "request_detail",
+                "values": ["complete details", "missing details", "contradictory details"],
+                "rationale": "Missing or conflicting facts test the conditions of each rule.",
+                "policy_ids": second,
+            },
+        ]
+    }
 
 
 test_design_answer.__test__ = False  # type: ignore[attr-defined]
@@ -140,9 +173,13 @@ def example_answer(prompt: str) -> dict[str, object]:
         ],
         "expected_output": "I can help within our policy. " + " ".join(s.rstrip(".") + "." for s in statements),
         "evaluation_criteria": [
-            {"criterion": f"The reply applies the rule: {sources[pid][0]}", "policy_id": pid,
-             "evidence": [{"line_start": sources[pid][1], "line_end": sources[pid][1], "quote": sources[pid][2]}]}
-            for pid in ids if pid in sources
+            {
+                "criterion": f"The reply applies the rule: {sources[pid][0]}",
+                "policy_id": pid,
+                "evidence": [{"line_start": sources[pid][1], "line_end": sources[pid][1], "quote": sources[pid][2]}],
+            }
+            for pid in ids
+            if pid in sources
         ],
     }
 
@@ -160,8 +197,9 @@ class ScriptedModel:
         verdicts = []
         for example_id in ids:
             decision, instruction, reason = self.decide(example_id, prompt)
-            verdicts.append({"item_id": example_id, "decision": decision, "instruction": instruction,
-                             "reason_code": reason})
+            verdicts.append(
+                {"item_id": example_id, "decision": decision, "instruction": instruction, "reason_code": reason}
+            )
         return {"verdicts": verdicts}
 
     def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:

@@ -18,8 +18,12 @@ from synthgen.orchestrator.pipeline import RunOptions, RunResult, run_pipeline
 from synthgen.orchestrator.summary import render_summary
 from synthgen.orchestrator.validate import validate_run
 
-app = typer.Typer(name="synthgen", no_args_is_help=True, add_completion=False,
-                  help="Turn a policy or spec document into a verified, line-cited evaluation dataset.")
+app = typer.Typer(
+    name="synthgen",
+    no_args_is_help=True,
+    add_completion=False,
+    help="Turn a policy or spec document into a verified, line-cited evaluation dataset.",
+)
 agent_app = typer.Typer(no_args_is_help=True, help="Run the multi-agent dataset pipeline.")
 app.add_typer(agent_app, name="agent")
 
@@ -45,8 +49,9 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     pass
 
@@ -63,25 +68,35 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
 
 @agent_app.command("run")
 def run(
-    documents: Annotated[list[Path], typer.Argument(help="Markdown documents to turn into one dataset.",
-                                                    show_default=False)],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory [default: runs/<run_id>].",
-                                             show_default=False)] = None,
-    model: Annotated[str | None, typer.Option(help=f"pydantic-ai model string [default: {DEFAULT_MODEL}].",
-                                              show_default=False)] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server for the model, e.g. "
-                                                      "http://127.0.0.1:8080/v1.")] = None,
+    documents: Annotated[
+        list[Path], typer.Argument(help="Markdown documents to turn into one dataset.", show_default=False)
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run directory [default: runs/<run_id>].", show_default=False)
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help=f"pydantic-ai model string [default: {DEFAULT_MODEL}].", show_default=False)
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible server for the model, e.g. http://127.0.0.1:8080/v1.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the model and the covering array.")] = 42,
-    max_examples: Annotated[int | None, typer.Option(min=1, help="Cap on examples written [default: no cap].",
-                                                     show_default=False)] = None,
+    max_examples: Annotated[
+        int | None, typer.Option(min=1, help="Cap on examples written [default: no cap].", show_default=False)
+    ] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Model calls in flight at once.")] = 4,
     max_revisions: Annotated[int, typer.Option(min=0, help="Times the supervisor may send an example back.")] = 2,
     window_tokens: Annotated[int, typer.Option(min=200, help="Token budget of one extraction window.")] = 3000,
-    strength: Annotated[int, typer.Option(min=1, max=4, help="Covering-array strength: 2 = every pair of "
-                                                             "axis values.")] = 2,
+    strength: Annotated[
+        int, typer.Option(min=1, max=4, help="Covering-array strength: 2 = every pair of axis values.")
+    ] = 2,
     max_bytes: Annotated[int, typer.Option(min=1, help="Largest document accepted, in bytes.")] = DEFAULT_MAX_BYTES,
-    replay: Annotated[bool, typer.Option("--replay", help="Answer only from the run's calls.jsonl; fail on a call "
-                                                          "that was never recorded.")] = False,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay", help="Answer only from the run's calls.jsonl; fail on a call that was never recorded."
+        ),
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Start over in an --out that holds another run.")] = False,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
@@ -91,9 +106,17 @@ def run(
     with friendly_errors():
         docs = load_documents(documents, max_bytes)
         resolved = resolve_model(model, base_url, replay)
-        options = RunOptions(out=out, seed=seed, max_examples=max_examples, concurrency=concurrency,
-                             max_revisions=max_revisions, window_tokens=window_tokens, strength=strength,
-                             replay=replay, force=force)
+        options = RunOptions(
+            out=out,
+            seed=seed,
+            max_examples=max_examples,
+            concurrency=concurrency,
+            max_revisions=max_revisions,
+            window_tokens=window_tokens,
+            strength=strength,
+            replay=replay,
+            force=force,
+        )
         result: RunResult = asyncio.run(run_pipeline(docs, resolved, options))
     typer.echo(render_summary(result))
 

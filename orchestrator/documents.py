@@ -25,9 +25,7 @@ def load_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceDocum
         )
     size = path.stat().st_size
     if size > max_bytes:
-        raise InputError(
-            f"{label} is {size:,} bytes, over the {max_bytes:,}-byte limit: split it or raise --max-bytes"
-        )
+        raise InputError(f"{label} is {size:,} bytes, over the {max_bytes:,}-byte limit: split it or raise --max-bytes")
     try:
         data = path.read_bytes()
     except PermissionError:

@@ -14,8 +14,16 @@ from synthgen.agents.prompts import all_prompts
 from synthgen.errors import GateError
 from synthgen.orchestrator.models import ResolvedModel
 from synthgen.orchestrator.recording import CALLS_FILE, CallLog, RecordingModel
-from synthgen.orchestrator.rundir import (RUNS_DIR, RunDirectory, check_run_dir, json_bytes, jsonl_bytes,
-                                          output_file, run_id_for, write_atomically)
+from synthgen.orchestrator.rundir import (
+    RUNS_DIR,
+    RunDirectory,
+    check_run_dir,
+    json_bytes,
+    jsonl_bytes,
+    output_file,
+    run_id_for,
+    write_atomically,
+)
 from synthgen.orchestrator.runner import ItemFailed, ModelRunner
 from synthgen.orchestrator.stages.design import Design, design_test_cases
 from synthgen.orchestrator.stages.extract import Extraction, extract_document
@@ -23,8 +31,19 @@ from synthgen.orchestrator.stages.supervise import supervise
 from synthgen.orchestrator.stages.write import write_example
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import DatasetExample, TestCase
-from synthgen.schemas.manifest import (STAGES, CallCounts, InputDocument, LineageEntry, LineSpan, PromptVersion,
-                                       RunBinding, RunConfig, RunManifest, StageReport, VolatileInfo)
+from synthgen.schemas.manifest import (
+    STAGES,
+    CallCounts,
+    InputDocument,
+    LineageEntry,
+    LineSpan,
+    PromptVersion,
+    RunBinding,
+    RunConfig,
+    RunManifest,
+    StageReport,
+    VolatileInfo,
+)
 from synthgen.tools.gates import ItemIndex, run_problems
 
 log = logging.getLogger("synthgen")
@@ -52,15 +71,26 @@ class RunResult:
 
 
 def run_config(model: ResolvedModel, options: RunOptions) -> RunConfig:
-    return RunConfig(model=model.name, base_url=model.base_url, seed=options.seed, temperature=options.temperature,
-                     max_examples=options.max_examples, concurrency=options.concurrency,
-                     max_revisions=options.max_revisions, window_tokens=options.window_tokens,
-                     strength=options.strength)
+    return RunConfig(
+        model=model.name,
+        base_url=model.base_url,
+        seed=options.seed,
+        temperature=options.temperature,
+        max_examples=options.max_examples,
+        concurrency=options.concurrency,
+        max_revisions=options.max_revisions,
+        window_tokens=options.window_tokens,
+        strength=options.strength,
+    )
 
 
 def input_documents(documents: list[SourceDocument]) -> list[InputDocument]:
-    return [InputDocument(id=d.id, path=d.path, sha256=d.sha256, encoding=d.encoding, line_ending=d.line_ending,
-                          lines=d.line_count) for d in documents]
+    return [
+        InputDocument(
+            id=d.id, path=d.path, sha256=d.sha256, encoding=d.encoding, line_ending=d.line_ending, lines=d.line_count
+        )
+        for d in documents
+    ]
 
 
 def plan_run(documents: list[SourceDocument], model: ResolvedModel, options: RunOptions) -> tuple[RunBinding, Path]:
@@ -91,11 +121,21 @@ def lineage(examples: list[DatasetExample], index: ItemIndex) -> list[LineageEnt
     entries = []
     for example in examples:
         test_case = index.test_cases[example.test_case_id]
-        spans = [LineSpan(policy_id=pid, line_start=e.line_start, line_end=e.line_end)
-                 for pid in test_case.policy_ids for e in index.policies[pid].evidence]
-        entries.append(LineageEntry(example_id=example.id, test_case_id=test_case.id,
-                                    use_case_id=test_case.use_case_id, document_id=test_case.document_id,
-                                    policy_ids=test_case.policy_ids, lines=spans))
+        spans = [
+            LineSpan(policy_id=pid, line_start=e.line_start, line_end=e.line_end)
+            for pid in test_case.policy_ids
+            for e in index.policies[pid].evidence
+        ]
+        entries.append(
+            LineageEntry(
+                example_id=example.id,
+                test_case_id=test_case.id,
+                use_case_id=test_case.use_case_id,
+                document_id=test_case.document_id,
+                policy_ids=test_case.policy_ids,
+                lines=spans,
+            )
+        )
     return entries
 
 
@@ -117,7 +157,10 @@ async def run_pipeline(documents: list[SourceDocument], model: ResolvedModel, op
 
 
 async def _run_in(
-    directory: RunDirectory, documents: list[SourceDocument], model: ResolvedModel, options: RunOptions,
+    directory: RunDirectory,
+    documents: list[SourceDocument],
+    model: ResolvedModel,
+    options: RunOptions,
     binding: RunBinding,
 ) -> RunResult:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -127,20 +170,27 @@ async def _run_in(
         log.info("resuming: %d recorded call(s) in %s will be replayed", len(calls.records), calls.path)
     recording = RecordingModel(model.model, calls, "replay" if options.replay else "record")
     stages = {name: StageReport() for name in STAGES}
-    runner = ModelRunner(recording, model.name, ModelSettings(temperature=options.temperature, seed=options.seed),
-                         options.concurrency, stages)
+    runner = ModelRunner(
+        recording,
+        model.name,
+        ModelSettings(temperature=options.temperature, seed=options.seed),
+        options.concurrency,
+        stages,
+    )
     clock = _StageClock()
 
     start = time.monotonic()
     log.info("extract: %d document(s)", len(documents))
     extractions: list[Extraction] = await asyncio.gather(
-        *(extract_document(doc, runner, options.window_tokens) for doc in documents))
+        *(extract_document(doc, runner, options.window_tokens) for doc in documents)
+    )
     clock.measure("extract", start)
 
     start = time.monotonic()
     log.info("design: naming variation axes")
     designs: list[Design] = await asyncio.gather(
-        *(design_test_cases(x, runner, options.strength, options.seed) for x in extractions))
+        *(design_test_cases(x, runner, options.strength, options.seed) for x in extractions)
+    )
     test_cases = select_test_cases(designs, options.max_examples, stages["design"])
     clock.measure("design", start)
 
@@ -166,8 +216,9 @@ async def _run_in(
     if problems:
         raise GateError(f"the finished dataset failed {len(problems)} check(s), first: {problems[0]}")
     if not examples:
-        raise GateError("no example passed the gates and the supervisor: see the reasons with -v, "
-                        "or try a stronger model")
+        raise GateError(
+            "no example passed the gates and the supervisor: see the reasons with -v, or try a stronger model"
+        )
 
     files = {
         "use_cases.json": (json_bytes(list(index.use_cases.values())), len(index.use_cases)),
@@ -186,9 +237,12 @@ async def _run_in(
         coverage=[d.coverage for d in designs],
         outputs=[output_file(name, data, records) for name, (data, records) in files.items()],
         lineage=lineage(examples, index),
-        volatile=VolatileInfo(started_at=started_at, finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                              stage_seconds=clock.seconds,
-                              calls=CallCounts(live=recording.stats.live, replayed=recording.stats.replayed)),
+        volatile=VolatileInfo(
+            started_at=started_at,
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            stage_seconds=clock.seconds,
+            calls=CallCounts(live=recording.stats.live, replayed=recording.stats.replayed),
+        ),
     )
     for name, (data, _) in files.items():
         write_atomically(run_dir / name, data)

@@ -32,10 +32,20 @@ CALLS_FILE = "calls.jsonl"
 RecordMode = Literal["record", "replay"]
 _RESPONSE = TypeAdapter(ModelResponse)
 # Fields that change on every run without changing what was asked.
-_VOLATILE = frozenset({
-    "timestamp", "run_id", "conversation_id", "tool_call_id", "id", "provider_response_id", "usage",
-    "history_digest", "provider_details", "failed_attempts",
-})
+_VOLATILE = frozenset(
+    {
+        "timestamp",
+        "run_id",
+        "conversation_id",
+        "tool_call_id",
+        "id",
+        "provider_response_id",
+        "usage",
+        "history_digest",
+        "provider_details",
+        "failed_attempts",
+    }
+)
 
 
 class ReplayMiss(SynthgenError):
@@ -48,7 +58,8 @@ class CallContext:
     item: str
 
 
-current_call: ContextVar[CallContext] = ContextVar("current_call", default=CallContext("unknown", "unknown"))
+_UNNAMED = CallContext("unknown", "unknown")
+current_call: ContextVar[CallContext | None] = ContextVar("current_call", default=None)
 
 
 @contextmanager
@@ -155,10 +166,18 @@ class CallLog:
 
     def append(self, key: str, model: str, context: CallContext, response: ModelResponse) -> CallRecord:
         body = _RESPONSE.dump_python(response, mode="json")
-        usage = TokenUsage(requests=1, input_tokens=response.usage.input_tokens,
-                           output_tokens=response.usage.output_tokens)
-        record = CallRecord(key=key, model=model, stage=context.stage, item=context.item, response=body,
-                            usage=usage, checksum=_checksum(key, body))
+        usage = TokenUsage(
+            requests=1, input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens
+        )
+        record = CallRecord(
+            key=key,
+            model=model,
+            stage=context.stage,
+            item=context.item,
+            response=body,
+            usage=usage,
+            checksum=_checksum(key, body),
+        )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("ab") as handle:
             handle.write(orjson.dumps(record.model_dump(mode="json")) + b"\n")
@@ -194,7 +213,7 @@ class RecordingModel(WrapperModel):
         if recorded is not None:
             self.stats.replayed = self.stats.replayed + _usage(recorded)
             return recorded
-        context = current_call.get()
+        context = current_call.get() or _UNNAMED
         if self.mode == "replay":
             raise ReplayMiss(
                 f"--replay: no recorded answer for {context.stage} stage, {context.item} "

@@ -19,8 +19,16 @@ from synthgen.schemas.manifest import OutputFile, RunBinding, RunConfig
 RUNS_DIR = Path("runs")
 BINDING_FILE = "run.json"
 # Everything synthgen writes into a run directory; --force removes these and nothing else.
-RUN_FILES = ("run.json", "calls.jsonl", "trace.jsonl", "use_cases.json", "policies.json", "test_cases.json",
-             "dataset.jsonl", "manifest.json")
+RUN_FILES = (
+    "run.json",
+    "calls.jsonl",
+    "trace.jsonl",
+    "use_cases.json",
+    "policies.json",
+    "test_cases.json",
+    "dataset.jsonl",
+    "manifest.json",
+)
 
 
 def run_id_for(documents: Sequence[SourceDocument], config: RunConfig) -> str:
@@ -87,7 +95,9 @@ class RunDirectory:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock.close()
-            raise RunDirectoryError(f"another synthgen run is using {path}: wait for it or choose another --out") from None
+            raise RunDirectoryError(
+                f"another synthgen run is using {path}: wait for it or choose another --out"
+            ) from None
 
     def close(self) -> None:
         if not self._lock.closed:

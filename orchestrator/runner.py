@@ -71,7 +71,9 @@ class ModelRunner:
         except UnexpectedModelBehavior as err:
             raise ItemFailed(f"{agent.name}_invalid_output", f"{item}: {err}") from err
         except ModelAPIError as err:
-            raise ModelCallError(f"model call for {item} failed: {err}; check the model and its server, then re-run") from err
+            raise ModelCallError(
+                f"model call for {item} failed: {err}; check the model and its server, then re-run"
+            ) from err
         finally:
             spent = token_usage(usage)
             report.usage = report.usage + spent

@@ -11,7 +11,9 @@ class Section(StrictModel):
     heading_path: list[str] = Field(description="Headings from the top level down to this section.")
     level: int = Field(ge=1, le=6)
     line_start: int = Field(ge=1, description="Line of the heading (1-based).")
-    line_end: int = Field(ge=1, description="Last line of the section, before the next heading of the same or higher level.")
+    line_end: int = Field(
+        ge=1, description="Last line of the section, before the next heading of the same or higher level."
+    )
 
 
 class SourceDocument(StrictModel):

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
-from synthgen.schemas.items import DatasetExample, Policy, TestCase, UseCase
 from synthgen.schemas.calls import CallRecord
+from synthgen.schemas.items import DatasetExample, Policy, TestCase, UseCase
 from synthgen.schemas.manifest import RunBinding, RunManifest
 
 OutputKind = Literal["use_cases", "policies", "test_cases", "dataset", "manifest", "run", "calls"]

@@ -4,7 +4,7 @@ They run after the model, always, so no model answer can talk an invalid item in
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.gates import GateFinding, GateReport
@@ -29,13 +29,21 @@ def conversation_text(example: DatasetExample) -> str:
     return "\n".join([*turns, f"expected: {example.expected_output}"])
 
 
-def _evidence_findings(item_id: str, where: str, doc: SourceDocument, evidence: Sequence[Evidence]) -> list[GateFinding]:
+def _evidence_findings(
+    item_id: str, where: str, doc: SourceDocument, evidence: Sequence[Evidence]
+) -> list[GateFinding]:
     findings = []
     for number, cited in enumerate(evidence, 1):
         check = check_evidence(doc, cited)
         if not check.ok:
-            findings.append(GateFinding(item_id=item_id, gate="evidence", reason_code=check.reason_code,
-                                        message=f"{where} evidence {number}: {check.message}"))
+            findings.append(
+                GateFinding(
+                    item_id=item_id,
+                    gate="evidence",
+                    reason_code=check.reason_code,
+                    message=f"{where} evidence {number}: {check.message}",
+                )
+            )
     return findings
 
 
@@ -43,19 +51,36 @@ def example_findings(example: DatasetExample, index: ItemIndex) -> list[GateFind
     """Why this example may not enter the dataset; empty when it may."""
     test_case = index.test_cases.get(example.test_case_id)
     if test_case is None:
-        return [GateFinding(item_id=example.id, gate="lineage", reason_code="unknown_test_case",
-                            message=f"test case {example.test_case_id} does not exist")]
+        return [
+            GateFinding(
+                item_id=example.id,
+                gate="lineage",
+                reason_code="unknown_test_case",
+                message=f"test case {example.test_case_id} does not exist",
+            )
+        ]
     doc = index.documents[test_case.document_id]
     findings = []
     if example.messages[-1].role != "user":
-        findings.append(GateFinding(item_id=example.id, gate="conversation", reason_code="last_turn_not_user",
-                                    message="the conversation must end with a user turn for the expected output to answer"))
+        findings.append(
+            GateFinding(
+                item_id=example.id,
+                gate="conversation",
+                reason_code="last_turn_not_user",
+                message="the conversation must end with a user turn for the expected output to answer",
+            )
+        )
     for number, criterion in enumerate(example.evaluation_criteria, 1):
         if criterion.policy_id not in test_case.policy_ids:
-            findings.append(GateFinding(
-                item_id=example.id, gate="criteria_policy", reason_code="criterion_policy_not_in_test_case",
-                message=f"criterion {number} cites {criterion.policy_id}; the test case's policies are "
-                        f"{', '.join(test_case.policy_ids)}"))
+            findings.append(
+                GateFinding(
+                    item_id=example.id,
+                    gate="criteria_policy",
+                    reason_code="criterion_policy_not_in_test_case",
+                    message=f"criterion {number} cites {criterion.policy_id}; the test case's policies are "
+                    f"{', '.join(test_case.policy_ids)}",
+                )
+            )
         findings.extend(_evidence_findings(example.id, f"criterion {number}", doc, criterion.evidence))
     return findings
 
@@ -64,8 +89,12 @@ def duplicate_findings(examples: Sequence[DatasetExample]) -> list[GateFinding]:
     """A later example that repeats an earlier one (exactly or up to case, spacing, punctuation)."""
     groups = find_duplicates([(e.id, conversation_text(e)) for e in examples])
     return [
-        GateFinding(item_id=duplicate, gate="duplicate", reason_code=f"duplicate_{group.kind}",
-                    message=f"repeats example {group.kept_id}: write a different conversation for this scenario")
+        GateFinding(
+            item_id=duplicate,
+            gate="duplicate",
+            reason_code=f"duplicate_{group.kind}",
+            message=f"repeats example {group.kept_id}: write a different conversation for this scenario",
+        )
         for group in groups
         for duplicate in group.duplicate_ids
     ]
@@ -82,44 +111,85 @@ def gate_report(pending: Sequence[DatasetExample], accepted: Iterable[DatasetExa
 _PREFIXES = {"use case": "uc_", "policy": "pol_", "test case": "tc_", "example": "ex_"}
 
 
-def run_problems(index: ItemIndex, examples: Sequence[DatasetExample]) -> list[str]:
-    """Every reason a finished dataset is not self-consistent: IDs, evidence and lineage."""
-    problems: list[str] = []
+@dataclass
+class RunCheck:
+    """What a finished dataset got wrong, by kind, with how much evidence was checked."""
+
+    ids: list[str] = field(default_factory=list)
+    lineage: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    evidence_checked: int = 0
+    duplicates: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        return [*self.ids, *self.evidence, *self.lineage, *self.duplicates]
+
+
+def _check_ids(check: RunCheck, index: ItemIndex, examples: Sequence[DatasetExample]) -> None:
     groups: dict[str, Sequence[str]] = {
-        "use case": list(index.use_cases), "policy": list(index.policies),
-        "test case": list(index.test_cases), "example": [e.id for e in examples],
+        "use case": list(index.use_cases),
+        "policy": list(index.policies),
+        "test case": list(index.test_cases),
+        "example": [e.id for e in examples],
     }
     for kind, ids in groups.items():
-        problems += [f"{kind} {i}: ID must start with {_PREFIXES[kind]}" for i in ids if not i.startswith(_PREFIXES[kind])]
+        prefix = _PREFIXES[kind]
+        check.ids += [f"{kind} {i}: ID must start with {prefix}" for i in ids if not i.startswith(prefix)]
         seen: set[str] = set()
-        problems += [f"{kind} {i}: ID is not unique" for i in ids if i in seen or seen.add(i)]
+        for item_id in ids:
+            if item_id in seen:
+                check.ids.append(f"{kind} {item_id}: ID is not unique")
+            seen.add(item_id)
 
-    def known_document(kind: str, item_id: str, document_id: str) -> SourceDocument | None:
-        doc = index.documents.get(document_id)
-        if doc is None:
-            problems.append(f"{kind} {item_id}: document {document_id} is not an input of this run")
-        return doc
 
+def _check_cited(
+    check: RunCheck, kind: str, item_id: str, document_id: str, evidence: Sequence[Evidence], index: ItemIndex
+) -> None:
+    doc = index.documents.get(document_id)
+    if doc is None:
+        check.lineage.append(f"{kind} {item_id}: document {document_id} is not an input of this run")
+        return
+    check.evidence_checked += len(evidence)
+    check.evidence += [f.message for f in _evidence_findings(item_id, f"{kind} {item_id}", doc, evidence)]
+
+
+def check_run(index: ItemIndex, examples: Sequence[DatasetExample]) -> RunCheck:
+    """Check a finished dataset: IDs, every evidence quote, lineage ex -> tc -> uc/pol, duplicates."""
+    check = RunCheck()
+    _check_ids(check, index, examples)
     for uc in index.use_cases.values():
-        if doc := known_document("use case", uc.id, uc.document_id):
-            problems += [f.message for f in _evidence_findings(uc.id, f"use case {uc.id}", doc, uc.evidence)]
+        _check_cited(check, "use case", uc.id, uc.document_id, uc.evidence, index)
     for pol in index.policies.values():
-        if doc := known_document("policy", pol.id, pol.document_id):
-            problems += [f.message for f in _evidence_findings(pol.id, f"policy {pol.id}", doc, pol.evidence)]
-        problems += [f"policy {pol.id}: applies to unknown use case {u}" for u in pol.applies_to if u not in index.use_cases]
+        _check_cited(check, "policy", pol.id, pol.document_id, pol.evidence, index)
+        check.lineage += [
+            f"policy {pol.id}: applies to unknown use case {u}" for u in pol.applies_to if u not in index.use_cases
+        ]
     for tc in index.test_cases.values():
-        known_document("test case", tc.id, tc.document_id)
+        if tc.document_id not in index.documents:
+            check.lineage.append(f"test case {tc.id}: document {tc.document_id} is not an input of this run")
         if tc.use_case_id not in index.use_cases:
-            problems.append(f"test case {tc.id}: unknown use case {tc.use_case_id}")
-        problems += [f"test case {tc.id}: unknown policy {p}" for p in tc.policy_ids if p not in index.policies]
+            check.lineage.append(f"test case {tc.id}: unknown use case {tc.use_case_id}")
+        check.lineage += [f"test case {tc.id}: unknown policy {p}" for p in tc.policy_ids if p not in index.policies]
     for example in examples:
-        problems += [f"example {example.id}: {f.message}" for f in example_findings(example, index)]
         test_case = index.test_cases.get(example.test_case_id)
+        if test_case is not None and test_case.document_id not in index.documents:
+            continue  # reported on its test case; without the document nothing can be checked
+        if test_case is not None:
+            check.evidence_checked += sum(len(c.evidence) for c in example.evaluation_criteria)
+        for finding in example_findings(example, index):
+            target = check.evidence if finding.gate == "evidence" else check.lineage
+            target.append(f"example {example.id}: {finding.message}")
         if test_case is not None and (
             example.metadata.use_case_id != test_case.use_case_id
             or example.metadata.policy_ids != test_case.policy_ids
             or example.metadata.document_id != test_case.document_id
         ):
-            problems.append(f"example {example.id}: metadata does not match test case {test_case.id}")
-    problems += [f"example {f.item_id}: {f.message}" for f in duplicate_findings(examples)]
-    return problems
+            check.lineage.append(f"example {example.id}: metadata does not match test case {test_case.id}")
+    check.duplicates += [f"example {f.item_id}: {f.message}" for f in duplicate_findings(examples)]
+    return check
+
+
+def run_problems(index: ItemIndex, examples: Sequence[DatasetExample]) -> list[str]:
+    """Every reason a finished dataset is not self-consistent: IDs, evidence and lineage."""
+    return check_run(index, examples).problems

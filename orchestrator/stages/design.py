@@ -61,15 +61,24 @@ def build_test_cases(
     for tc_id, (_, uc_id, policy_ids, values, scenario, expected) in zip(ids, drafts):
         test_cases.setdefault(
             tc_id,
-            TestCase(id=tc_id, document_id=extraction.document.id, use_case_id=uc_id, policy_ids=policy_ids,
-                     axis_values=values, scenario=scenario, expected_behaviour=expected),
+            TestCase(
+                id=tc_id,
+                document_id=extraction.document.id,
+                use_case_id=uc_id,
+                policy_ids=policy_ids,
+                axis_values=values,
+                scenario=scenario,
+                expected_behaviour=expected,
+            ),
         )
     stats = coverage_stats(dimensions, rows, strength)
     coverage = CoverageReport(
         document_id=extraction.document.id,
         strength=strength,
-        axes=[AxisCoverage(name=USE_CASE_AXIS, values=[uc.id for uc in use_cases]),
-              *[AxisCoverage(name=a.name, values=a.values) for a in axes]],
+        axes=[
+            AxisCoverage(name=USE_CASE_AXIS, values=[uc.id for uc in use_cases]),
+            *[AxisCoverage(name=a.name, values=a.values) for a in axes],
+        ],
         rows=stats.rows,
         full_product=stats.full_product,
         interactions_total=stats.interactions_total,
@@ -85,7 +94,9 @@ async def design_test_cases(extraction: Extraction, runner: ModelRunner, strengt
     doc = extraction.document
     deps = TestDesignDeps(document=doc, use_cases=extraction.use_cases, policies=extraction.policies)
     try:
-        draft = await runner.run(test_design_agent, test_design_prompt(deps), deps, STAGE, f"test design for {doc.path}")
+        draft = await runner.run(
+            test_design_agent, test_design_prompt(deps), deps, STAGE, f"test design for {doc.path}"
+        )
     except ItemFailed as err:
         raise SynthgenError(f"{err}; try a stronger model") from err
     axes = [Axis(name=a.name, values=a.values, rationale=a.rationale, policy_ids=a.policy_ids) for a in draft.axes]

@@ -72,19 +72,31 @@ def merge_drafts(doc: SourceDocument, drafts: list[ExtractionDraft], report: Sta
     uc_ids = allocate_ids("uc_", [f"{doc.id}|{key}" for key in use_cases])
     uc_by_name = dict(zip(use_cases, uc_ids))
     final_use_cases = [
-        UseCase(id=uc_id, document_id=doc.id, name=d.name, actor=d.actor, goal=d.goal,
-                description=d.description, evidence=d.evidence)
+        UseCase(
+            id=uc_id,
+            document_id=doc.id,
+            name=d.name,
+            actor=d.actor,
+            goal=d.goal,
+            description=d.description,
+            evidence=d.evidence,
+        )
         for uc_id, d in zip(uc_ids, use_cases.values())
     ]
-    pol_keys = [
-        f"{doc.id}|{key}|{d.evidence[0].line_start}-{d.evidence[0].line_end}" for key, d in policies.items()
-    ]
+    pol_keys = [f"{doc.id}|{key}|{d.evidence[0].line_start}-{d.evidence[0].line_end}" for key, d in policies.items()]
     final_policies = []
     for pol_id, draft in zip(allocate_ids("pol_", pol_keys), policies.values()):
         applies_to = [uc_by_name[normalize_key(n)] for n in draft.applies_to if normalize_key(n) in uc_by_name]
         final_policies.append(
-            Policy(id=pol_id, document_id=doc.id, statement=draft.statement, kind=draft.kind,
-                   conditions=draft.conditions, applies_to=applies_to or list(uc_ids), evidence=draft.evidence)
+            Policy(
+                id=pol_id,
+                document_id=doc.id,
+                statement=draft.statement,
+                kind=draft.kind,
+                conditions=draft.conditions,
+                applies_to=applies_to or list(uc_ids),
+                evidence=draft.evidence,
+            )
         )
     report.accepted += len(final_use_cases) + len(final_policies)
     if not final_use_cases or not final_policies:

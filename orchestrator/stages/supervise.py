@@ -35,8 +35,9 @@ async def _review_batch(
     deps = SupervisorDeps(
         examples=batch,
         test_cases=[index.test_cases[e.test_case_id] for e in batch],
-        policies=sorted({pid: index.policies[pid] for e in batch for pid in e.metadata.policy_ids}.values(),
-                        key=lambda p: p.id),
+        policies=sorted(
+            {pid: index.policies[pid] for e in batch for pid in e.metadata.policy_ids}.values(), key=lambda p: p.id
+        ),
         gate_report=report_for_batch,
     )
     item = f"review of {', '.join(e.id for e in batch)}"
@@ -52,12 +53,20 @@ async def _review(
     examples: list[DatasetExample], gates: GateReport, index: ItemIndex, runner: ModelRunner
 ) -> dict[str, Verdict]:
     batches = [examples[i : i + REVIEW_BATCH_SIZE] for i in range(0, len(examples), REVIEW_BATCH_SIZE)]
-    results = await asyncio.gather(*(
-        _review_batch(batch, GateReport(checked=[e.id for e in batch],
-                                        findings=[f for f in gates.findings if f.item_id in {e.id for e in batch}]),
-                      index, runner)
-        for batch in batches
-    ))
+    results = await asyncio.gather(
+        *(
+            _review_batch(
+                batch,
+                GateReport(
+                    checked=[e.id for e in batch],
+                    findings=[f for f in gates.findings if f.item_id in {e.id for e in batch}],
+                ),
+                index,
+                runner,
+            )
+            for batch in batches
+        )
+    )
     return {item_id: verdict for verdicts in results for item_id, verdict in verdicts.items()}
 
 
@@ -98,7 +107,9 @@ async def supervise(
             if verdict.decision == "accept":
                 accepted[example.id] = example
             elif verdict.decision == "reject":
-                rejected.append(Rejection(example.id, verdict.reason_code or "supervisor_rejected", verdict.instruction))
+                rejected.append(
+                    Rejection(example.id, verdict.reason_code or "supervisor_rejected", verdict.instruction)
+                )
             elif last_attempt:
                 rejected.append(Rejection(example.id, "revisions_exhausted", verdict.instruction))
             else:

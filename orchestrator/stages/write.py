@@ -68,8 +68,9 @@ async def write_example(
         previous=draft_of(revision.previous) if revision else None,
     )
     action = "revision" if revision else "example"
-    draft = await runner.run(example_writer_agent, example_writer_prompt(deps), deps, stage,
-                             f"{action} for test case {test_case.id}")
+    draft = await runner.run(
+        example_writer_agent, example_writer_prompt(deps), deps, stage, f"{action} for test case {test_case.id}"
+    )
     runner.stages[stage].note("evidence_relocated", deps.relocations)
     revisions = revision.previous.metadata.revisions + 1 if revision else 0
     return example_from_draft(draft, test_case, revisions)

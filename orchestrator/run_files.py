@@ -1,0 +1,58 @@
+"""Reading a finished run directory back into its typed contracts."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from pydantic import TypeAdapter
+
+from synthgen.errors import InputError
+from synthgen.schemas.items import DatasetExample, Policy, TestCase, UseCase
+from synthgen.schemas.manifest import RunManifest
+from synthgen.tools.schema_validator import validate_json_file
+
+OUTPUT_FILES = {
+    "use_cases.json": "use_cases",
+    "policies.json": "policies",
+    "test_cases.json": "test_cases",
+    "dataset.jsonl": "dataset",
+    "manifest.json": "manifest",
+}
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    run_dir: Path
+    contents: dict[str, bytes]  # file name -> bytes as stored, for hashing
+    manifest: RunManifest
+    use_cases: list[UseCase]
+    policies: list[Policy]
+    test_cases: list[TestCase]
+    examples: list[DatasetExample]
+
+
+def read_run_files(run_dir: Path) -> tuple[RunFiles | None, list[str]]:
+    """The run's files parsed, or None and every problem that stops them from parsing."""
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir} is not a run directory: give the folder a run wrote, e.g. runs/<run_id>")
+    missing = [name for name in OUTPUT_FILES if not (run_dir / name).is_file()]
+    if missing:
+        return None, [f"{name}: missing (the run did not finish?)" for name in missing]
+    contents = {name: (run_dir / name).read_bytes() for name in OUTPUT_FILES}
+    problems = [p for name, kind in OUTPUT_FILES.items() for p in validate_json_file(kind, contents[name])]
+    if problems:
+        return None, problems
+    files = RunFiles(
+        run_dir=run_dir,
+        contents=contents,
+        manifest=RunManifest.model_validate_json(contents["manifest.json"]),
+        use_cases=TypeAdapter(list[UseCase]).validate_json(contents["use_cases.json"]),
+        policies=TypeAdapter(list[Policy]).validate_json(contents["policies.json"]),
+        test_cases=TypeAdapter(list[TestCase]).validate_json(contents["test_cases.json"]),
+        examples=[
+            DatasetExample.model_validate(orjson.loads(line))
+            for line in contents["dataset.jsonl"].splitlines()
+            if line.strip()
+        ],
+    )
+    return files, []
