@@ -1,0 +1,400 @@
+"""The fake OpenAI server: each fault on the wire, what pydantic-ai makes of it, and one CLI run over HTTP.
+
+Observed with pydantic-ai-slim 2.62 / openai 3.57 (httpx2); the tests below pin it:
+- The openai client retries 429, 5xx, timeouts and dropped connections by itself, 2 times by default
+  (3 hits), honouring Retry-After; `ModelSettings(max_retries=0)` turns that off.
+- Truncated JSON is not retried by anyone: one hit, `ModelAPIError`.
+- An empty `choices` list escapes pydantic-ai as a bare `IndexError`.
+- Schema violations and invented quotes are retried by the agent (a second request with feedback).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pydantic_ai.models
+import pytest
+from pydantic import BaseModel, ValidationError
+from pydantic_ai import (
+    Agent,
+    ModelAPIError,
+    ModelConnectionError,
+    ModelHTTPError,
+    ModelRateLimitError,
+    ModelSettings,
+    ModelTimeoutError,
+)
+from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers.openai import OpenAIProvider
+
+from synthgen.agents.extraction import ExtractionDeps, extraction_agent, extraction_prompt
+from synthgen.evals.fake_openai import INVENTED_QUOTE, FakeOpenAIServer, Fault, agent_of
+from synthgen.evals.scripted import extraction_answer
+from synthgen.schemas.document import Window
+from synthgen.schemas.drafts import ExampleDraft, ExtractionDraft, SupervisorReview, TestDesignDraft
+from synthgen.tools.parser import parse_document
+
+EXTRACTION_PROMPT = """Lines 1-5 of 5.
+
+<document>
+1 | # Refunds
+2 |
+3 | Customers must keep the receipt for every refund.
+4 | Gift cards are never refundable.
+</document>"""
+SUPERVISOR_PROMPT = "Give one verdict for each of these ids: ex_0123456789ab."
+
+
+def chat_body(output_type: type[BaseModel] = ExtractionDraft, prompt: str = EXTRACTION_PROMPT) -> dict[str, Any]:
+    """A request shaped like the one OpenAIChatModel sends for an agent with this output type."""
+    return {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "system", "content": "Extract."}, {"role": "user", "content": prompt}],
+        "tool_choice": "required",
+        "tools": [{"type": "function", "function": {"name": "final_result", "description": "The final response",
+                                                    "parameters": output_type.model_json_schema()}}],
+    }
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(max_requests=50, max_seconds=60) as fake:
+        yield fake
+
+
+@pytest.fixture
+def http(server: FakeOpenAIServer) -> Iterator[httpx2.Client]:
+    with httpx2.Client(base_url=server.base_url, timeout=5) as client:
+        yield client
+
+
+@pytest.fixture
+def allow_model_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Real HTTP models, but only against the local fake server of the test.
+    monkeypatch.setattr(pydantic_ai.models, "ALLOW_MODEL_REQUESTS", True)
+
+
+def chat_model(server: FakeOpenAIServer) -> OpenAIChatModel:
+    return OpenAIChatModel("gpt-4o-mini", provider=OpenAIProvider(base_url=server.base_url, api_key="test"))
+
+
+def supervisor(server: FakeOpenAIServer, **settings: Any) -> Agent[None, SupervisorReview]:
+    merged = ModelSettings(timeout=5)
+    merged.update(settings)  # type: ignore[typeddict-item]
+    return Agent(chat_model(server), output_type=SupervisorReview, retries=1, model_settings=merged)
+
+
+def tool_arguments(completion: dict[str, Any]) -> dict[str, Any]:
+    call = completion["choices"][0]["message"]["tool_calls"][0]
+    assert call["type"] == "function" and call["function"]["name"] == "final_result"
+    return json.loads(call["function"]["arguments"])
+
+
+# --- On the wire ---
+
+
+def test_a_valid_request_gets_the_scripted_answer_as_a_tool_call(
+    server: FakeOpenAIServer, http: httpx2.Client
+) -> None:
+    body = chat_body()
+    response = http.post("/chat/completions", json=body)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    completion = response.json()
+    assert completion["id"].startswith("chatcmpl-") and completion["object"] == "chat.completion"
+    assert completion["model"] == "gpt-4o-mini" and abs(completion["created"] - time.time()) < 60
+    assert completion["choices"][0]["finish_reason"] == "tool_calls"
+    assert tool_arguments(completion) == extraction_answer(EXTRACTION_PROMPT)
+    ExtractionDraft.model_validate(tool_arguments(completion))
+    usage = completion["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
+    assert (server.request_count, server.agent_counts, server.bodies) == (1, {"extraction": 1}, [body])
+
+
+@pytest.mark.parametrize(("output_type", "agent"), [(ExtractionDraft, "extraction"), (TestDesignDraft, "test_design"),
+                                                     (ExampleDraft, "example_writer"), (SupervisorReview, "supervisor")])
+def test_the_agent_is_recognised_by_its_output_schema(output_type: type[BaseModel], agent: str) -> None:
+    assert agent_of(chat_body(output_type)) == agent
+    assert agent_of({"messages": []}) == "unknown"
+
+
+def test_models_endpoint_and_unknown_paths(http: httpx2.Client) -> None:
+    assert [m["id"] for m in http.get("/models").json()["data"]] == ["gpt-4o-mini"]
+    assert http.post("/embeddings", json={}).status_code == 404
+
+
+@pytest.mark.parametrize(("retry_after", "header"), [(None, None), (1, "1"), (0.25, "0.25")])
+def test_rate_limit(http: httpx2.Client, server: FakeOpenAIServer, retry_after: float | None,
+                    header: str | None) -> None:
+    server.plan(Fault.rate_limit(retry_after=retry_after))
+    response = http.post("/chat/completions", json=chat_body())
+    assert response.status_code == 429
+    assert response.headers.get("retry-after") == header
+    assert response.json()["error"]["code"] == "rate_limit_exceeded"
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_error(http: httpx2.Client, server: FakeOpenAIServer, status: int) -> None:
+    server.plan(Fault.server_error(status), Fault.server_error(status, retry_after=2))
+    response = http.post("/chat/completions", json=chat_body())
+    assert response.status_code == status and response.json()["error"]["type"] == "server_error"
+    assert "retry-after" not in response.headers
+    assert http.post("/chat/completions", json=chat_body()).headers["retry-after"] == "2"
+
+
+def test_server_error_takes_only_5xx() -> None:
+    with pytest.raises(ValueError):
+        Fault.server_error(429)
+
+
+def test_hang_outlasts_the_client_timeout_but_not_shutdown() -> None:
+    with FakeOpenAIServer(max_seconds=60) as server:
+        server.plan(Fault.hang(30))
+        started = time.monotonic()
+        with pytest.raises(httpx2.ReadTimeout):
+            httpx2.post(f"{server.base_url}/chat/completions", json=chat_body(), timeout=0.3)
+        assert time.monotonic() - started < 2
+        server.stop()  # the handler is still sleeping in its 30 s hang
+    assert time.monotonic() - started < 5
+
+
+def test_disconnect_closes_without_a_response(http: httpx2.Client, server: FakeOpenAIServer) -> None:
+    server.plan(Fault.disconnect())
+    with pytest.raises(httpx2.RemoteProtocolError):
+        http.post("/chat/completions", json=chat_body())
+    assert http.post("/chat/completions", json=chat_body()).status_code == 200  # the next one is served
+
+
+def test_truncated_json(http: httpx2.Client, server: FakeOpenAIServer) -> None:
+    server.plan(Fault.truncated_json())
+    response = http.post("/chat/completions", json=chat_body())
+    assert response.status_code == 200 and int(response.headers["content-length"]) == len(response.content)
+    assert response.text.startswith('{"id": "chatcmpl-')
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+
+
+def test_schema_violation_is_valid_json_that_fails_the_output_schema(
+    http: httpx2.Client, server: FakeOpenAIServer
+) -> None:
+    server.plan(Fault.schema_violation())
+    arguments = tool_arguments(http.post("/chat/completions", json=chat_body()).json())
+    with pytest.raises(ValidationError):
+        ExtractionDraft.model_validate(arguments)
+
+
+def test_invented_quote_replaces_the_first_evidence_quote_only(http: httpx2.Client, server: FakeOpenAIServer) -> None:
+    server.plan(Fault.invented_quote())
+    arguments = tool_arguments(http.post("/chat/completions", json=chat_body()).json())
+    expected = extraction_answer(EXTRACTION_PROMPT)
+    expected["use_cases"][0]["evidence"][0]["quote"] = INVENTED_QUOTE  # type: ignore[index]
+    assert arguments == expected
+    assert INVENTED_QUOTE not in EXTRACTION_PROMPT
+
+
+def test_empty_choices(http: httpx2.Client, server: FakeOpenAIServer) -> None:
+    server.plan(Fault.empty_choices())
+    response = http.post("/chat/completions", json=chat_body())
+    assert response.status_code == 200 and response.json()["choices"] == []
+
+
+def test_plan_is_consumed_in_order_then_fault_for_decides(http: httpx2.Client, server: FakeOpenAIServer) -> None:
+    server.fault_for = lambda number, body: Fault.server_error(502) if number % 2 == 0 else None
+    server.plan(Fault.rate_limit(), None, Fault.server_error(503))
+    statuses = [http.post("/chat/completions", json=chat_body()).status_code for _ in range(6)]
+    assert statuses == [429, 200, 503, 502, 200, 502]
+    assert [s.fault for s in server.served] == ["rate_limit", None, "server_error", "server_error", None,
+                                                "server_error"]
+    assert server.planned == 0 and server.request_count == 6
+
+
+def test_delay_applies_to_every_response() -> None:
+    with FakeOpenAIServer(delay=0.3, max_seconds=60) as server:
+        started = time.monotonic()
+        assert httpx2.post(f"{server.base_url}/chat/completions", json=chat_body()).status_code == 200
+        assert time.monotonic() - started >= 0.3
+
+
+def test_binds_loopback_on_a_free_port() -> None:
+    with FakeOpenAIServer(max_seconds=60) as first, FakeOpenAIServer(max_seconds=60) as second:
+        assert first.base_url == f"http://127.0.0.1:{first.port}/v1" and first.port != second.port
+        assert first._httpd is not None and first._httpd.server_address[0] == "127.0.0.1"
+
+
+def test_stops_by_itself_after_max_requests() -> None:
+    with FakeOpenAIServer(max_requests=2, max_seconds=60) as server:
+        url = f"{server.base_url}/chat/completions"
+        assert [httpx2.post(url, json=chat_body()).status_code for _ in range(2)] == [200, 200]
+        over = httpx2.post(url, json=chat_body())
+        assert over.status_code == 503 and over.headers["x-should-retry"] == "false"
+        assert server.wait(5) and server.stop_reason == "max_requests" and server.request_count == 2
+        with pytest.raises(httpx2.ConnectError):
+            httpx2.post(url, json=chat_body())
+
+
+def test_stops_by_itself_after_max_seconds() -> None:
+    server = FakeOpenAIServer(max_seconds=0.2).start()
+    assert server.wait(5) and server.stop_reason == "max_seconds" and not server.running
+    server.stop()  # a second stop is harmless
+
+
+def test_stop_closes_idle_keep_alive_connections(server: FakeOpenAIServer, http: httpx2.Client) -> None:
+    assert http.post("/chat/completions", json=chat_body()).status_code == 200  # leaves a pooled connection
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 2
+    with pytest.raises(httpx2.TransportError):  # neither the pooled connection nor a new one is served
+        http.post("/chat/completions", json=chat_body())
+    assert server.request_count == 1
+
+
+def test_standalone_module_prints_its_url_and_serves() -> None:
+    command = [sys.executable, "-m", "synthgen.evals.fake_openai", "--delay", "0", "--max-seconds", "30"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            base_url = process.stdout.readline().strip()
+            assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
+            assert httpx2.post(f"{base_url}/chat/completions", json=chat_body(), timeout=5).status_code == 200
+        finally:
+            process.terminate()
+        _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "stopped (SIGTERM) after 1 requests" in stderr
+
+
+# --- What pydantic-ai makes of it ---
+
+
+@pytest.mark.usefixtures("allow_model_requests")
+def test_valid_answer_gives_a_typed_output(server: FakeOpenAIServer) -> None:
+    result = supervisor(server).run_sync(SUPERVISOR_PROMPT)
+    assert result.output == SupervisorReview.model_validate(
+        {"verdicts": [{"item_id": "ex_0123456789ab", "decision": "accept"}]}
+    )
+    assert result.usage.requests == 1 and result.usage.input_tokens > 0
+    body = server.bodies[0]
+    assert [t["function"]["name"] for t in body["tools"]] == ["final_result"]
+    assert body["tool_choice"] == "required" and server.agent_counts == {"supervisor": 1}
+
+
+@pytest.mark.usefixtures("allow_model_requests")
+def test_rate_limit_surfaces_when_sdk_retries_are_off(server: FakeOpenAIServer) -> None:
+    server.plan(Fault.rate_limit(retry_after=1))
+    with pytest.raises(ModelRateLimitError) as raised:
+        supervisor(server, max_retries=0).run_sync(SUPERVISOR_PROMPT)
+    assert isinstance(raised.value, ModelHTTPError) and raised.value.status_code == 429
+    assert server.request_count == 1
+
+
+@pytest.mark.usefixtures("allow_model_requests")
+def test_the_openai_client_retries_twice_by_default_honouring_retry_after(server: FakeOpenAIServer) -> None:
+    server.plan(*[Fault.rate_limit(retry_after=0.05)] * 3)
+    with pytest.raises(ModelRateLimitError):
+        supervisor(server).run_sync(SUPERVISOR_PROMPT)
+    assert server.request_count == 3
+    server.plan(Fault.server_error(502, retry_after=0.05), Fault.server_error(503, retry_after=0.05))
+    assert supervisor(server).run_sync(SUPERVISOR_PROMPT).usage.requests == 1  # retries are invisible to usage
+    assert server.request_count == 6
+    # Each attempt is a fresh copy of the same request, marked by the SDK.
+    assert server.bodies[3] == server.bodies[4] == server.bodies[5]
+
+
+@pytest.mark.usefixtures("allow_model_requests")
+@pytest.mark.parametrize(("status", "category"), [(500, "ModelServerError"), (502, "ModelServerError"),
+                                                  (503, "ModelUnavailableError")])
+def test_server_errors_surface_by_category(server: FakeOpenAIServer, status: int, category: str) -> None:
+    server.plan(Fault.server_error(status))
+    with pytest.raises(ModelHTTPError) as raised:
+        supervisor(server, max_retries=0).run_sync(SUPERVISOR_PROMPT)
+    assert (type(raised.value).__name__, raised.value.status_code) == (category, status)
+
+
+@pytest.mark.usefixtures("allow_model_requests")
+def test_hang_past_the_timeout_is_a_model_timeout_error(server: FakeOpenAIServer) -> None:
+    server.plan(Fault.hang(10))
+    started = time.monotonic()
+    with pytest.raises(ModelTimeoutError):  # a subclass of ModelConnectionError
+        supervisor(server, max_retries=0, timeout=0.5).run_sync(SUPERVISOR_PROMPT)
+    assert time.monotonic() - started < 2 and server.request_count == 1
+
+
+@pytest.mark.usefixtures("allow_model_requests")
+def test_dropped_connection_is_a_model_connection_error(server: FakeOpenAIServer) -> None:
+    server.plan(Fault.disconnect())
+    with pytest.raises(ModelConnectionError) as raised:
+        supervisor(server, max_retries=0).run_sync(SUPERVISOR_PROMPT)
+    assert not isinstance(raised.value, ModelTimeoutError)
+    assert type(raised.value.__cause__.__cause__) is httpx2.RemoteProtocolError  # via openai.APIConnectionError
+    server.plan(Fault.disconnect())
+    assert supervisor(server).run_sync(SUPERVISOR_PROMPT).output.verdicts  # the SDK retries it by default
+    assert server.request_count == 3
+
+
+@pytest.mark.usefixtures("allow_model_requests")
+def test_truncated_json_is_not_retried(server: FakeOpenAIServer) -> None:
+    server.plan(Fault.truncated_json())
+    with pytest.raises(ModelAPIError, match="Failed to decode response as JSON"):
+        supervisor(server).run_sync(SUPERVISOR_PROMPT)  # default SDK retries: still one hit
+    assert server.request_count == 1
+
+
+@pytest.mark.usefixtures("allow_model_requests")
+def test_empty_choices_escapes_as_a_bare_index_error(server: FakeOpenAIServer) -> None:
+    # pydantic-ai 2.62 validates the completion, then reads choices[0] (pydantic/pydantic-ai#7909; the open
+    # PR #7910 makes it UnexpectedModelBehavior). If this starts failing, adapt the orchestrator's error handling.
+    server.plan(Fault.empty_choices())
+    with pytest.raises(IndexError):
+        supervisor(server).run_sync(SUPERVISOR_PROMPT)
+    assert server.request_count == 1
+
+
+@pytest.mark.usefixtures("allow_model_requests")
+def test_schema_violation_makes_the_agent_retry(server: FakeOpenAIServer) -> None:
+    server.plan(Fault.schema_violation())
+    result = supervisor(server).run_sync(SUPERVISOR_PROMPT)
+    assert result.output.verdicts[0].item_id == "ex_0123456789ab"
+    assert server.request_count == 2 and result.usage.requests == 2
+    feedback = server.bodies[1]["messages"][-1]
+    assert feedback["role"] == "tool" and "unexpected_field" in feedback["content"]
+
+
+@pytest.mark.usefixtures("allow_model_requests")
+def test_invented_quote_makes_the_extraction_agent_retry(server: FakeOpenAIServer) -> None:
+    document = parse_document("policy.md", b"# Refunds\n\nCustomers must keep the receipt for every refund.\n")
+    deps = ExtractionDeps(document=document, window=Window(line_start=1, line_end=3, heading_path=["Refunds"]))
+    server.plan(Fault.invented_quote())
+    result = extraction_agent.run_sync(extraction_prompt(deps), deps=deps, model=chat_model(server),
+                                       model_settings=ModelSettings(timeout=5))
+    assert result.output.use_cases[0].evidence[0].quote == "Refunds"
+    assert server.agent_counts == {"extraction": 2}
+    feedback = server.bodies[1]["messages"][-1]
+    assert feedback["role"] == "tool" and INVENTED_QUOTE[:40] in feedback["content"]
+
+
+# --- The whole CLI over HTTP ---
+
+
+def test_cli_run_against_the_fake_server(corpus_dir: Path, tmp_path: Path) -> None:
+    script = shutil.which("synthgen", path=str(Path(sys.executable).parent))
+    command = [script] if script else [sys.executable, "-c", "from synthgen.orchestrator.cli import main; main()"]
+    out = tmp_path / "run"
+    env = {**os.environ, "OPENAI_API_KEY": "sk-dummy"}
+    with FakeOpenAIServer(max_requests=200, max_seconds=120) as server:
+        completed = subprocess.run(
+            [*command, "agent", "run", str(corpus_dir / "tau2_retail_policy.md"), "--base-url", server.base_url,
+             "--model", "gpt-4o-mini", "--out", str(out), "--max-examples", "3"],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )
+        counts = server.agent_counts
+    assert completed.returncode == 0, completed.stderr
+    assert len((out / "dataset.jsonl").read_text().splitlines()) == 3
+    assert counts["extraction"] >= 1 and counts["supervisor"] >= 1
+    assert (counts["test_design"], counts["example_writer"]) == (1, 3)
+    assert set(counts) == {"extraction", "test_design", "example_writer", "supervisor"}
