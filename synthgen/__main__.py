@@ -1,0 +1,3 @@
+from synthgen.orchestrator.cli import main
+
+main()

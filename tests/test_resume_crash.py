@@ -1,0 +1,69 @@
+"""Kill the real CLI mid-run with SIGKILL, run it again, and lose nothing: no answer is paid for twice."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from synthgen.evals.fake_openai import FakeOpenAIServer
+
+DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl"]
+
+
+def _command(doc: Path, out: Path, base_url: str) -> list[str]:
+    return [sys.executable, "-m", "synthgen", "agent", "run", str(doc), "--out", str(out), "--base-url", base_url,
+            "--model", "gpt-4o-mini", "--max-examples", "6", "--concurrency", "1"]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OPENAI_API_KEY": "sk-test-not-a-real-key"}
+
+
+def _recorded(out: Path) -> list[dict]:
+    path = out / "calls.jsonl"
+    if not path.exists():
+        return []
+    complete = path.read_text().split("\n")[:-1]  # a torn last line is not a record
+    return [json.loads(line) for line in complete]
+
+
+def test_sigkill_during_example_writing_then_resume(corpus_dir: Path, tmp_path: Path) -> None:
+    doc = corpus_dir / "tau2_retail_policy.md"
+    with FakeOpenAIServer(delay=0.2, max_seconds=240) as server:
+        reference = subprocess.run(_command(doc, tmp_path / "reference", server.base_url), env=_env(),
+                                   capture_output=True, text=True, timeout=120)
+        assert reference.returncode == 0, reference.stderr
+        needed = len(_recorded(tmp_path / "reference"))
+
+        out = tmp_path / "crashed"
+        before = server.request_count
+        process = subprocess.Popen(_command(doc, out, server.base_url), env=_env(),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while sum(r["stage"] == "write" for r in _recorded(out)) < 3:
+            assert process.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "example writing never started"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        assert not (out / "dataset.jsonl").exists()  # no partial final output
+        kept = len(_recorded(out))
+        assert 0 < kept < needed
+
+        resumed_from = server.request_count
+        resumed = subprocess.run(_command(doc, out, server.base_url), env=_env(),
+                                 capture_output=True, text=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr
+        assert f"resuming: {kept} recorded call(s)" in resumed.stderr
+        # Only the calls without a recorded answer went to the server again.
+        assert server.request_count - resumed_from == needed - kept
+        assert resumed_from - before >= kept
+
+    for name in DATA_FILES:
+        assert (out / name).read_bytes() == (tmp_path / "reference" / name).read_bytes(), name
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["volatile"]["calls"]["replayed"]["requests"] == kept
+    assert manifest["volatile"]["calls"]["live"]["requests"] == needed - kept
