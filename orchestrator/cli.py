@@ -13,6 +13,7 @@ import typer
 from synthgen import __version__
 from synthgen.errors import SynthgenError
 from synthgen.orchestrator.documents import DEFAULT_MAX_BYTES, load_documents
+from synthgen.orchestrator.evaluate import eval_json, evaluate_run, render_eval
 from synthgen.orchestrator.models import DEFAULT_MODEL, resolve_model
 from synthgen.orchestrator.pipeline import RunOptions, RunResult, run_pipeline
 from synthgen.orchestrator.summary import render_summary
@@ -134,6 +135,25 @@ def validate(
         typer.echo(f"synthgen: error: {run_dir} has {len(problems)} problem(s), listed above", err=True)
         raise typer.Exit(1)
     typer.echo(f"{run_dir}: valid")
+
+
+@app.command("eval")
+def eval_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/<run_id>.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+) -> None:
+    """Score a finished run: evidence validity, lineage, duplicates, policy coverage, criteria grounding.
+
+    Exits 1 when a hard bar fails: invalid files, an unverified quote or a broken reference.
+    """
+    with friendly_errors():
+        report = evaluate_run(run_dir)
+    if as_json:
+        typer.echo(eval_json(report))
+    else:
+        typer.echo(render_eval(report))
+    if not report.passed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -1,0 +1,75 @@
+"""`synthgen eval`: score any finished run on the bars a trustworthy dataset must clear."""
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import orjson
+
+from synthgen.orchestrator.run_files import read_run_files
+from synthgen.orchestrator.validate import item_index, source_documents
+from synthgen.tools.metrics import DatasetScores, score_dataset
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    run_dir: Path
+    problems: list[str]  # why the run could not be scored at all (schema, missing source)
+    scores: DatasetScores | None
+
+    @property
+    def passed(self) -> bool:
+        """The hard bars: every file valid, every quote verified, every reference resolved."""
+        return self.scores is not None and self.scores.evidence_validity == 1.0 and self.scores.lineage_resolves
+
+
+def evaluate_run(run_dir: Path) -> EvalReport:
+    files, problems = read_run_files(run_dir)
+    if files is None:
+        return EvalReport(run_dir, problems, None)
+    documents, problems = source_documents(files)
+    if problems:
+        return EvalReport(run_dir, problems, None)
+    return EvalReport(run_dir, [], score_dataset(item_index(files, documents), files.examples))
+
+
+def eval_json(report: EvalReport) -> str:
+    scores = report.scores
+    payload: dict[str, object] = {"run_dir": str(report.run_dir), "passed": report.passed, "problems": report.problems}
+    if scores is not None:
+        payload |= asdict(scores) | {
+            "evidence_validity": scores.evidence_validity,
+            "duplicate_rate": scores.duplicate_rate,
+            "policy_coverage": scores.policy_coverage,
+            "criteria_grounding": scores.criteria_grounding,
+            "lineage_resolves": scores.lineage_resolves,
+        }
+    return orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:5.1f} %"
+
+
+def render_eval(report: EvalReport) -> str:
+    if report.scores is None:
+        return "\n".join([f"{report.run_dir}: cannot be scored", *(f"  {p}" for p in report.problems)])
+    s = report.scores
+    rows = [
+        ("schema valid", "yes", ""),
+        (
+            "evidence validity",
+            _percent(s.evidence_validity),
+            f"{s.evidence_checked - s.evidence_invalid} of {s.evidence_checked} quotes verified",
+        ),
+        ("IDs and lineage", "resolve" if s.lineage_resolves else "BROKEN", f"{s.lineage_problems} problem(s)"),
+        ("duplicate rate", _percent(s.duplicate_rate), f"{s.duplicates} of {s.examples} examples"),
+        ("policy coverage", _percent(s.policy_coverage), f"{s.policies_covered} of {s.policies} policies cited"),
+        (
+            "criteria grounding",
+            _percent(s.criteria_grounding),
+            f"{s.criteria_grounded} of {s.criteria} criteria cite their test case's policies",
+        ),
+    ]
+    lines = [f"{report.run_dir}: {'passes' if report.passed else 'FAILS'}"]
+    lines += [f"  {name:<20}{value:>9}   {detail}".rstrip() for name, value, detail in rows]
+    return "\n".join(lines)

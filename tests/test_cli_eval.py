@@ -1,0 +1,85 @@
+"""`synthgen eval` and `synthgen validate` on finished runs, good and tampered."""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from inline_snapshot import snapshot
+from typer.testing import CliRunner
+
+from synthgen.evals.scripted import ScriptedModel
+from synthgen.orchestrator.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def run_dir(corpus_dir: Path, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]) -> Path:
+    use_model(ScriptedModel())
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app, ["agent", "run", str(corpus_dir / "github_acceptable_use.md"), "--out", str(out), "--max-examples", "5"]
+    )
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+def test_eval_reports_every_score(run_dir: Path) -> None:
+    result = runner.invoke(app, ["eval", str(run_dir), "--json"])
+    assert result.exit_code == 0, result.stdout
+    scores = json.loads(result.stdout)
+    scores.pop("run_dir")
+    assert scores == snapshot(
+        {
+            "passed": True,
+            "problems": [],
+            "examples": 5,
+            "evidence_checked": 47,
+            "evidence_invalid": 0,
+            "lineage_problems": 0,
+            "duplicates": 0,
+            "policies": 19,
+            "policies_covered": 15,
+            "criteria": 15,
+            "criteria_grounded": 15,
+            "evidence_validity": 1.0,
+            "duplicate_rate": 0.0,
+            "policy_coverage": 0.7894736842105263,
+            "criteria_grounding": 1.0,
+            "lineage_resolves": True,
+        }
+    )
+
+
+def test_eval_fails_a_run_whose_quote_was_edited(run_dir: Path) -> None:
+    policies = json.loads((run_dir / "policies.json").read_text())
+    policies[0]["evidence"][0]["quote"] = "Users may upload anything they like."
+    (run_dir / "policies.json").write_text(json.dumps(policies))
+    result = runner.invoke(app, ["eval", str(run_dir)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == f"{run_dir}: FAILS"
+    assert "evidence validity" in result.stdout
+
+    validated = runner.invoke(app, ["validate", str(run_dir)])
+    assert validated.exit_code == 1
+    assert "policies.json: sha256 differs from the manifest (edited after the run?)" in validated.stderr
+
+
+def test_validate_lists_schema_problems(run_dir: Path) -> None:
+    lines = (run_dir / "dataset.jsonl").read_text().splitlines()
+    broken = json.loads(lines[1])
+    del broken["expected_output"]
+    lines[1] = json.dumps(broken)
+    (run_dir / "dataset.jsonl").write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["validate", str(run_dir)])
+    assert result.exit_code == 1
+    assert "dataset.jsonl line 2: expected_output: Field required" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"synthgen: error: {run_dir} has 1 problem(s), listed above"
+
+
+def test_eval_of_an_unfinished_run(tmp_path: Path) -> None:
+    (tmp_path / "run.json").write_text("{}")
+    result = runner.invoke(app, ["eval", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "use_cases.json: missing (the run did not finish?)" in result.stdout
