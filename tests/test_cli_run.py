@@ -75,7 +75,7 @@ def test_manifest(
     assert manifest == snapshot(
         {
             "schema_version": 1,
-            "run_id": "tau2-retail-policy-00f2493f",
+            "run_id": "tau2-retail-policy-99068bc2",
             "tool_version": "<installed version>",
             "inputs": [
                 {
@@ -90,6 +90,7 @@ def test_manifest(
             "config": {
                 "model": "function:scripted",
                 "base_url": None,
+                "demo_quality": False,
                 "seed": 42,
                 "temperature": 0.0,
                 "max_examples": 3,
@@ -223,7 +224,9 @@ def test_an_invented_quote_never_reaches_any_output(
     invented = "Agents must always offer a free gift card to upset customers."
     scripted = ScriptedModel()
     model = FunctionModel(_inventing(scripted, invented), model_name="scripted")
-    monkeypatch.setattr(cli, "resolve_model", lambda spec, base_url, replay=False: ResolvedModel(model, "function:scripted"))
+    monkeypatch.setattr(
+        cli, "resolve_model", lambda spec, base_url, replay=False: ResolvedModel(model, "function:scripted")
+    )
     out = tmp_path / "run"
     result = run_cli("agent", "run", corpus_dir / "tau2_retail_policy.md", "--out", out, "--max-examples", "3")
     assert result.exit_code == 0, result.stderr
