@@ -68,6 +68,7 @@ class RunResult:
     run_dir: Path
     manifest: RunManifest
     examples: list[DatasetExample] = field(default_factory=list)
+    stale_calls: list[str] = field(default_factory=list)  # recorded calls this run no longer asks for
 
 
 def run_config(model: ResolvedModel, options: RunOptions) -> RunConfig:
@@ -248,7 +249,10 @@ async def _run_in(
     for name, (data, _) in files.items():
         write_atomically(run_dir / name, data)
     write_atomically(run_dir / "manifest.json", json_bytes(manifest))
-    return RunResult(run_dir, manifest, examples)
+    stale = [f"{record.stage}: {record.item}" for record in calls.stale]
+    if stale:
+        log.info("%d recorded call(s) were not asked for again (prompts or inputs changed)", len(stale))
+    return RunResult(run_dir, manifest, examples, stale)
 
 
 async def _write_or_reject(test_case: TestCase, index: ItemIndex, runner: ModelRunner) -> DatasetExample | None:

@@ -187,6 +187,14 @@ class CallLog:
         self.used.add(key)
         return record
 
+    def unused_for(self, context: CallContext) -> list[CallRecord]:
+        """Recorded calls of the same stage and item that this run has not asked for (yet)."""
+        return [
+            record
+            for key, record in self.records.items()
+            if key not in self.used and record.stage == context.stage and record.item == context.item
+        ]
+
     @property
     def stale(self) -> list[CallRecord]:
         """Recorded calls this run never asked for: their prompts or inputs changed since."""
@@ -215,9 +223,15 @@ class RecordingModel(WrapperModel):
             return recorded
         context = current_call.get() or _UNNAMED
         if self.mode == "replay":
+            stale = self.calls.unused_for(context)
+            why = (
+                f"{len(stale)} recorded call(s) for it no longer match: its prompt or inputs changed"
+                if stale
+                else f"{len(self.calls.records)} calls recorded in {self.calls.path}"
+            )
             raise ReplayMiss(
-                f"--replay: no recorded answer for {context.stage} stage, {context.item} "
-                f"({len(self.calls.records)} calls recorded in {self.calls.path}); run without --replay to call the model"
+                f"--replay: no recorded answer for {context.stage} stage, {context.item} ({why}); "
+                "run without --replay to call the model"
             )
         response = await self.wrapped.request(messages, model_settings, model_request_parameters)
         self.calls.append(key, self.wrapped.model_name, context, response)

@@ -1,6 +1,6 @@
 """Test-design agent with a scripted FunctionModel: axes must cite real policies and be distinct."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from inline_snapshot import snapshot
@@ -74,9 +74,10 @@ DAYS = axis("days_since_purchase", ["10 days after purchase", "31 days after pur
 ITEM = axis("item_type", ["a jacket", "a gift card"], [GIFT_CARDS.id])
 
 
-def run(script: Script) -> list[str]:
+def run(script: Script, deps: TestDesignDeps | None = None) -> list[str]:
+    deps = deps or replace(DEPS)
     result = test_design.test_design_agent.run_sync(
-        test_design.test_design_prompt(DEPS), model=FunctionModel(script), deps=DEPS
+        test_design.test_design_prompt(deps), model=FunctionModel(script), deps=deps
     )
     return [a.name for a in result.output.axes]
 
@@ -105,33 +106,49 @@ def test_valid_axes_are_accepted_in_one_request() -> None:
     assert len(script.received) == 1
 
 
-def test_unknown_policy_id_is_sent_back_with_the_valid_ids() -> None:
-    script = Script([{"axes": [axis("item_type", ["a jacket", "a gift card"], ["pol_cccccccccc"])]}, {"axes": [ITEM]}])
+def test_an_answer_without_a_usable_axis_is_sent_back_with_every_problem() -> None:
+    script = Script(
+        [
+            {
+                "axes": [
+                    axis("item_type", ["a jacket", "a gift card"], ["pol_cccccccccc"]),
+                    axis("use_case", ["refund", "exchange"], [WINDOW_30.id]),
+                    axis("values", ["2", "3"], [WINDOW_30.id]),
+                    axis("channel", ["A jacket", " a  JACKET "], [GIFT_CARDS.id]),
+                ]
+            },
+            {"axes": [ITEM]},
+        ]
+    )
 
-    assert run(script) == ["item_type"]
+    deps = replace(DEPS)
+    assert run(script, deps) == ["item_type"]
     assert retry_feedback(script.received[1]) == snapshot("""\
 Fix these problems and answer again:
-- axis 1 ('item_type'): unknown policy ids pol_cccccccccc; valid ids are pol_aaaaaaaaaa, pol_bbbbbbbbbb\
+- axis 1 ('item_type'): unknown policy ids pol_cccccccccc; valid ids are pol_aaaaaaaaaa, pol_bbbbbbbbbb
+- axis 2 ('use_case'): 'use_case' is reserved (use cases are added as an axis automatically); remove this axis
+- axis 3 ('values'): 'values' is a field of the answer, not a property of the user's situation
+- axis 4 ('channel'): values 'A jacket' and ' a  JACKET ' are the same; make the values distinct
+- no axis is usable: give at least one axis with two distinct values and a policy id from the list\
 """)
+    assert deps.repairs == 0  # the accepted answer needed no repair
 
 
-def test_reserved_duplicate_names_and_repeated_values_are_sent_back_together() -> None:
-    script = Script([
-        {
-            "axes": [
-                axis("use_case", ["refund", "exchange"], [WINDOW_30.id]),
-                DAYS,
-                axis("days_since_purchase", ["A jacket", " a  JACKET "], [GIFT_CARDS.id]),
-            ]
-        },
-        {"axes": [DAYS]},
-    ])
+def test_repairable_axes_are_repaired_without_a_retry() -> None:
+    script = Script(
+        [
+            {
+                "axes": [
+                    axis("use_case", ["refund", "exchange"], [WINDOW_30.id]),
+                    DAYS,
+                    axis("days_since_purchase", ["A jacket", "a gift card"], [GIFT_CARDS.id]),
+                    axis("item_type", ["a jacket", " a  JACKET ", "a gift card"], [GIFT_CARDS.id, "pol_cccccccccc"]),
+                ]
+            },
+        ]
+    )
 
-    run(script)
-
-    assert retry_feedback(script.received[1]) == snapshot("""\
-Fix these problems and answer again:
-- axis 1 ('use_case'): 'use_case' is reserved (use cases are added as an axis automatically); remove this axis
-- axis 3 ('days_since_purchase'): another axis already has this name; merge them or rename one
-- axis 3 ('days_since_purchase'): values 'A jacket' and ' a  JACKET ' are the same; make the values distinct\
-""")
+    deps = replace(DEPS)
+    assert run(script, deps) == ["days_since_purchase", "item_type"]
+    assert len(script.received) == 1
+    assert deps.repairs == 4  # reserved name, repeated name, unknown id, repeated value

@@ -99,6 +99,7 @@ async def design_test_cases(extraction: Extraction, runner: ModelRunner, strengt
         )
     except ItemFailed as err:
         raise SynthgenError(f"{err}; try a stronger model") from err
+    runner.stages[STAGE].note("axis_problem_repaired", deps.repairs)
     axes = [Axis(name=a.name, values=a.values, rationale=a.rationale, policy_ids=a.policy_ids) for a in draft.axes]
     test_cases, coverage = build_test_cases(extraction, axes, strength, seed)
     runner.stages[STAGE].requested += len(test_cases)

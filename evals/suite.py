@@ -1,0 +1,162 @@
+"""Eval suites: recorded runs replayed through the real pipeline, scored, with no network.
+
+Each case is a document with the calls a real model made for it (evals/cassettes/<case>.calls.jsonl).
+The task replays the whole pipeline from those calls only; evaluators score the dataset it
+writes. A prompt or code change that alters results shows up as changed scores; one that changes
+a request shows up as a replay miss naming the stale recorded call, never as a live model call.
+"""
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic_evals import Case, Dataset
+from pydantic_evals.evaluators import Evaluator, EvaluatorContext
+
+from synthgen.orchestrator.documents import load_documents
+from synthgen.orchestrator.evaluate import evaluate_run
+from synthgen.orchestrator.local_models.resolve import aclose_local_models
+from synthgen.orchestrator.models import resolve_model
+from synthgen.orchestrator.pipeline import RunOptions, run_pipeline
+from synthgen.orchestrator.recording import CALLS_FILE, ReplayMiss
+from synthgen.tools.metrics import DatasetScores
+
+EVALS_DIR = Path(__file__).resolve().parent
+REPO_DIR = EVALS_DIR.parent
+CASSETTES_DIR = EVALS_DIR / "cassettes"
+CORPUS_DIR = REPO_DIR.parent / "shared" / "corpus"
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """A document and the settings its cassette was recorded with."""
+
+    name: str
+    document: Path
+    model: str
+    max_examples: int
+    seed: int = 42
+    window_tokens: int = 3000
+
+    @property
+    def cassette(self) -> Path:
+        return CASSETTES_DIR / f"{self.name}.calls.jsonl"
+
+
+@dataclass
+class ReplayOutcome:
+    scores: DatasetScores | None = None
+    problems: list[str] = field(default_factory=list)  # why nothing could be scored
+    stale_calls: list[str] = field(default_factory=list)  # recorded calls the pipeline no longer asks for
+    replayed_requests: int = 0
+    live_requests: int = 0
+
+
+async def replay_recorded_run(case: RecordedRun) -> ReplayOutcome:
+    """Run the pipeline on the case's document answering only from its cassette."""
+    with tempfile.TemporaryDirectory(prefix=f"synthgen-eval-{case.name}-") as tmp:
+        run_dir = Path(tmp) / "run"
+        run_dir.mkdir()
+        shutil.copyfile(case.cassette, run_dir / CALLS_FILE)
+        documents = load_documents([case.document])
+        model = resolve_model(case.model, None, replay=True)
+        options = RunOptions(out=run_dir, seed=case.seed, max_examples=case.max_examples,
+                             window_tokens=case.window_tokens, replay=True)
+        try:
+            result = await run_pipeline(documents, model, options)
+        except ReplayMiss as miss:
+            return ReplayOutcome(problems=[str(miss)])
+        finally:
+            await aclose_local_models()
+        report = evaluate_run(run_dir)
+        calls = result.manifest.volatile.calls
+        return ReplayOutcome(scores=report.scores, problems=report.problems, stale_calls=result.stale_calls,
+                             replayed_requests=calls.replayed.requests, live_requests=calls.live.requests)
+
+
+@dataclass
+class Replays(Evaluator[RecordedRun, ReplayOutcome, None]):
+    """Every call came from the cassette and every recorded call was used."""
+
+    def evaluate(self, ctx: EvaluatorContext[RecordedRun, ReplayOutcome, None]) -> bool:
+        out = ctx.output
+        return not out.problems and not out.stale_calls and out.live_requests == 0
+
+
+@dataclass
+class EvidenceValidity(Evaluator[RecordedRun, ReplayOutcome, None]):
+    """Share of evidence quotes verified against the source; the bar is 1.0."""
+
+    def evaluate(self, ctx: EvaluatorContext[RecordedRun, ReplayOutcome, None]) -> float:
+        return ctx.output.scores.evidence_validity if ctx.output.scores else 0.0
+
+
+@dataclass
+class LineageResolves(Evaluator[RecordedRun, ReplayOutcome, None]):
+    """IDs are well formed and unique, and ex -> tc -> uc/pol references all resolve."""
+
+    def evaluate(self, ctx: EvaluatorContext[RecordedRun, ReplayOutcome, None]) -> bool:
+        return ctx.output.scores is not None and ctx.output.scores.lineage_resolves
+
+
+@dataclass
+class DuplicateRate(Evaluator[RecordedRun, ReplayOutcome, None]):
+    def evaluate(self, ctx: EvaluatorContext[RecordedRun, ReplayOutcome, None]) -> float:
+        return ctx.output.scores.duplicate_rate if ctx.output.scores else 1.0
+
+
+@dataclass
+class PolicyCoverage(Evaluator[RecordedRun, ReplayOutcome, None]):
+    """Share of extracted policies that at least one example's criteria cite."""
+
+    def evaluate(self, ctx: EvaluatorContext[RecordedRun, ReplayOutcome, None]) -> float:
+        return ctx.output.scores.policy_coverage if ctx.output.scores else 0.0
+
+
+@dataclass
+class CriteriaGrounding(Evaluator[RecordedRun, ReplayOutcome, None]):
+    """Share of criteria that cite a policy of their own test case."""
+
+    def evaluate(self, ctx: EvaluatorContext[RecordedRun, ReplayOutcome, None]) -> float:
+        return ctx.output.scores.criteria_grounding if ctx.output.scores else 0.0
+
+
+@dataclass
+class Examples(Evaluator[RecordedRun, ReplayOutcome, None]):
+    """How many examples passed every gate and the supervisor."""
+
+    def evaluate(self, ctx: EvaluatorContext[RecordedRun, ReplayOutcome, None]) -> int:
+        return ctx.output.scores.examples if ctx.output.scores else 0
+
+
+EVALUATORS = (Replays(), EvidenceValidity(), LineageResolves(), DuplicateRate(), PolicyCoverage(),
+              CriteriaGrounding(), Examples())
+
+RECORDED_RUNS = (
+    RecordedRun("refund_policy", REPO_DIR / "examples" / "refund_policy.md", "local:0.5b", max_examples=4,
+                window_tokens=800),
+    RecordedRun("tau2_retail_policy", CORPUS_DIR / "tau2_retail_policy.md", "local:0.5b", max_examples=4,
+                window_tokens=800),
+    RecordedRun("github_acceptable_use", CORPUS_DIR / "github_acceptable_use.md", "local:0.5b", max_examples=4,
+                window_tokens=800),
+)
+
+
+def recorded_runs_dataset(runs: tuple[RecordedRun, ...] = RECORDED_RUNS) -> Dataset[RecordedRun, ReplayOutcome, None]:
+    return Dataset[RecordedRun, ReplayOutcome, None](
+        name="synthgen-recorded-runs",
+        cases=[Case(name=run.name, inputs=run) for run in runs if run.cassette.exists()],
+        evaluators=list(EVALUATORS),
+    )
+
+
+def main() -> None:
+    """Replay every recorded run and print the scores: `python -m synthgen.evals.suite`."""
+    dataset = recorded_runs_dataset()
+    report = dataset.evaluate_sync(replay_recorded_run, max_concurrency=1, progress=False)
+    report.print(include_input=False, include_output=False)
+
+
+if __name__ == "__main__":
+    main()
