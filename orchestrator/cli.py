@@ -3,17 +3,16 @@
 import asyncio
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from synthgen import __version__
-from synthgen.errors import SynthgenError
+from synthgen.orchestrator.cli_errors import friendly_errors
 from synthgen.orchestrator.documents import DEFAULT_MAX_BYTES, load_documents
 from synthgen.orchestrator.evaluate import eval_json, evaluate_run, render_eval
+from synthgen.orchestrator.export_cli import export_command
 from synthgen.orchestrator.local_models.resolve import aclose_local_models
 from synthgen.orchestrator.models import DEFAULT_MODEL, ResolvedModel, resolve_model
 from synthgen.orchestrator.models_cli import models_app
@@ -31,19 +30,7 @@ app = typer.Typer(
 agent_app = typer.Typer(no_args_is_help=True, help="Run the multi-agent dataset pipeline.")
 app.add_typer(agent_app, name="agent")
 app.add_typer(models_app, name="models")
-
-
-@contextmanager
-def friendly_errors() -> Iterator[None]:
-    """A SynthgenError becomes one line on stderr and exit code 1, never a traceback."""
-    try:
-        yield
-    except SynthgenError as err:
-        typer.echo(f"synthgen: error: {err}", err=True)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        typer.echo("synthgen: interrupted", err=True)
-        raise typer.Exit(130) from None
+app.command("export")(export_command)
 
 
 def _show_version(value: bool) -> None:
@@ -84,13 +71,13 @@ def run(
         list[Path], typer.Argument(help="Markdown documents to turn into one dataset.", show_default=False)
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Run directory [default: runs/<run_id>].", show_default=False)
+        Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/RUN_ID).", show_default=False)
     ] = None,
     model: Annotated[
         str | None,
         typer.Option(
-            help=f"pydantic-ai model string, or local / local:1.5b for the embedded model [default: {DEFAULT_MODEL} "
-            "when OPENAI_API_KEY is set, else local].",
+            help=f"pydantic-ai model string, or local / local:1.5b for the embedded model (default: {DEFAULT_MODEL} "
+            "when OPENAI_API_KEY is set, else local).",
             show_default=False,
         ),
     ] = None,
@@ -99,7 +86,7 @@ def run(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the model and the covering array.")] = 42,
     max_examples: Annotated[
-        int | None, typer.Option(min=1, help="Cap on examples written [default: no cap].", show_default=False)
+        int | None, typer.Option(min=1, help="Cap on examples written (default: no cap).", show_default=False)
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Model calls in flight at once.")] = 4,
     max_revisions: Annotated[int, typer.Option(min=0, help="Times the supervisor may send an example back.")] = 2,

@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from synthgen.errors import SynthgenError
+from synthgen.orchestrator.cli_errors import friendly_errors
 from synthgen.orchestrator.local_models.catalog import ALIASES, CATALOG, DEFAULT_LOCAL_MODEL, LocalModelSpec
 from synthgen.orchestrator.local_models.weights import MODELS_DIR_ENV, WeightsStatus, models_dir, pull, status
 
@@ -17,11 +17,6 @@ _INSTALLED: dict[WeightsStatus, str] = {"verified": "yes", "unverified": "yes", 
 
 def _size(spec: LocalModelSpec) -> str:
     return f"{spec.size / 1e9:.2f} GB" if spec.size >= 1e9 else f"{spec.size / 1e6:.0f} MB"
-
-
-def _fail(error: SynthgenError) -> typer.Exit:
-    typer.echo(f"error: {error}", err=True)
-    return typer.Exit(1)
 
 
 @models_app.callback(invoke_without_command=True)
@@ -59,11 +54,8 @@ def pull_model(
         TransferSpeedColumn(),
         TimeRemainingColumn(),
     )
-    try:
-        # No bar when stderr is a log file or a pipe: it would only add noise there.
-        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-            task = bar.add_task(name, total=None)
-            path = pull(name, lambda joined, total: bar.update(task, completed=joined, total=total))
-    except SynthgenError as error:
-        raise _fail(error) from None
+    # No bar when stderr is a log file or a pipe: it would only add noise there.
+    with friendly_errors(), Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(name, total=None)
+        path = pull(name, lambda joined, total: bar.update(task, completed=joined, total=total))
     typer.echo(f"{name}: {path}")

@@ -420,7 +420,7 @@ def test_models_pull_fetches_and_reports_errors_in_one_line(
     assert fetched.exit_code == 0, fetched.output
     assert fetched.stdout == f"local:tiny: {weights.weights_path(tiny)}\n"
     assert (unknown.exit_code, unknown.stdout) == (1, "")
-    assert unknown.stderr.startswith("error: unknown local model 'local:7b'") and unknown.stderr.count("\n") == 1
+    assert unknown.stderr.startswith("synthgen: error: unknown local model 'local:7b'") and unknown.stderr.count("\n") == 1
 
 
 # --- the real model ---------------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""Put rendered exports on disk: every folder appears whole or not at all.
+
+Each export is written into a hidden folder beside its target, and only when every export of
+the command is complete are they renamed into place, so a failure (disk full, Ctrl-C) leaves
+no half-written export behind.
+"""
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from synthgen.errors import InputError
+
+# Relative POSIX path inside the export folder -> file content.
+ExportFiles = Mapping[str, bytes]
+
+
+@dataclass(frozen=True)
+class ExportTarget:
+    path: Path
+    files: ExportFiles
+
+
+def check_targets(paths: list[Path], force: bool) -> None:
+    """Refuse before any work is written: an existing output is replaced only with --force."""
+    for path in paths:
+        if (path.exists() or path.is_symlink()) and not force:
+            raise InputError(f"{path} already exists: pass --force to replace it, or choose another --out")
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise InputError(f"{blocking} is a file, so {path} cannot be created: choose another --out")
+
+
+def write_exports(targets: list[ExportTarget], force: bool) -> None:
+    check_targets([t.path for t in targets], force)
+    staged: list[tuple[Path, ExportTarget]] = []
+    current = targets[0].path if targets else Path(".")
+    try:
+        for target in targets:
+            current = target.path
+            staged.append((_stage(target), target))
+        for folder, target in staged:
+            current = target.path
+            _replace(folder, target.path)
+    except OSError as err:
+        raise InputError(
+            f"cannot write {current}: {err.strerror or err}: check the disk, or choose another --out"
+        ) from err
+    finally:
+        for folder, _ in staged:
+            if folder.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stage(target: ExportTarget) -> Path:
+    target.path.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=target.path.parent, prefix=f".{target.path.name}.", suffix=".tmp"))
+    for name, data in target.files.items():
+        relative = PurePosixPath(name)
+        if relative.is_absolute() or ".." in relative.parts:  # an exporter bug must not write outside the folder
+            raise ValueError(f"export file name {name!r} must stay inside the export folder")
+        path = folder.joinpath(*relative.parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return folder
+
+
+def _replace(folder: Path, path: Path) -> None:
+    # A directory cannot be swapped in one rename, so the old one is moved aside first and
+    # only deleted once the new one is in place.
+    old: Path | None = None
+    if path.exists() or path.is_symlink():
+        old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+        os.rmdir(old)
+        os.replace(path, old)
+    try:
+        os.replace(folder, path)
+    except BaseException:
+        if old is not None:
+            os.replace(old, path)
+        raise
+    if old is not None:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
