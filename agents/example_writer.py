@@ -24,6 +24,7 @@ class ExampleWriterDeps:
     revision_instruction: str | None = None  # from the supervisor, when revising
     previous: ExampleDraft | None = None  # the draft the instruction applies to
     relocations: int = 0  # evidence quotes re-anchored in the accepted answer; set by the validator
+    trimmed_turns: int = 0  # trailing assistant turns dropped from the accepted answer; set by the validator
 
 
 example_writer_agent = Agent(
@@ -88,17 +89,23 @@ def lookup_lines(ctx: RunContext[ExampleWriterDeps], start: int, end: int) -> st
 @example_writer_agent.output_validator
 def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) -> ExampleDraft:
     """The conversation must end on the user; criteria must cite the test case's policies, grounded."""
-    ctx.deps.relocations = 0  # only the accepted answer counts, not the attempts before it
+    ctx.deps.relocations = ctx.deps.trimmed_turns = 0  # only the accepted answer counts, not earlier attempts
     test_case = ctx.deps.test_case
     problems: list[str] = []
 
-    last = draft.messages[-1]
+    # A conversation that already ends with the assistant's reply has answered itself; small models
+    # often write it so. The reply belongs in expected_output, so those trailing turns are dropped.
+    messages = list(draft.messages)
+    while len(messages) > 1 and messages[-1].role == "assistant" and any(m.role == "user" for m in messages):
+        messages.pop()
+    trimmed = len(draft.messages) - len(messages)
+    last = messages[-1]
     if last.role != "user":
         problems.append(
             f"messages: the last message has role {last.role!r}; the conversation must end with a 'user' turn "
             "(the assistant's reply belongs in expected_output)"
         )
-    misplaced_system = [n for n, message in enumerate(draft.messages, 1) if message.role == "system" and n > 1]
+    misplaced_system = [n for n, message in enumerate(messages, 1) if message.role == "system" and n > 1]
     if misplaced_system:
         problems.append(
             f"messages: message(s) {', '.join(map(str, misplaced_system))} have role 'system'; "
@@ -133,4 +140,5 @@ def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) ->
     if problems:
         raise ModelRetry(retry_message(problems))
     ctx.deps.relocations = relocated
-    return draft.model_copy(update={"evaluation_criteria": criteria})
+    ctx.deps.trimmed_turns = trimmed
+    return draft.model_copy(update={"messages": messages, "evaluation_criteria": criteria})

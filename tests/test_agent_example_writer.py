@@ -154,9 +154,20 @@ Fix these problems and answer again:
     assert writer_deps.relocations == 1
 
 
-def test_conversation_must_end_with_the_user() -> None:
+def test_a_trailing_assistant_reply_is_trimmed_without_a_retry() -> None:
     ends_with_assistant = [USER_TURN, {"role": "assistant", "content": "Sorry, no refund after 30 days."}]
-    script = Script([example(messages=ends_with_assistant), example()])
+    script = Script([example(messages=ends_with_assistant)])
+
+    draft, writer_deps = run(script)
+
+    assert len(script.received) == 1
+    assert [m.role for m in draft.messages] == ["user"]
+    assert writer_deps.trimmed_turns == 1
+
+
+def test_conversation_must_end_with_the_user() -> None:
+    only_assistant = [{"role": "assistant", "content": "How can I help?"}]
+    script = Script([example(messages=only_assistant), example()])
 
     run(script)
 

@@ -72,5 +72,6 @@ async def write_example(
         example_writer_agent, example_writer_prompt(deps), deps, stage, f"{action} for test case {test_case.id}"
     )
     runner.stages[stage].note("evidence_relocated", deps.relocations)
+    runner.stages[stage].note("assistant_turns_trimmed", deps.trimmed_turns)
     revisions = revision.previous.metadata.revisions + 1 if revision else 0
     return example_from_draft(draft, test_case, revisions)
