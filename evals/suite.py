@@ -14,12 +14,13 @@ from pathlib import Path
 from pydantic_evals import Case, Dataset
 from pydantic_evals.evaluators import Evaluator, EvaluatorContext
 
+from synthgen.errors import SynthgenError
 from synthgen.orchestrator.documents import load_documents
 from synthgen.orchestrator.evaluate import evaluate_run
 from synthgen.orchestrator.local_models.resolve import aclose_local_models
 from synthgen.orchestrator.models import resolve_model
 from synthgen.orchestrator.pipeline import RunOptions, run_pipeline
-from synthgen.orchestrator.recording import CALLS_FILE, ReplayMiss
+from synthgen.orchestrator.recording import CALLS_FILE
 from synthgen.tools.metrics import DatasetScores
 
 EVALS_DIR = Path(__file__).resolve().parent
@@ -61,18 +62,24 @@ async def replay_recorded_run(case: RecordedRun) -> ReplayOutcome:
         shutil.copyfile(case.cassette, run_dir / CALLS_FILE)
         documents = load_documents([case.document])
         model = resolve_model(case.model, None, replay=True)
-        options = RunOptions(out=run_dir, seed=case.seed, max_examples=case.max_examples,
-                             window_tokens=case.window_tokens, replay=True)
+        options = RunOptions(
+            out=run_dir, seed=case.seed, max_examples=case.max_examples, window_tokens=case.window_tokens, replay=True
+        )
         try:
             result = await run_pipeline(documents, model, options)
-        except ReplayMiss as miss:
-            return ReplayOutcome(problems=[str(miss)])
+        except SynthgenError as err:  # a replay miss, or the recorded run failing the same way again
+            return ReplayOutcome(problems=[str(err)])
         finally:
             await aclose_local_models()
         report = evaluate_run(run_dir)
         calls = result.manifest.volatile.calls
-        return ReplayOutcome(scores=report.scores, problems=report.problems, stale_calls=result.stale_calls,
-                             replayed_requests=calls.replayed.requests, live_requests=calls.live.requests)
+        return ReplayOutcome(
+            scores=report.scores,
+            problems=report.problems,
+            stale_calls=result.stale_calls,
+            replayed_requests=calls.replayed.requests,
+            live_requests=calls.live.requests,
+        )
 
 
 @dataclass
@@ -130,16 +137,30 @@ class Examples(Evaluator[RecordedRun, ReplayOutcome, None]):
         return ctx.output.scores.examples if ctx.output.scores else 0
 
 
-EVALUATORS = (Replays(), EvidenceValidity(), LineageResolves(), DuplicateRate(), PolicyCoverage(),
-              CriteriaGrounding(), Examples())
+EVALUATORS = (
+    Replays(),
+    EvidenceValidity(),
+    LineageResolves(),
+    DuplicateRate(),
+    PolicyCoverage(),
+    CriteriaGrounding(),
+    Examples(),
+)
 
 RECORDED_RUNS = (
-    RecordedRun("refund_policy", REPO_DIR / "examples" / "refund_policy.md", "local:0.5b", max_examples=4,
-                window_tokens=800),
-    RecordedRun("tau2_retail_policy", CORPUS_DIR / "tau2_retail_policy.md", "local:0.5b", max_examples=4,
-                window_tokens=800),
-    RecordedRun("github_acceptable_use", CORPUS_DIR / "github_acceptable_use.md", "local:0.5b", max_examples=4,
-                window_tokens=800),
+    RecordedRun(
+        "refund_policy", REPO_DIR / "examples" / "refund_policy.md", "local:0.5b", max_examples=4, window_tokens=800
+    ),
+    RecordedRun(
+        "tau2_retail_policy", CORPUS_DIR / "tau2_retail_policy.md", "local:0.5b", max_examples=4, window_tokens=800
+    ),
+    RecordedRun(
+        "github_acceptable_use",
+        CORPUS_DIR / "github_acceptable_use.md",
+        "local:0.5b",
+        max_examples=4,
+        window_tokens=800,
+    ),
 )
 
 

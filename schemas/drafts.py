@@ -66,7 +66,8 @@ class Verdict(StrictModel):
     instruction: str = Field(default="", description="For revise: what the writer must change.")
     reason_code: str = Field(
         default="",
-        pattern=r"^$|^[a-z][a-z0-9_]*$",
+        # One anchored group, not an alternation: llama.cpp's grammar converter cannot enforce the latter.
+        pattern=r"^([a-z][a-z0-9_]*)?$",
         description="For reject: snake_case reason, e.g. off_policy, wrong_expected_output.",
     )
 

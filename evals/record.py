@@ -1,0 +1,50 @@
+"""Record the cassettes the eval suites replay: `python -m synthgen.evals.record [CASE ...]`.
+
+Runs each recorded-run case live against its model (the embedded local model, so no key and no
+network are needed) and keeps the run's calls.jsonl as evals/cassettes/<case>.calls.jsonl.
+"""
+
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from synthgen.errors import SynthgenError
+from synthgen.evals.suite import CASSETTES_DIR, RECORDED_RUNS, RecordedRun
+from synthgen.orchestrator.documents import load_documents
+from synthgen.orchestrator.local_models.resolve import aclose_local_models
+from synthgen.orchestrator.models import resolve_model
+from synthgen.orchestrator.pipeline import RunOptions, run_pipeline
+from synthgen.orchestrator.recording import CALLS_FILE
+
+
+async def record(case: RecordedRun) -> Path:
+    """Run the case live; keep its calls even when the run fails, since that failure is a result too."""
+    with tempfile.TemporaryDirectory(prefix=f"synthgen-record-{case.name}-") as tmp:
+        run_dir = Path(tmp) / "run"
+        options = RunOptions(
+            out=run_dir, seed=case.seed, max_examples=case.max_examples, window_tokens=case.window_tokens
+        )
+        try:
+            await run_pipeline(load_documents([case.document]), resolve_model(case.model, None), options)
+        except SynthgenError as err:
+            print(f"{case.name}: the run failed, its calls are kept: {err}", file=sys.stderr)
+        finally:
+            await aclose_local_models()
+            CASSETTES_DIR.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(run_dir / CALLS_FILE, case.cassette)
+    return case.cassette
+
+
+def main(names: list[str]) -> None:
+    cases = [case for case in RECORDED_RUNS if not names or case.name in names]
+    for case in cases:
+        started = time.monotonic()
+        path = asyncio.run(record(case))
+        print(f"{case.name}: {path} ({path.stat().st_size:,} bytes, {time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
