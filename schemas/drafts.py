@@ -1,4 +1,9 @@
-"""What the agents answer. Drafts carry no IDs: the ID allocator assigns them after the gates."""
+"""What the agents answer. Drafts carry no IDs: the ID allocator assigns them after the gates.
+
+Every list and string has an upper bound. Besides keeping answers focused, the bounds become part
+of the JSON Schema that constrained decoding enforces, so a small model that starts repeating
+itself is stopped by the grammar instead of running until its token limit.
+"""
 
 from typing import Literal
 
@@ -9,34 +14,41 @@ from synthgen.schemas.items import Evidence, Message, PolicyKind
 
 
 class UseCaseDraft(StrictModel):
-    name: str = Field(min_length=1, description="Short, unique name of the use case.")
-    actor: str = Field(min_length=1, description="Who acts: customer, agent, developer, ...")
-    goal: str = Field(min_length=1, description="What the actor wants to achieve.")
-    description: str
-    evidence: list[Evidence] = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=100, description="Short, unique name of the use case.")
+    actor: str = Field(min_length=1, max_length=80, description="Who acts: customer, agent, developer, ...")
+    goal: str = Field(min_length=1, max_length=300, description="What the actor wants to achieve.")
+    description: str = Field(max_length=600)
+    evidence: list[Evidence] = Field(min_length=1, max_length=4)
 
 
 class PolicyDraft(StrictModel):
-    statement: str = Field(min_length=1, description="The rule, restated as one self-contained sentence.")
+    statement: str = Field(
+        min_length=1, max_length=400, description="The rule, restated as one self-contained sentence."
+    )
     kind: PolicyKind
-    conditions: list[str] = Field(default_factory=list, description="When the rule applies, if it is conditional.")
+    conditions: list[str] = Field(
+        default_factory=list, max_length=5, description="When the rule applies, if it is conditional."
+    )
     applies_to: list[str] = Field(
         default_factory=list,
+        max_length=12,
         description="Names of use cases in this answer that the rule governs; empty means all of them.",
     )
-    evidence: list[Evidence] = Field(min_length=1)
+    evidence: list[Evidence] = Field(min_length=1, max_length=4)
 
 
 class ExtractionDraft(StrictModel):
-    use_cases: list[UseCaseDraft]
-    policies: list[PolicyDraft]
+    use_cases: list[UseCaseDraft] = Field(max_length=12)
+    policies: list[PolicyDraft] = Field(max_length=40)
 
 
 class AxisDraft(StrictModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="snake_case name of the variation axis.")
     values: list[str] = Field(min_length=2, max_length=6, description="Distinct values this axis takes.")
-    rationale: str = Field(description="Why behaviour changes along this axis.")
-    policy_ids: list[str] = Field(min_length=1, description="pol_ ids of the policies this axis exercises.")
+    rationale: str = Field(max_length=400, description="Why behaviour changes along this axis.")
+    policy_ids: list[str] = Field(
+        min_length=1, max_length=12, description="pol_ ids of the policies this axis exercises."
+    )
 
 
 class TestDesignDraft(StrictModel):
@@ -46,15 +58,19 @@ class TestDesignDraft(StrictModel):
 
 
 class CriterionDraft(StrictModel):
-    criterion: str = Field(min_length=1, description="A checkable statement about a good answer.")
+    criterion: str = Field(min_length=1, max_length=400, description="A checkable statement about a good answer.")
     policy_id: str = Field(description="pol_ id of one of the test case's policies.")
-    evidence: list[Evidence] = Field(min_length=1)
+    evidence: list[Evidence] = Field(min_length=1, max_length=4)
 
 
 class ExampleDraft(StrictModel):
-    messages: list[Message] = Field(min_length=1, description="The conversation so far; the last turn is the user's.")
-    expected_output: str = Field(min_length=1, description="The reply a policy-following assistant gives next.")
-    evaluation_criteria: list[CriterionDraft] = Field(min_length=1)
+    messages: list[Message] = Field(
+        min_length=1, max_length=10, description="The conversation so far; the last turn is the user's."
+    )
+    expected_output: str = Field(
+        min_length=1, max_length=2000, description="The reply a policy-following assistant gives next."
+    )
+    evaluation_criteria: list[CriterionDraft] = Field(min_length=1, max_length=10)
 
 
 Decision = Literal["accept", "revise", "reject"]
@@ -63,7 +79,7 @@ Decision = Literal["accept", "revise", "reject"]
 class Verdict(StrictModel):
     item_id: str = Field(description="ex_ id of the reviewed example.")
     decision: Decision
-    instruction: str = Field(default="", description="For revise: what the writer must change.")
+    instruction: str = Field(default="", max_length=600, description="For revise: what the writer must change.")
     reason_code: str = Field(
         default="",
         # One anchored group, not an alternation: llama.cpp's grammar converter cannot enforce the latter.
@@ -73,4 +89,4 @@ class Verdict(StrictModel):
 
 
 class SupervisorReview(StrictModel):
-    verdicts: list[Verdict]
+    verdicts: list[Verdict] = Field(max_length=20)
