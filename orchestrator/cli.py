@@ -1,8 +1,7 @@
 """The `synthgen` command: a thin Typer layer over orchestrator functions."""
 
 import asyncio
-import logging
-import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -14,10 +13,13 @@ from synthgen.orchestrator.documents import DEFAULT_MAX_BYTES, load_documents
 from synthgen.orchestrator.evaluate import eval_json, evaluate_run, render_eval
 from synthgen.orchestrator.export_cli import export_command
 from synthgen.orchestrator.local_models.resolve import aclose_local_models
+from synthgen.orchestrator.logs import LogFormat, Progress, configure_logging, make_progress
 from synthgen.orchestrator.models import DEFAULT_MODEL, ResolvedModel, resolve_model
 from synthgen.orchestrator.models_cli import models_app
 from synthgen.orchestrator.pipeline import RunOptions, RunResult, run_pipeline
-from synthgen.orchestrator.summary import render_summary
+from synthgen.orchestrator.summary import render_summary, summary_json
+from synthgen.orchestrator.trace_view import trace_command
+from synthgen.orchestrator.tracing import configure_logfire, flush_traces
 from synthgen.orchestrator.validate import validate_run
 from synthgen.schemas.document import SourceDocument
 
@@ -31,6 +33,7 @@ agent_app = typer.Typer(no_args_is_help=True, help="Run the multi-agent dataset 
 app.add_typer(agent_app, name="agent")
 app.add_typer(models_app, name="models")
 app.command("export")(export_command)
+app.command("trace")(trace_command)
 
 
 def _show_version(value: bool) -> None:
@@ -48,19 +51,15 @@ def _root(
     pass
 
 
-def _configure_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("synthgen: %(message)s"))
-    logger = logging.getLogger("synthgen")
-    logger.handlers[:] = [handler]
-    logger.setLevel(level)
-    logger.propagate = False
+def _configure_logging(verbose: int, quiet: bool, log_format: LogFormat = "text") -> None:
+    configure_logging(verbose, quiet, log_format)
 
 
-async def _run_and_close(docs: list[SourceDocument], model: ResolvedModel, options: RunOptions) -> RunResult:
+async def _run_and_close(
+    docs: list[SourceDocument], model: ResolvedModel, options: RunOptions, progress: Progress | None = None
+) -> RunResult:
     try:
-        return await run_pipeline(docs, model, options)
+        return await run_pipeline(docs, model, options, progress)
     finally:
         await aclose_local_models()  # an embedded model server must not outlive its run
 
@@ -102,12 +101,28 @@ def run(
         ),
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Start over in an --out that holds another run.")] = False,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr.")] = 0,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Stop once live model calls have cost this many USD (list prices, genai-prices); refuse to start "
+            "when the estimate is higher or the model has no known price. Replayed calls are free.",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr (-vv: libraries too).")
+    ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="Logs on stderr as text lines or JSON objects.")
+    ] = "text",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as JSON.")] = False,
 ) -> None:
     """Extract use cases and policies from DOCUMENTS, design test cases and write a verified dataset."""
-    _configure_logging(verbose, quiet)
+    _configure_logging(verbose, quiet, log_format)
     with friendly_errors():
+        configure_logfire()
         docs = load_documents(documents, max_bytes)
         resolved = resolve_model(model, base_url, replay)
         options = RunOptions(
@@ -120,9 +135,13 @@ def run(
             strength=strength,
             replay=replay,
             force=force,
+            max_cost=Decimal(str(max_cost)) if max_cost is not None else None,
         )
-        result: RunResult = asyncio.run(_run_and_close(docs, resolved, options))
-    typer.echo(render_summary(result))
+        try:
+            result: RunResult = asyncio.run(_run_and_close(docs, resolved, options, make_progress(quiet, log_format)))
+        finally:
+            flush_traces()
+    typer.echo(summary_json(result) if as_json else render_summary(result))
 
 
 @app.command()

@@ -5,6 +5,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic_ai import ModelSettings
@@ -12,6 +13,8 @@ from pydantic_ai import ModelSettings
 from synthgen import __version__
 from synthgen.agents.prompts import all_prompts
 from synthgen.errors import GateError
+from synthgen.orchestrator.costs import PRICING, CostLedger, check_budget
+from synthgen.orchestrator.logs import Progress
 from synthgen.orchestrator.models import ResolvedModel
 from synthgen.orchestrator.recording import CALLS_FILE, CallLog, RecordingModel
 from synthgen.orchestrator.rundir import (
@@ -28,7 +31,8 @@ from synthgen.orchestrator.runner import ItemFailed, ModelRunner
 from synthgen.orchestrator.stages.design import Design, design_test_cases
 from synthgen.orchestrator.stages.extract import Extraction, extract_document
 from synthgen.orchestrator.stages.supervise import supervise
-from synthgen.orchestrator.stages.write import write_example
+from synthgen.orchestrator.stages.write import example_id, write_example
+from synthgen.orchestrator.tracing import RunTrace, run_trace, set_attributes
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import DatasetExample, TestCase
 from synthgen.schemas.manifest import (
@@ -42,6 +46,7 @@ from synthgen.schemas.manifest import (
     RunConfig,
     RunManifest,
     StageReport,
+    TokenUsage,
     VolatileInfo,
 )
 from synthgen.tools.gates import ItemIndex, run_problems
@@ -61,6 +66,7 @@ class RunOptions:
     strength: int = 2
     replay: bool = False  # answer only from calls.jsonl; a call never recorded is an error
     force: bool = False  # start over in an --out made for another run
+    max_cost: Decimal | None = None  # USD this invocation may spend on live calls; not part of the run id
 
 
 @dataclass
@@ -149,12 +155,21 @@ class _StageClock:
         self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.monotonic() - started, 3)
 
 
-async def run_pipeline(documents: list[SourceDocument], model: ResolvedModel, options: RunOptions) -> RunResult:
+async def run_pipeline(
+    documents: list[SourceDocument], model: ResolvedModel, options: RunOptions, progress: Progress | None = None
+) -> RunResult:
     binding, run_dir = plan_run(documents, model, options)
+    check_budget(
+        documents, model.model, model.name, options.max_cost, window_tokens=options.window_tokens,
+        max_examples=options.max_examples, replay=options.replay, calls_path=run_dir / CALLS_FILE,
+    )  # fmt: skip
     directory = RunDirectory(run_dir, binding, options.force)
+    progress = progress or Progress()
     try:
-        return await _run_in(directory, documents, model, options, binding)
+        with run_trace(directory.path, binding.run_id, documents, model=model.name, replay=options.replay) as trace:
+            return await _run_in(directory, documents, model, options, binding, trace, progress)
     finally:
+        progress.close()
         directory.close()
 
 
@@ -164,13 +179,18 @@ async def _run_in(
     model: ResolvedModel,
     options: RunOptions,
     binding: RunBinding,
+    trace: RunTrace,
+    progress: Progress,
 ) -> RunResult:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     run_dir = directory.path
     calls = CallLog(run_dir / CALLS_FILE)
     if calls.records:
         log.info("resuming: %d recorded call(s) in %s will be replayed", len(calls.records), calls.path)
-    recording = RecordingModel(model.model, calls, "replay" if options.replay else "record")
+    ledger = CostLedger(options.max_cost, model.name)
+    ledger.calls_path = str(calls.path)
+    ledger.listeners.append(progress.on_call)
+    recording = RecordingModel(model.model, calls, "replay" if options.replay else "record", ledger)
     stages = {name: StageReport() for name in STAGES}
     runner = ModelRunner(
         recording,
@@ -178,6 +198,9 @@ async def _run_in(
         ModelSettings(temperature=options.temperature, seed=options.seed),
         options.concurrency,
         stages,
+        ledger=ledger,
+        trace=trace,
+        progress=progress,
     )
     clock = _StageClock()
 
@@ -187,14 +210,17 @@ async def _run_in(
         *(extract_document(doc, runner, options.window_tokens) for doc in documents)
     )
     clock.measure("extract", start)
+    progress.finish("extract")
 
     start = time.monotonic()
     log.info("design: naming variation axes")
+    progress.expect("design", len(extractions))
     designs: list[Design] = await asyncio.gather(
         *(design_test_cases(x, runner, options.strength, options.seed) for x in extractions)
     )
     test_cases = select_test_cases(designs, options.max_examples, stages["design"])
     clock.measure("design", start)
+    progress.finish("design")
 
     index = ItemIndex(
         documents={doc.id: doc for doc in documents},
@@ -205,14 +231,18 @@ async def _run_in(
 
     start = time.monotonic()
     log.info("write: %d example(s)", len(test_cases))
-    written = await asyncio.gather(*(_write_or_reject(tc, index, runner) for tc in test_cases))
+    progress.expect("write", len(test_cases))
+    with trace.stage("write", [tc.document_id for tc in test_cases]):
+        written = await asyncio.gather(*(_write_or_reject(tc, index, runner) for tc in test_cases))
     drafts = [example for example in written if example is not None]
     clock.measure("write", start)
+    progress.finish("write")
 
     start = time.monotonic()
     log.info("supervise: reviewing %d example(s)", len(drafts))
     examples, _ = await supervise(drafts, index, runner, options.max_revisions)
     clock.measure("supervise", start)
+    progress.finish("supervise")
 
     problems = run_problems(index, examples)
     if problems:
@@ -222,6 +252,8 @@ async def _run_in(
             "no example passed the gates and the supervisor: see the reasons with -v, or try a stronger model"
         )
 
+    by_stage = ledger.by_stage()
+    usage = {name: by_stage.get(name, TokenUsage()) for name in stages}
     files = {
         "use_cases.json": (json_bytes(list(index.use_cases.values())), len(index.use_cases)),
         "policies.json": (json_bytes(list(index.policies.values())), len(index.policies)),
@@ -234,8 +266,11 @@ async def _run_in(
         inputs=binding.inputs,
         config=binding.config,
         prompts=[PromptVersion(name=p.name, version=p.version, sha256=p.sha256) for p in all_prompts()],
-        stages=stages,
-        usage_by_model=runner.usage_by_model,
+        stages={name: report.model_copy(update={"usage": usage[name]}) for name, report in stages.items()},
+        usage_by_model=ledger.by_model(),
+        usage_by_agent=ledger.by_agent(),
+        calls=ledger.calls(),
+        pricing=PRICING,
         coverage=[d.coverage for d in designs],
         outputs=[output_file(name, data, records) for name, (data, records) in files.items()],
         lineage=lineage(examples, index),
@@ -243,9 +278,11 @@ async def _run_in(
             started_at=started_at,
             finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
             stage_seconds=clock.seconds,
-            calls=CallCounts(live=recording.stats.live, replayed=recording.stats.replayed),
+            calls=CallCounts(live=ledger.live, replayed=ledger.replayed),
+            max_cost_usd=float(options.max_cost) if options.max_cost is not None else None,
         ),
     )
+    trace.record_totals(len(examples), ledger.live, ledger.replayed)
     for name, (data, _) in files.items():
         write_atomically(run_dir / name, data)
     write_atomically(run_dir / "manifest.json", json_bytes(manifest))
@@ -258,11 +295,26 @@ async def _run_in(
 async def _write_or_reject(test_case: TestCase, index: ItemIndex, runner: ModelRunner) -> DatasetExample | None:
     report = runner.stages["write"]
     report.requested += 1
-    try:
-        example = await write_example(test_case, index, runner)
-    except ItemFailed as err:
-        log.warning("rejected %s: %s", test_case.id, err)
-        report.reject(err.reason_code)
-        return None
+    ex_id = example_id(test_case)
+    with runner.trace.item(
+        "write", test_case.document_id, "write example", f"example {ex_id} for {test_case.id}",
+        test_case_id=test_case.id, example_id=ex_id, use_case_id=test_case.use_case_id,
+        policy_ids=test_case.policy_ids,
+    ) as span:  # fmt: skip
+        try:
+            example = await write_example(test_case, index, runner)
+        except ItemFailed as err:
+            log.warning(
+                "rejected %s: %s",
+                test_case.id,
+                err,
+                extra={"event": "rejected", "item": test_case.id, "reason_code": err.reason_code},
+            )
+            set_attributes(span, outcome="rejected", reason_code=err.reason_code)
+            report.reject(err.reason_code)
+            return None
+        finally:
+            runner.progress.advance("write")
+        set_attributes(span, outcome="written")
     report.accepted += 1
     return example

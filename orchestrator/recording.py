@@ -23,6 +23,8 @@ from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
 from synthgen.errors import SynthgenError
+from synthgen.orchestrator.costs import CostLedger, call_usage, price
+from synthgen.orchestrator.tracing import annotate_current
 from synthgen.schemas.calls import CallRecord
 from synthgen.schemas.manifest import TokenUsage
 
@@ -56,6 +58,7 @@ class ReplayMiss(SynthgenError):
 class CallContext:
     stage: str
     item: str
+    agent: str = "unknown"
 
 
 _UNNAMED = CallContext("unknown", "unknown")
@@ -63,9 +66,9 @@ current_call: ContextVar[CallContext | None] = ContextVar("current_call", defaul
 
 
 @contextmanager
-def calling(stage: str, item: str) -> Iterator[None]:
-    """Name the stage and item of the model calls made inside the block, for the record and errors."""
-    token = current_call.set(CallContext(stage, item))
+def calling(stage: str, item: str, agent: str = "unknown") -> Iterator[None]:
+    """Name the stage, item and agent of the model calls made inside the block, for the record and errors."""
+    token = current_call.set(CallContext(stage, item, agent))
     try:
         yield
     finally:
@@ -166,9 +169,7 @@ class CallLog:
 
     def append(self, key: str, model: str, context: CallContext, response: ModelResponse) -> CallRecord:
         body = _RESPONSE.dump_python(response, mode="json")
-        usage = TokenUsage(
-            requests=1, input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens
-        )
+        usage = call_usage(response)
         record = CallRecord(
             key=key,
             model=model,
@@ -204,11 +205,14 @@ class CallLog:
 class RecordingModel(WrapperModel):
     """Answers from calls.jsonl when it can; otherwise asks the wrapped model and records the answer."""
 
-    def __init__(self, wrapped: Any, calls: CallLog, mode: RecordMode = "record") -> None:
+    def __init__(
+        self, wrapped: Any, calls: CallLog, mode: RecordMode = "record", ledger: CostLedger | None = None
+    ) -> None:
         super().__init__(wrapped)
         self.calls = calls
         self.mode = mode
         self.stats = CallStats()
+        self.ledger = ledger  # prices each call and holds live calls to --max-cost
 
     async def request(
         self,
@@ -218,10 +222,11 @@ class RecordingModel(WrapperModel):
     ) -> ModelResponse:
         key = request_key(self.wrapped.model_name, messages, model_settings, model_request_parameters)
         recorded = self.calls.response(key)
+        context = current_call.get() or _UNNAMED
         if recorded is not None:
             self.stats.replayed = self.stats.replayed + _usage(recorded)
+            self._account(key, context, recorded, replayed=True)
             return recorded
-        context = current_call.get() or _UNNAMED
         if self.mode == "replay":
             stale = self.calls.unused_for(context)
             why = (
@@ -233,10 +238,31 @@ class RecordingModel(WrapperModel):
                 f"--replay: no recorded answer for {context.stage} stage, {context.item} ({why}); "
                 "run without --replay to call the model"
             )
-        response = await self.wrapped.request(messages, model_settings, model_request_parameters)
+        if self.ledger is not None:
+            await self.ledger.admit_live_call()  # BudgetExceeded once --max-cost is spent
+        try:
+            response = await self.wrapped.request(messages, model_settings, model_request_parameters)
+        except BaseException:
+            if self.ledger is not None:
+                self.ledger.live_call_failed()
+            raise
         self.calls.append(key, self.wrapped.model_name, context, response)
         self.stats.live = self.stats.live + _usage(response)
+        self._account(key, context, response, replayed=False)
         return response
+
+    def _account(self, key: str, context: CallContext, response: ModelResponse, replayed: bool) -> None:
+        """Price the call and tag the `chat` span pydantic-ai opened around this request."""
+        cost = None
+        if self.ledger is not None:
+            entry = self.ledger.record(key, context.stage, context.item, context.agent, response, replayed)
+            cost = entry.usage.cost_usd
+        else:
+            cost = price(response)
+        annotate_current(
+            **{"call.replayed": replayed, "call.key": key, "call.priced": cost is not None},
+            **({"call.cost_usd": float(cost)} if cost is not None else {}),
+        )
 
 
 def _usage(response: ModelResponse) -> TokenUsage:

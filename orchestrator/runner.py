@@ -1,6 +1,7 @@
 """One place where agents meet the model: concurrency limit, settings and token accounting."""
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -10,7 +11,10 @@ from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage
 
 from synthgen.errors import ModelCallError
+from synthgen.orchestrator.costs import CostLedger
+from synthgen.orchestrator.logs import Progress
 from synthgen.orchestrator.recording import calling
+from synthgen.orchestrator.tracing import RunTrace, annotate_current
 from synthgen.schemas.manifest import StageReport, TokenUsage
 
 OutputT = TypeVar("OutputT")
@@ -39,6 +43,9 @@ class ModelRunner:
     concurrency: int
     stages: dict[str, StageReport]
     usage_by_model: dict[str, TokenUsage] = field(default_factory=dict)
+    ledger: CostLedger | None = None  # the priced calls; the manifest's usage and cost come from it
+    trace: RunTrace = field(default_factory=RunTrace)  # synthgen's spans, for the stages' items
+    progress: Progress = field(default_factory=Progress)
     _limit: asyncio.Semaphore | None = None
 
     def _semaphore(self) -> asyncio.Semaphore:
@@ -62,8 +69,10 @@ class ModelRunner:
         usage = RunUsage()
         report = self.stages[stage]
         try:
+            waiting = time.monotonic()
             async with self._semaphore():
-                with calling(stage, item):
+                annotate_current(queued_ms=round((time.monotonic() - waiting) * 1000, 1))
+                with calling(stage, item, agent.name or "agent"):
                     result = await agent.run(
                         prompt, deps=deps, model=self.model, model_settings=self.settings, usage=usage
                     )
@@ -75,6 +84,7 @@ class ModelRunner:
                 f"model call for {item} failed: {err}; check the model and its server, then re-run"
             ) from err
         finally:
-            spent = token_usage(usage)
-            report.usage = report.usage + spent
-            self.usage_by_model[self.model_name] = self.usage_by_model.get(self.model_name, TokenUsage()) + spent
+            if self.ledger is None:  # with a ledger, usage and cost come from its priced calls
+                spent = token_usage(usage)
+                report.usage = report.usage + spent
+                self.usage_by_model[self.model_name] = self.usage_by_model.get(self.model_name, TokenUsage()) + spent

@@ -23,7 +23,7 @@ class UseCaseDraft(StrictModel):
 
 class PolicyDraft(StrictModel):
     statement: str = Field(
-        min_length=1, max_length=400, description="The rule, restated as one self-contained sentence."
+        min_length=1, max_length=1200, description="The rule, restated as one self-contained sentence."
     )
     kind: PolicyKind
     conditions: list[str] = Field(
@@ -47,7 +47,7 @@ class AxisDraft(StrictModel):
     values: list[str] = Field(min_length=2, max_length=6, description="Distinct values this axis takes.")
     rationale: str = Field(max_length=400, description="Why behaviour changes along this axis.")
     policy_ids: list[str] = Field(
-        min_length=1, max_length=12, description="pol_ ids of the policies this axis exercises."
+        min_length=1, max_length=40, description="pol_ ids of the policies this axis exercises."
     )
 
 
@@ -58,7 +58,7 @@ class TestDesignDraft(StrictModel):
 
 
 class CriterionDraft(StrictModel):
-    criterion: str = Field(min_length=1, max_length=400, description="A checkable statement about a good answer.")
+    criterion: str = Field(min_length=1, max_length=1200, description="A checkable statement about a good answer.")
     policy_id: str = Field(description="pol_ id of one of the test case's policies.")
     evidence: list[Evidence] = Field(min_length=1, max_length=4)
 

@@ -1,8 +1,14 @@
 """The run manifest: what went in, what came out, and what happened in between."""
 
-from pydantic import Field
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, PlainSerializer
 
 from synthgen.schemas.base import StrictModel
+
+# Exact sums in memory (the order concurrent calls finish in cannot change a total), a number in JSON.
+Usd = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 STAGES = ("extract", "design", "write", "supervise")
 
@@ -41,13 +47,44 @@ class TokenUsage(StrictModel):
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cost_usd: Usd | None = Field(
+        default=Decimal(0),
+        description="List-price cost in USD of the priced requests, from genai-prices (offline). "
+        "null when no request has a known price: unpriced, never $0.",
+    )
+    unpriced_requests: int = Field(
+        default=0, description="Requests whose model has no known price; their cost is not in cost_usd."
+    )
 
     def __add__(self, other: "TokenUsage") -> "TokenUsage":
+        requests = self.requests + other.requests
+        unpriced = self.unpriced_requests + other.unpriced_requests
+        cost = (self.cost_usd or Decimal(0)) + (other.cost_usd or Decimal(0))
         return TokenUsage(
-            requests=self.requests + other.requests,
+            requests=requests,
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
+            cost_usd=None if requests and unpriced == requests else cost,
+            unpriced_requests=unpriced,
         )
+
+
+class CallCost(StrictModel):
+    """One model request of the run, replayed or live: what it was for and what it costs at list price."""
+
+    key: str = Field(description="Request hash: the key of its record in calls.jsonl.")
+    stage: str
+    item: str
+    agent: str
+    model: str = Field(description="The model that answered, as its response names it.")
+    input_tokens: int
+    output_tokens: int
+    cost_usd: Usd | None = Field(description="null when the model has no known price.")
+
+
+class PricingInfo(StrictModel):
+    source: str = Field(description="Price table used for cost_usd, e.g. genai-prices.")
+    version: str
 
 
 class StageReport(StrictModel):
@@ -106,7 +143,7 @@ class LineageEntry(StrictModel):
 
 
 class CallCounts(StrictModel):
-    """Model requests this run sent (live) and answered from calls.jsonl (replayed, costing nothing)."""
+    """Model requests this run sent (live: money spent now) and answered from calls.jsonl (replayed: free)."""
 
     live: TokenUsage
     replayed: TokenUsage
@@ -119,6 +156,7 @@ class VolatileInfo(StrictModel):
     finished_at: str
     stage_seconds: dict[str, float]
     calls: CallCounts
+    max_cost_usd: float | None = Field(default=None, description="--max-cost of this invocation, if any.")
 
 
 class RunBinding(StrictModel):
@@ -138,6 +176,9 @@ class RunManifest(StrictModel):
     prompts: list[PromptVersion]
     stages: dict[str, StageReport]
     usage_by_model: dict[str, TokenUsage]
+    usage_by_agent: dict[str, TokenUsage] = Field(default_factory=dict)
+    calls: list[CallCost] = Field(default_factory=list, description="Every model request, replayed or live.")
+    pricing: PricingInfo | None = None
     coverage: list[CoverageReport]
     outputs: list[OutputFile]
     lineage: list[LineageEntry]

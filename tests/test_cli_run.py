@@ -14,7 +14,7 @@ from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli import app
 
 OUTPUTS = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl", "manifest.json"]
-RUN_FILES = [*OUTPUTS, "run.json", "calls.jsonl"]
+RUN_FILES = [*OUTPUTS, "run.json", "calls.jsonl", "trace.jsonl"]
 runner = CliRunner()
 
 
@@ -64,12 +64,15 @@ def test_manifest(
     assert run_cli("agent", "run", "tau2_retail_policy.md", "--out", out, "--max-examples", "3").exit_code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     volatile = manifest.pop("volatile")
-    assert set(volatile) == {"started_at", "finished_at", "stage_seconds", "calls"}
+    assert set(volatile) == {"started_at", "finished_at", "stage_seconds", "calls", "max_cost_usd"}
     assert volatile["calls"]["live"]["requests"] == 6 and volatile["calls"]["replayed"]["requests"] == 0
     assert set(volatile["stage_seconds"]) == {"extract", "design", "write", "supervise"}
     manifest["tool_version"] = "<installed version>" if manifest["tool_version"] else ""
     manifest["prompts"] = [(p["name"], p["version"]) for p in manifest["prompts"]]
     manifest["outputs"] = [(o["name"], o["records"]) for o in manifest["outputs"]]
+    # Request hashes and item wording change with every prompt edit: checked, then left out.
+    assert all(len(c.pop("key")) == 64 and c.pop("item") for c in manifest["calls"])
+    manifest["pricing"]["version"] = "<genai-prices version>"
     assert len(manifest["lineage"]) == 3
     manifest["lineage"] = manifest["lineage"][0]
     assert manifest == snapshot(
@@ -107,7 +110,13 @@ def test_manifest(
                     "rejected": 1,
                     "reasons": {"duplicate_policy": 1},
                     "notes": {},
-                    "usage": {"requests": 1, "input_tokens": 1934, "output_tokens": 3129},
+                    "usage": {
+                        "requests": 1,
+                        "input_tokens": 1934,
+                        "output_tokens": 3129,
+                        "cost_usd": None,
+                        "unpriced_requests": 1,
+                    },
                 },
                 "design": {
                     "requested": 36,
@@ -115,7 +124,13 @@ def test_manifest(
                     "rejected": 33,
                     "reasons": {"over_max_examples": 33},
                     "notes": {},
-                    "usage": {"requests": 1, "input_tokens": 1281, "output_tokens": 176},
+                    "usage": {
+                        "requests": 1,
+                        "input_tokens": 1281,
+                        "output_tokens": 176,
+                        "cost_usd": None,
+                        "unpriced_requests": 1,
+                    },
                 },
                 "write": {
                     "requested": 3,
@@ -123,7 +138,13 @@ def test_manifest(
                     "rejected": 0,
                     "reasons": {},
                     "notes": {},
-                    "usage": {"requests": 3, "input_tokens": 1575, "output_tokens": 1569},
+                    "usage": {
+                        "requests": 3,
+                        "input_tokens": 1575,
+                        "output_tokens": 1569,
+                        "cost_usd": None,
+                        "unpriced_requests": 3,
+                    },
                 },
                 "supervise": {
                     "requested": 3,
@@ -131,10 +152,105 @@ def test_manifest(
                     "rejected": 0,
                     "reasons": {},
                     "notes": {},
-                    "usage": {"requests": 1, "input_tokens": 1900, "output_tokens": 71},
+                    "usage": {
+                        "requests": 1,
+                        "input_tokens": 1900,
+                        "output_tokens": 71,
+                        "cost_usd": None,
+                        "unpriced_requests": 1,
+                    },
                 },
             },
-            "usage_by_model": {"function:scripted": {"requests": 6, "input_tokens": 6690, "output_tokens": 4945}},
+            "usage_by_model": {
+                "scripted": {
+                    "requests": 6,
+                    "input_tokens": 6690,
+                    "output_tokens": 4945,
+                    "cost_usd": None,
+                    "unpriced_requests": 6,
+                }
+            },
+            "usage_by_agent": {
+                "example_writer": {
+                    "requests": 3,
+                    "input_tokens": 1575,
+                    "output_tokens": 1569,
+                    "cost_usd": None,
+                    "unpriced_requests": 3,
+                },
+                "extraction": {
+                    "requests": 1,
+                    "input_tokens": 1934,
+                    "output_tokens": 3129,
+                    "cost_usd": None,
+                    "unpriced_requests": 1,
+                },
+                "supervisor": {
+                    "requests": 1,
+                    "input_tokens": 1900,
+                    "output_tokens": 71,
+                    "cost_usd": None,
+                    "unpriced_requests": 1,
+                },
+                "test_design": {
+                    "requests": 1,
+                    "input_tokens": 1281,
+                    "output_tokens": 176,
+                    "cost_usd": None,
+                    "unpriced_requests": 1,
+                },
+            },
+            "calls": [
+                {
+                    "stage": "extract",
+                    "agent": "extraction",
+                    "model": "scripted",
+                    "input_tokens": 1934,
+                    "output_tokens": 3129,
+                    "cost_usd": None,
+                },
+                {
+                    "stage": "design",
+                    "agent": "test_design",
+                    "model": "scripted",
+                    "input_tokens": 1281,
+                    "output_tokens": 176,
+                    "cost_usd": None,
+                },
+                {
+                    "stage": "write",
+                    "agent": "example_writer",
+                    "model": "scripted",
+                    "input_tokens": 560,
+                    "output_tokens": 556,
+                    "cost_usd": None,
+                },
+                {
+                    "stage": "write",
+                    "agent": "example_writer",
+                    "model": "scripted",
+                    "input_tokens": 611,
+                    "output_tokens": 604,
+                    "cost_usd": None,
+                },
+                {
+                    "stage": "write",
+                    "agent": "example_writer",
+                    "model": "scripted",
+                    "input_tokens": 404,
+                    "output_tokens": 409,
+                    "cost_usd": None,
+                },
+                {
+                    "stage": "supervise",
+                    "agent": "supervisor",
+                    "model": "scripted",
+                    "input_tokens": 1900,
+                    "output_tokens": 71,
+                    "cost_usd": None,
+                },
+            ],
+            "pricing": {"source": "genai-prices", "version": "<genai-prices version>"},
             "coverage": [
                 {
                     "document_id": "doc_2c9652afbce5",

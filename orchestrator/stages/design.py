@@ -9,6 +9,7 @@ from synthgen.agents.test_design import TestDesignDeps, test_design_agent, test_
 from synthgen.errors import SynthgenError
 from synthgen.orchestrator.runner import ItemFailed, ModelRunner
 from synthgen.orchestrator.stages.extract import Extraction
+from synthgen.orchestrator.tracing import set_attributes
 from synthgen.schemas.items import Axis, Policy, TestCase, UseCase
 from synthgen.schemas.manifest import AxisCoverage, CoverageReport
 from synthgen.tools.combinatorics import coverage_stats, covering_array
@@ -93,14 +94,28 @@ STAGE = "design"
 async def design_test_cases(extraction: Extraction, runner: ModelRunner, strength: int, seed: int) -> Design:
     doc = extraction.document
     deps = TestDesignDeps(document=doc, use_cases=extraction.use_cases, policies=extraction.policies)
-    try:
-        draft = await runner.run(
-            test_design_agent, test_design_prompt(deps), deps, STAGE, f"test design for {doc.path}"
-        )
-    except ItemFailed as err:
-        raise SynthgenError(f"{err}; try a stronger model") from err
-    runner.stages[STAGE].note("axis_problem_repaired", deps.repairs)
-    axes = [Axis(name=a.name, values=a.values, rationale=a.rationale, policy_ids=a.policy_ids) for a in draft.axes]
-    test_cases, coverage = build_test_cases(extraction, axes, strength, seed)
+    with runner.trace.stage(STAGE, [doc.id]):
+        with runner.trace.item(
+            STAGE, doc.id, "test design", "test design: name the variation axes",
+            use_case_ids=[uc.id for uc in extraction.use_cases], policy_ids=[p.id for p in extraction.policies],
+        ) as span:  # fmt: skip
+            try:
+                draft = await runner.run(
+                    test_design_agent, test_design_prompt(deps), deps, STAGE, f"test design for {doc.path}"
+                )
+            except ItemFailed as err:
+                raise SynthgenError(f"{err}; try a stronger model") from err
+            set_attributes(span, axes=[a.name for a in draft.axes], repairs=deps.repairs)
+        runner.stages[STAGE].note("axis_problem_repaired", deps.repairs)
+        axes = [Axis(name=a.name, values=a.values, rationale=a.rationale, policy_ids=a.policy_ids) for a in draft.axes]
+        test_cases, coverage = build_test_cases(extraction, axes, strength, seed)
+        with runner.trace.item(
+            STAGE, doc.id, "covering array",
+            f"covering array: {len(test_cases)} test cases, {coverage.interactions_covered}/"
+            f"{coverage.interactions_total} interactions of strength {strength}",
+            test_case_ids=[tc.id for tc in test_cases], rows=coverage.rows, full_product=coverage.full_product,
+        ):  # fmt: skip
+            pass
     runner.stages[STAGE].requested += len(test_cases)
+    runner.progress.advance(STAGE)
     return Design(doc.id, axes, test_cases, coverage)

@@ -2,10 +2,12 @@
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from synthgen.agents.extraction import ExtractionDeps, extraction_agent, extraction_prompt
 from synthgen.errors import GateError, SynthgenError
 from synthgen.orchestrator.runner import ItemFailed, ModelRunner
+from synthgen.orchestrator.tracing import set_attributes
 from synthgen.schemas.document import SourceDocument, Window
 from synthgen.schemas.drafts import ExtractionDraft, PolicyDraft, UseCaseDraft
 from synthgen.schemas.items import Evidence, Policy, UseCase
@@ -107,7 +109,41 @@ def merge_drafts(doc: SourceDocument, drafts: list[ExtractionDraft], report: Sta
     return Extraction(doc, final_use_cases, final_policies)
 
 
+async def _traced_window(doc: SourceDocument, window: Window, runner: ModelRunner) -> tuple[ExtractionDraft, Any]:
+    lines = f"{window.line_start}-{window.line_end}"
+    with runner.trace.item(
+        STAGE, doc.id, "extract window", f"window lines {lines}", lines=lines,
+        section=" > ".join(window.heading_path) or None,
+    ) as span:  # fmt: skip
+        draft = await _extract_window(doc, window, runner)
+        set_attributes(span, use_cases_found=len(draft.use_cases), policies_found=len(draft.policies))
+    runner.progress.advance(STAGE)
+    return draft, span.get_span_context()
+
+
+def _trace_merge(
+    doc: SourceDocument, extraction: Extraction, windows: list[tuple[ExtractionDraft, Any]], runner: ModelRunner
+) -> None:
+    """A span naming the IDs merged from the windows, linked to each window's span with the IDs it gave."""
+    use_case_ids = {normalize_key(uc.name): uc.id for uc in extraction.use_cases}
+    policy_ids = {normalize_key(p.statement): p.id for p in extraction.policies}
+    links = []
+    for draft, context in windows:
+        ids = [use_case_ids[k] for uc in draft.use_cases if (k := normalize_key(uc.name)) in use_case_ids]
+        ids += [policy_ids[k] for p in draft.policies if (k := normalize_key(p.statement)) in policy_ids]
+        links.append((context, {"item_ids": sorted(set(ids))}))
+    with runner.trace.item(
+        STAGE, doc.id, "merge", f"merge: {len(extraction.use_cases)} use cases, {len(extraction.policies)} policies",
+        links=links, use_case_ids=list(use_case_ids.values()), policy_ids=list(policy_ids.values()),
+    ):  # fmt: skip
+        pass
+
+
 async def extract_document(doc: SourceDocument, runner: ModelRunner, window_tokens: int) -> Extraction:
     windows = section_windows(doc, window_tokens)
-    drafts = await asyncio.gather(*(_extract_window(doc, w, runner) for w in windows))
-    return merge_drafts(doc, list(drafts), runner.stages[STAGE])
+    runner.progress.expect(STAGE, len(windows))
+    with runner.trace.stage(STAGE, [doc.id], windows=len(windows)):
+        results = await asyncio.gather(*(_traced_window(doc, w, runner) for w in windows))
+        extraction = merge_drafts(doc, [draft for draft, _ in results], runner.stages[STAGE])
+        _trace_merge(doc, extraction, list(results), runner)
+    return extraction

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from synthgen.agents.supervisor import SupervisorDeps, supervisor_agent, supervisor_prompt
 from synthgen.orchestrator.runner import ItemFailed, ModelRunner
 from synthgen.orchestrator.stages.write import Revision, write_example
+from synthgen.orchestrator.tracing import set_attributes
 from synthgen.schemas.drafts import Verdict
 from synthgen.schemas.gates import GateReport
 from synthgen.schemas.items import DatasetExample
@@ -29,7 +30,24 @@ class Rejection:
 STAGE = "supervise"
 
 
+def _verdict_text(verdict: Verdict) -> str:
+    reason = f" ({verdict.reason_code})" if verdict.decision == "reject" and verdict.reason_code else ""
+    return f"{verdict.item_id}: {verdict.decision}{reason}"
+
+
 async def _review_batch(
+    batch: list[DatasetExample], report_for_batch: GateReport, index: ItemIndex, runner: ModelRunner
+) -> dict[str, Verdict]:
+    ids = [e.id for e in batch]
+    with runner.trace.item(
+        STAGE, batch[0].metadata.document_id, "review", f"review {', '.join(ids)}", example_ids=ids
+    ) as span:
+        verdicts = await _review_batch_untraced(batch, report_for_batch, index, runner)
+        set_attributes(span, verdicts=[_verdict_text(verdicts[i]) for i in ids if i in verdicts])
+    return verdicts
+
+
+async def _review_batch_untraced(
     batch: list[DatasetExample], report_for_batch: GateReport, index: ItemIndex, runner: ModelRunner
 ) -> dict[str, Verdict]:
     deps = SupervisorDeps(
@@ -52,7 +70,15 @@ async def _review_batch(
 async def _review(
     examples: list[DatasetExample], gates: GateReport, index: ItemIndex, runner: ModelRunner
 ) -> dict[str, Verdict]:
-    batches = [examples[i : i + REVIEW_BATCH_SIZE] for i in range(0, len(examples), REVIEW_BATCH_SIZE)]
+    # Batches never mix documents, so each review belongs to one document's trace.
+    by_document: dict[str, list[DatasetExample]] = {}
+    for example in examples:
+        by_document.setdefault(example.metadata.document_id, []).append(example)
+    batches = [
+        group[i : i + REVIEW_BATCH_SIZE]
+        for group in by_document.values()
+        for i in range(0, len(group), REVIEW_BATCH_SIZE)
+    ]
     results = await asyncio.gather(
         *(
             _review_batch(
@@ -80,46 +106,93 @@ async def supervise(
     report = runner.stages[STAGE]
     order = {e.id: position for position, e in enumerate(examples)}
     report.requested += len(examples)
+    runner.progress.expect(STAGE, len(examples))
     accepted: dict[str, DatasetExample] = {}
     rejected: list[Rejection] = []
     pending = list(examples)
-    for attempt in range(max_revisions + 1):
-        if not pending:
-            break
-        last_attempt = attempt == max_revisions
-        gates = gate_report(pending, accepted.values(), index)
-        to_revise: list[Revision] = []
-        passing = []
-        for example in pending:
-            findings = [f for f in gates.findings if f.item_id == example.id]
-            if not findings:
-                passing.append(example)
-                continue
-            for finding in findings:
-                report.note(f"gate_{finding.reason_code}")
-            if last_attempt:
-                rejected.append(Rejection(example.id, findings[0].reason_code, findings[0].message))
-            else:
-                to_revise.append(Revision("; ".join(f.message for f in findings), example))
-        verdicts = await _review(passing, gates, index, runner) if passing else {}
-        for example in passing:
-            verdict = verdicts[example.id]
-            if verdict.decision == "accept":
-                accepted[example.id] = example
-            elif verdict.decision == "reject":
-                rejected.append(
-                    Rejection(example.id, verdict.reason_code or "supervisor_rejected", verdict.instruction)
-                )
-            elif last_attempt:
-                rejected.append(Rejection(example.id, "revisions_exhausted", verdict.instruction))
-            else:
-                report.note("supervisor_revise")
-                to_revise.append(Revision(verdict.instruction, example))
-        pending = await _rewrite(to_revise, index, runner, rejected)
+    document_of = {e.id: e.metadata.document_id for e in examples}
+    documents = sorted(set(document_of.values()))
+    with runner.trace.stage(STAGE, documents):
+        for attempt in range(max_revisions + 1):
+            if not pending:
+                break
+            decided = len(accepted) + len(rejected)
+            with runner.trace.level(
+                STAGE,
+                sorted({e.metadata.document_id for e in pending}),
+                "supervise attempt",
+                f"attempt {attempt + 1} of {max_revisions + 1}",
+                attempt=attempt + 1,
+            ):
+                pending = await _attempt(pending, attempt, max_revisions, index, runner, accepted, rejected)
+            runner.progress.advance(STAGE, len(accepted) + len(rejected) - decided)
+        for document in documents:
+            runner.trace.annotate(
+                STAGE,
+                document,
+                accepted=[e for e, x in accepted.items() if x.metadata.document_id == document],
+                rejected=[
+                    f"{r.example_id}: {r.reason_code}" for r in rejected if document_of[r.example_id] == document
+                ],
+            )
     for rejection in rejected:
         report.reject(rejection.reason_code)
     report.accepted += len(accepted)
     return sorted(accepted.values(), key=lambda e: order[e.id]), rejected
+
+
+async def _attempt(
+    pending: list[DatasetExample],
+    attempt: int,
+    max_revisions: int,
+    index: ItemIndex,
+    runner: ModelRunner,
+    accepted: dict[str, DatasetExample],
+    rejected: list[Rejection],
+) -> list[DatasetExample]:
+    """One round: gates, then the supervisor on what passed, then rewrites; the examples to look at again."""
+    report = runner.stages[STAGE]
+    last_attempt = attempt == max_revisions
+    gates = gate_report(pending, accepted.values(), index)
+    to_revise: list[Revision] = []
+    passing = []
+    for example in pending:
+        findings = [f for f in gates.findings if f.item_id == example.id]
+        if not findings:
+            passing.append(example)
+            continue
+        for finding in findings:
+            report.note(f"gate_{finding.reason_code}")
+        if last_attempt:
+            rejected.append(Rejection(example.id, findings[0].reason_code, findings[0].message))
+        else:
+            to_revise.append(Revision("; ".join(f.message for f in findings), example))
+    for document in {e.metadata.document_id for e in pending}:
+        runner.trace.annotate(
+            STAGE,
+            document,
+            gate_passed=[e.id for e in passing if e.metadata.document_id == document],
+            gate_failed=[
+                f"{f.item_id}: {f.reason_code}"
+                for e in pending
+                if e.metadata.document_id == document
+                for f in gates.findings
+                if f.item_id == e.id
+            ],
+        )
+    verdicts = await _review(passing, gates, index, runner) if passing else {}
+    for example in passing:
+        verdict = verdicts[example.id]
+        if verdict.decision == "accept":
+            accepted[example.id] = example
+        elif verdict.decision == "reject":
+            rejected.append(Rejection(example.id, verdict.reason_code or "supervisor_rejected", verdict.instruction))
+        elif last_attempt:
+            rejected.append(Rejection(example.id, "revisions_exhausted", verdict.instruction))
+        else:
+            report.note("supervisor_revise")
+            to_revise.append(Revision(verdict.instruction, example))
+    return await _rewrite(to_revise, index, runner, rejected)
 
 
 async def _rewrite(
@@ -127,11 +200,18 @@ async def _rewrite(
 ) -> list[DatasetExample]:
     async def rewrite(revision: Revision) -> DatasetExample | None:
         test_case = index.test_cases[revision.previous.test_case_id]
-        try:
-            return await write_example(test_case, index, runner, STAGE, revision)
-        except ItemFailed as err:
-            rejected.append(Rejection(revision.previous.id, err.reason_code, str(err)))
-            return None
+        example_id = revision.previous.id
+        with runner.trace.item(
+            STAGE, test_case.document_id, "revise example", f"revise {example_id}",
+            example_id=example_id, test_case_id=test_case.id, revision=revision.previous.metadata.revisions + 1,
+            instruction=revision.instruction,
+        ) as span:  # fmt: skip
+            try:
+                return await write_example(test_case, index, runner, STAGE, revision)
+            except ItemFailed as err:
+                set_attributes(span, outcome="rejected", reason_code=err.reason_code)
+                rejected.append(Rejection(example_id, err.reason_code, str(err)))
+                return None
 
     rewritten = await asyncio.gather(*(rewrite(r) for r in revisions))
     return [example for example in rewritten if example is not None]

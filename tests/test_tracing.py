@@ -1,0 +1,475 @@
+"""Spans: synthgen's run -> document -> stage -> item tree, pydantic-ai's below it, trace.jsonl and `synthgen trace`."""
+
+import asyncio
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import logfire
+import pytest
+from inline_snapshot import snapshot
+from logfire.testing import CaptureLogfire
+from pydantic_ai import Agent
+from typer.testing import CliRunner
+
+from synthgen.evals.scripted import ScriptedModel
+from synthgen.orchestrator import tracing
+from synthgen.orchestrator.cli import app
+from synthgen.orchestrator.documents import load_documents
+from synthgen.orchestrator.models import ResolvedModel
+from synthgen.orchestrator.pipeline import RunOptions, run_pipeline
+
+RULES = (
+    "# Refunds\n"
+    "Support agents must verify the customer's email before any refund.\n"
+    "Refunds over $100 require a manager's approval.\n"
+    "# Privacy\n"
+    "Agents must not share order details with anyone but the account holder.\n"
+)
+DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl"]
+runner = CliRunner()
+
+# Values that differ on every run: kept out of the snapshot rather than faked.
+VOLATILE = re.compile(r"^synthgen\.(queued_ms|call\.key)$")
+KEPT = re.compile(r"^(synthgen\..*|gen_ai\.usage\..*_tokens)$")
+REDUNDANT = {"logfire.msg", "synthgen.run_id", "synthgen.kind", "synthgen.stage"}  # in the title or the tree
+
+
+@pytest.fixture
+def instrumented() -> Iterator[None]:
+    logfire.instrument_pydantic_ai()
+    yield
+    Agent.instrument_all(False)
+
+
+def span_tree(spans: list[dict[str, Any]]) -> list[Any]:
+    """["name: message", {kept attributes}, [children...]] with siblings in a stable order.
+
+    The run id is on every span (as baggage): checked once here, shown on the root only.
+    """
+    run_id = spans[-1]["attributes"]["synthgen.run_id"]
+    assert all(span["attributes"]["synthgen.run_id"] == run_id for span in spans)
+    children: dict[int | None, list[dict[str, Any]]] = {}
+    for span in spans:
+        parent = span["parent"]["span_id"] if span.get("parent") else None
+        children.setdefault(parent, []).append(span)
+
+    def node(span: dict[str, Any]) -> list[Any]:
+        message = span["attributes"].get("logfire.msg", "")
+        name = span["name"]
+        title = (
+            message if message.startswith(name) else name if name.startswith("invoke_agent") else f"{name}: {message}"
+        )
+        attributes = {
+            k.removeprefix("synthgen."): (list(v) if isinstance(v, tuple) else v)
+            for k, v in sorted(span["attributes"].items())
+            if KEPT.match(k) and not VOLATILE.match(k) and k not in REDUNDANT
+        }
+        if span.get("parent") is None:
+            attributes["run_id"] = run_id
+        kids = sorted(children.get(span["context"]["span_id"], []), key=lambda s: (s["name"], str(s["attributes"])))
+        return [title, attributes, [node(k) for k in kids]] if kids else [title, attributes]
+
+    return [node(root) for root in children[None]]
+
+
+def test_span_tree_of_a_scripted_run(
+    capfire: CaptureLogfire, instrumented: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the document's path is recorded as given
+    Path("rules.md").write_text(RULES)
+    docs = load_documents([Path("rules.md")], 100_000)
+    model = ResolvedModel(ScriptedModel().model(), "function:scripted")
+    asyncio.run(run_pipeline(docs, model, RunOptions(out=tmp_path / "run", max_examples=2)))
+    assert span_tree(capfire.exporter.exported_spans_as_dict()) == snapshot(
+        [
+            [
+                "synthgen run rules-695b751b",
+                {
+                    "documents": 1,
+                    "examples": 2,
+                    "input_tokens": 1361,
+                    "live_requests": 5,
+                    "model": "function:scripted",
+                    "output_tokens": 890,
+                    "replay": False,
+                    "replayed_requests": 0,
+                    "requests": 5,
+                    "run_id": "rules-695b751b",
+                },
+                [
+                    [
+                        "document rules.md",
+                        {
+                            "document.id": "doc_19502e11e7ee",
+                            "document.path": "rules.md",
+                            "document.sha256": "19502e11e7eee2d3c082dce108f97ed89753598049662e433781d6de087b3a39",
+                            "lines": 5,
+                        },
+                        [
+                            [
+                                "stage design: design rules.md",
+                                {},
+                                [
+                                    [
+                                        "covering array: 6 test cases, 16/16 interactions of strength 2",
+                                        {
+                                            "full_product": 12,
+                                            "rows": 6,
+                                            "test_case_ids": [
+                                                "tc_492a9d4c3b",
+                                                "tc_d15d439fe4",
+                                                "tc_af35c9077c",
+                                                "tc_61bf4f2a64",
+                                                "tc_986b5fb408",
+                                                "tc_cf4815583a",
+                                            ],
+                                        },
+                                    ],
+                                    [
+                                        "test design: name the variation axes",
+                                        {
+                                            "axes": ["customer_mood", "request_detail"],
+                                            "policy_ids": ["pol_76ad3b4628", "pol_7ab9a0faea"],
+                                            "repairs": 0,
+                                            "use_case_ids": ["uc_adc7428fd2", "uc_b60b56269e"],
+                                        },
+                                        [
+                                            [
+                                                "invoke_agent test_design",
+                                                {},
+                                                [
+                                                    [
+                                                        "chat scripted",
+                                                        {
+                                                            "gen_ai.usage.input_tokens": 120,
+                                                            "gen_ai.usage.output_tokens": 95,
+                                                            "call.priced": False,
+                                                            "call.replayed": False,
+                                                        },
+                                                    ]
+                                                ],
+                                            ]
+                                        ],
+                                    ],
+                                ],
+                            ],
+                            [
+                                "stage extract: extract rules.md",
+                                {"windows": 1},
+                                [
+                                    [
+                                        "extract window: window lines 1-5",
+                                        {
+                                            "lines": "1-5",
+                                            "policies_found": 2,
+                                            "section": "Refunds",
+                                            "use_cases_found": 2,
+                                        },
+                                        [
+                                            [
+                                                "invoke_agent extraction",
+                                                {},
+                                                [
+                                                    [
+                                                        "chat scripted",
+                                                        {
+                                                            "gen_ai.usage.input_tokens": 105,
+                                                            "gen_ai.usage.output_tokens": 247,
+                                                            "call.priced": False,
+                                                            "call.replayed": False,
+                                                        },
+                                                    ]
+                                                ],
+                                            ]
+                                        ],
+                                    ],
+                                    [
+                                        "merge: 2 use cases, 2 policies",
+                                        {
+                                            "policy_ids": ["pol_76ad3b4628", "pol_7ab9a0faea"],
+                                            "use_case_ids": ["uc_adc7428fd2", "uc_b60b56269e"],
+                                        },
+                                    ],
+                                ],
+                            ],
+                            [
+                                "stage supervise: supervise rules.md",
+                                {"accepted": ["ex_492a9d4c3b", "ex_d15d439fe4"], "rejected": []},
+                                [
+                                    [
+                                        "supervise attempt: attempt 1 of 3",
+                                        {
+                                            "attempt": 1,
+                                            "gate_failed": [],
+                                            "gate_passed": ["ex_492a9d4c3b", "ex_d15d439fe4"],
+                                        },
+                                        [
+                                            [
+                                                "review ex_492a9d4c3b, ex_d15d439fe4",
+                                                {
+                                                    "example_ids": ["ex_492a9d4c3b", "ex_d15d439fe4"],
+                                                    "verdicts": ["ex_492a9d4c3b: accept", "ex_d15d439fe4: accept"],
+                                                },
+                                                [
+                                                    [
+                                                        "invoke_agent supervisor",
+                                                        {},
+                                                        [
+                                                            [
+                                                                "chat scripted",
+                                                                {
+                                                                    "gen_ai.usage.input_tokens": 611,
+                                                                    "gen_ai.usage.output_tokens": 48,
+                                                                    "call.priced": False,
+                                                                    "call.replayed": False,
+                                                                },
+                                                            ]
+                                                        ],
+                                                    ]
+                                                ],
+                                            ]
+                                        ],
+                                    ]
+                                ],
+                            ],
+                            [
+                                "stage write: write rules.md",
+                                {},
+                                [
+                                    [
+                                        "write example: example ex_492a9d4c3b for tc_492a9d4c3b",
+                                        {
+                                            "example_id": "ex_492a9d4c3b",
+                                            "outcome": "written",
+                                            "policy_ids": ["pol_76ad3b4628", "pol_7ab9a0faea"],
+                                            "test_case_id": "tc_492a9d4c3b",
+                                            "use_case_id": "uc_adc7428fd2",
+                                        },
+                                        [
+                                            [
+                                                "invoke_agent example_writer",
+                                                {},
+                                                [
+                                                    [
+                                                        "chat scripted",
+                                                        {
+                                                            "gen_ai.usage.input_tokens": 261,
+                                                            "gen_ai.usage.output_tokens": 249,
+                                                            "call.priced": False,
+                                                            "call.replayed": False,
+                                                        },
+                                                    ]
+                                                ],
+                                            ]
+                                        ],
+                                    ],
+                                    [
+                                        "write example: example ex_d15d439fe4 for tc_d15d439fe4",
+                                        {
+                                            "example_id": "ex_d15d439fe4",
+                                            "outcome": "written",
+                                            "policy_ids": ["pol_76ad3b4628", "pol_7ab9a0faea"],
+                                            "test_case_id": "tc_d15d439fe4",
+                                            "use_case_id": "uc_b60b56269e",
+                                        },
+                                        [
+                                            [
+                                                "invoke_agent example_writer",
+                                                {},
+                                                [
+                                                    [
+                                                        "chat scripted",
+                                                        {
+                                                            "gen_ai.usage.input_tokens": 264,
+                                                            "gen_ai.usage.output_tokens": 251,
+                                                            "call.priced": False,
+                                                            "call.replayed": False,
+                                                        },
+                                                    ]
+                                                ],
+                                            ]
+                                        ],
+                                    ],
+                                ],
+                            ],
+                        ],
+                    ]
+                ],
+            ]
+        ]
+    )
+
+
+def _cli(*args: str | Path) -> Any:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def scripted(use_model: Callable[[ScriptedModel], ScriptedModel]) -> ScriptedModel:
+    return use_model(ScriptedModel())
+
+
+def _spans(run_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
+
+
+def test_trace_jsonl_keeps_parent_links_and_leaves_the_data_reproducible(
+    tmp_path: Path, scripted: ScriptedModel
+) -> None:
+    doc = tmp_path / "rules.md"
+    doc.write_text(RULES)
+    out = tmp_path / "run"
+    assert _cli("agent", "run", doc, "--out", out, "--max-examples", "2").exit_code == 0
+    first = {name: (out / name).read_bytes() for name in DATA_FILES}
+    spans = _spans(out)
+    ids = {s["span_id"] for s in spans}
+    roots = [s for s in spans if s["parent_id"] is None]
+    assert [r["name"] for r in roots] == ["synthgen run"]
+    assert all(s["parent_id"] in ids for s in spans if s["parent_id"] is not None)
+    assert len({s["trace_id"] for s in spans}) == 1
+    names = {s["name"] for s in spans}
+    assert {"document", "stage extract", "stage design", "stage write", "stage supervise", "extract window",
+            "write example", "review", "invoke_agent extraction", "chat scripted"} <= names  # fmt: skip
+    # Message contents stay out of the local file: calls.jsonl has every answer, Logfire gets them in full.
+    assert "gen_ai.input.messages" not in (out / "trace.jsonl").read_text()
+    document = next(s for s in spans if s["name"] == "document")
+    assert len(document["attributes"]["synthgen.document.sha256"]) == 64
+    assert all(s["attributes"]["synthgen.run_id"] == roots[0]["attributes"]["synthgen.run_id"] for s in spans)
+
+    # The same command again replays every call: same data, a second trace appended.
+    again = _cli("agent", "run", doc, "--out", out, "--max-examples", "2")
+    assert again.exit_code == 0, again.stderr
+    assert {name: (out / name).read_bytes() for name in DATA_FILES} == first
+    spans = _spans(out)
+    assert len({s["trace_id"] for s in spans}) == 2
+    chats = [s for s in spans if s["name"] == "chat scripted"]
+    assert sorted(s["attributes"]["synthgen.call.replayed"] for s in chats) == [False] * 5 + [True] * 5
+
+
+def _labels(output: str) -> list[str]:
+    """The tree column and the token and cost columns of `synthgen trace`: durations are left out."""
+    rows = []
+    for line in output.splitlines():
+        match = re.match(r"^(.*?)\s{2,}(\d+ms|[\d.]+s|\dm[\d.]+s|\?)(?:\s+(.*))?$", line)
+        rows.append(f"{match.group(1)} | {' '.join((match.group(3) or '').split())}".rstrip() if match else line)
+    return [re.sub(r"trace [0-9a-f]{32} · started \S+", "trace <id> · started <time>", r) for r in rows]
+
+
+def test_synthgen_trace_prints_the_tree_and_an_items_history(
+    tmp_path: Path, scripted: ScriptedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("rules.md").write_text(RULES)
+    out = Path("run")
+    assert _cli("agent", "run", "rules.md", "--out", out, "--max-examples", "2").exit_code == 0
+
+    shown = _cli("trace", out)
+    assert shown.exit_code == 0, shown.stderr
+    assert _labels(shown.stdout) == snapshot(
+        [
+            "trace <id> · started <time> · 24 spans · 5 model calls (5 live, 0 replayed) · 2,251 tokens · cost unpriced (no known price for the model)",
+            "",
+            "span                                                                  time     tokens        cost",
+            "synthgen run rules-695b751b | 2,251 unpriced",
+            "└─ document rules.md | 2,251 unpriced",
+            "   ├─ extract rules.md | 352 unpriced",
+            "   │  ├─ window lines 1-5 | 352 unpriced",
+            "   │  │  └─ extraction run | 352 unpriced",
+            "   │  │     └─ chat scripted (live) | 352 unpriced",
+            "   │  └─ merge: 2 use cases, 2 policies |",
+            "   ├─ design rules.md | 215 unpriced",
+            "   │  ├─ test design: name the variation axes | 215 unpriced",
+            "   │  │  └─ test_design run | 215 unpriced",
+            "   │  │     └─ chat scripted (live) | 215 unpriced",
+            "   │  └─ covering array: 6 test cases, 16/16 interactions of st… |",
+            "   ├─ write rules.md | 1,025 unpriced",
+            "   │  ├─ example ex_492a9d4c3b for tc_492a9d4c3b | 510 unpriced written",
+            "   │  │  └─ example_writer run | 510 unpriced",
+            "   │  │     └─ chat scripted (live) | 510 unpriced",
+            "   │  └─ example ex_d15d439fe4 for tc_d15d439fe4 | 515 unpriced written",
+            "   │     └─ example_writer run | 515 unpriced",
+            "   │        └─ chat scripted (live) | 515 unpriced",
+            "   └─ supervise rules.md | 659 unpriced",
+            "      └─ attempt 1 of 3 | 659 unpriced",
+            "         └─ review ex_492a9d4c3b, ex_d15d439fe4 | 659 unpriced verdicts ex_492a9d4c3b: accept, ex_d15d439fe4: accept",
+            "            └─ supervisor run | 659 unpriced",
+            "               └─ chat scripted (live) | 659 unpriced",
+        ]
+    )
+
+    example = json.loads((out / "dataset.jsonl").read_text().splitlines()[0])["id"]
+    history = _cli("trace", out, "--item", example[:7])  # a unique prefix is enough
+    assert history.exit_code == 0, history.stderr
+    assert _labels(history.stdout) == snapshot(
+        [
+            "trace <id> · started <time> · 24 spans · 5 model calls (5 live, 0 replayed) · 2,251 tokens · cost unpriced (no known price for the model)",
+            "history of ex_492a9d4c3b",
+            "",
+            "span                                                                  time     tokens        cost",
+            "synthgen run rules-695b751b | 1,169 unpriced",
+            "└─ document rules.md | 1,169 unpriced",
+            "   ├─ design rules.md |",
+            "   │  └─ covering array: 6 test cases, 16/16 interactions of st… |",
+            "   ├─ write rules.md | 510 unpriced",
+            "   │  └─ example ex_492a9d4c3b for tc_492a9d4c3b | 510 unpriced written",
+            "   │     └─ example_writer run | 510 unpriced",
+            "   │        └─ chat scripted (live) | 510 unpriced",
+            "   └─ supervise rules.md | 659 unpriced accepted",
+            "      └─ attempt 1 of 3 | 659 unpriced gates passed",
+            "         └─ review ex_492a9d4c3b, ex_d15d439fe4 | 659 unpriced verdicts ex_492a9d4c3b: accept",
+            "            └─ supervisor run | 659 unpriced",
+            "               └─ chat scripted (live) | 659 unpriced",
+        ]
+    )
+    other = json.loads((out / "dataset.jsonl").read_text().splitlines()[1])["id"]
+    assert other not in history.stdout.replace(f"review {example}, {other}", "")
+
+    policy = json.loads((out / "policies.json").read_text())[0]["id"]
+    lineage = _cli("trace", out, "--item", policy)
+    assert lineage.exit_code == 0
+    assert "window lines" in lineage.stdout and "merge:" in lineage.stdout and "test design" in lineage.stdout
+
+    missing = _cli("trace", out, "--item", "ex_0000000000")
+    assert missing.exit_code == 1
+    assert missing.stderr.strip() == (
+        "synthgen: error: no span of this run mentions ex_0000000000: IDs look like uc_…, pol_…, tc_… or ex_…"
+    )
+    nothing = _cli("trace", tmp_path)
+    assert nothing.exit_code == 1 and "has no trace.jsonl" in nothing.stderr
+
+
+def test_a_run_killed_mid_way_shows_its_orphan_spans(tmp_path: Path) -> None:
+    from synthgen.orchestrator.trace_view import render_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    span = {"trace_id": "a" * 32, "span_id": "1" * 16, "parent_id": "2" * 16, "name": "write example",
+            "start": "2026-01-01T00:00:00.000000Z", "duration_ms": 12.0, "status": "ok",
+            "attributes": {"logfire.msg": "example ex_0123456789 for tc_0123456789", "synthgen.kind": "item"}}  # fmt: skip
+    (run / "trace.jsonl").write_bytes(
+        json.dumps(span).encode() + b"\n" + b'{"trace_id": "a',
+    )  # torn last line
+    text = render_run(run)
+    assert "unfinished: the run stopped before its spans ended" in text
+    assert "example ex_0123456789 for tc_0123456789" in text
+
+
+def test_logfire_is_configured_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = logfire.configure
+
+    def counting(**kwargs: Any) -> None:
+        calls.append(kwargs)
+        real(**kwargs)
+
+    monkeypatch.setattr(logfire, "configure", counting)
+    monkeypatch.delenv("LOGFIRE_TOKEN", raising=False)
+    tracing.configure_logfire()
+    tracing.configure_logfire()
+    assert len(calls) <= 1  # none if an earlier test already configured it
+    config = logfire.DEFAULT_LOGFIRE_INSTANCE.config
+    assert tracing.TRACE_FILES in config.additional_span_processors
+    assert config.send_to_logfire == "if-token-present" and config.console is False
