@@ -148,19 +148,9 @@ EVALUATORS = (
 )
 
 RECORDED_RUNS = (
-    RecordedRun(
-        "refund_policy", REPO_DIR / "examples" / "refund_policy.md", "local:0.5b", max_examples=4, window_tokens=800
-    ),
-    RecordedRun(
-        "tau2_retail_policy", CORPUS_DIR / "tau2_retail_policy.md", "local:0.5b", max_examples=4, window_tokens=800
-    ),
-    RecordedRun(
-        "github_acceptable_use",
-        CORPUS_DIR / "github_acceptable_use.md",
-        "local:0.5b",
-        max_examples=4,
-        window_tokens=800,
-    ),
+    RecordedRun("refund_policy", REPO_DIR / "examples" / "refund_policy.md", "local:0.5b", max_examples=4),
+    RecordedRun("tau2_retail_policy", CORPUS_DIR / "tau2_retail_policy.md", "local:0.5b", max_examples=4),
+    RecordedRun("github_acceptable_use", CORPUS_DIR / "github_acceptable_use.md", "local:0.5b", max_examples=4),
 )
 
 
