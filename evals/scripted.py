@@ -14,6 +14,8 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, Tool
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.usage import RequestUsage
 
+from synthgen.schemas.drafts import ExtractionDraft
+
 _NUMBERED = re.compile(r"^\s*(\d+) \| (.*)$")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _RULE = re.compile(
@@ -26,6 +28,9 @@ _PROHIBITION = re.compile(
 _PERMISSION = re.compile(r"\b(may|can)\b", re.IGNORECASE)
 _POLICY_ID = re.compile(r"\bpol_[0-9a-f]{10,64}\b")
 _EXAMPLE_ID = re.compile(r"\bex_[0-9a-f]{10,64}\b")
+
+MAX_USE_CASES = ExtractionDraft.model_fields["use_cases"].metadata[0].max_length
+MAX_POLICIES = ExtractionDraft.model_fields["policies"].metadata[0].max_length
 
 Decide = Callable[[str, str], tuple[str, str, str]]  # (example id, prompt) -> (decision, instruction, reason)
 
@@ -114,7 +119,8 @@ def extraction_answer(prompt: str) -> dict[str, object]:
                 "evidence": first,
             }
         )
-    return {"use_cases": use_cases, "policies": policies}
+    # Stay within the answer's bounds, as a model constrained by its JSON Schema must.
+    return {"use_cases": use_cases[:MAX_USE_CASES], "policies": policies[:MAX_POLICIES]}
 
 
 def test_design_answer(prompt: str) -> dict[str, object]:
