@@ -94,6 +94,10 @@ class LocalChatModel(OpenAIChatModel):
             messages = [_without_output_tool_parts(message, output_tools) for message in messages]
         return super().prepare_messages(messages, model_request_parameters)
 
+    @property
+    def server(self) -> LocalServer:
+        return self._server
+
     async def aclose(self) -> None:
         """Stop the embedded server (a later request starts it again) and close the HTTP client."""
         self._server.close()
