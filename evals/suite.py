@@ -8,6 +8,7 @@ a request shows up as a replay miss naming the stale recorded call, never as a l
 
 import shutil
 import tempfile
+from contextlib import chdir
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,12 +27,16 @@ from synthgen.tools.metrics import DatasetScores
 EVALS_DIR = Path(__file__).resolve().parent
 REPO_DIR = EVALS_DIR.parent
 CASSETTES_DIR = EVALS_DIR / "cassettes"
-CORPUS_DIR = REPO_DIR.parent / "shared" / "corpus"
+CORPUS = Path("../shared/corpus")  # beside the checkout, relative to it
 
 
 @dataclass(frozen=True)
 class RecordedRun:
-    """A document and the settings its cassette was recorded with."""
+    """A document and the settings its cassette was recorded with.
+
+    `document` is relative to the repository, and runs are made from there: the path is part of
+    every prompt, so it must read the same on every machine for the recorded calls to match.
+    """
 
     name: str
     document: Path
@@ -56,7 +61,7 @@ class ReplayOutcome:
 
 async def replay_recorded_run(case: RecordedRun) -> ReplayOutcome:
     """Run the pipeline on the case's document answering only from its cassette."""
-    with tempfile.TemporaryDirectory(prefix=f"synthgen-eval-{case.name}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"synthgen-eval-{case.name}-") as tmp, chdir(REPO_DIR):
         run_dir = Path(tmp) / "run"
         run_dir.mkdir()
         shutil.copyfile(case.cassette, run_dir / CALLS_FILE)
@@ -148,9 +153,9 @@ EVALUATORS = (
 )
 
 RECORDED_RUNS = (
-    RecordedRun("refund_policy", REPO_DIR / "examples" / "refund_policy.md", "local:0.5b", max_examples=4),
-    RecordedRun("tau2_retail_policy", CORPUS_DIR / "tau2_retail_policy.md", "local:0.5b", max_examples=4),
-    RecordedRun("github_acceptable_use", CORPUS_DIR / "github_acceptable_use.md", "local:0.5b", max_examples=4),
+    RecordedRun("refund_policy", Path("examples/refund_policy.md"), "local:0.5b", max_examples=4),
+    RecordedRun("tau2_retail_policy", CORPUS / "tau2_retail_policy.md", "local:0.5b", max_examples=4),
+    RecordedRun("github_acceptable_use", CORPUS / "github_acceptable_use.md", "local:0.5b", max_examples=4),
 )
 
 
