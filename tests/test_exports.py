@@ -30,7 +30,7 @@ from synthgen.orchestrator.exports import FORMATS, LoadedRun, files, load_run, r
 from synthgen.orchestrator.exports.view import ExampleView, example_views
 from synthgen.orchestrator.models import ResolvedModel
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "exports.md"
+DOCS = Path(__file__).resolve().parents[1] / "README.md"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 # No telemetry, no hub, no dotfiles in the checkout: these libraries read them at import time.
@@ -324,7 +324,7 @@ def test_hf_files_load_with_nested_fields_and_a_dataset_card(exports: Path, view
 def test_docs_snippets_load_every_format(
     exports: Path, views: list[ExampleView], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """docs/exports.md shows one snippet per format; each runs against a real export."""
+    """The README shows one snippet per format; each runs against a real export."""
     snippets = dict(re.findall(r"<!-- snippet: ([\w-]+) -->\s*```python\n(.*?)```", DOCS.read_text(), re.DOTALL))
     assert sorted(snippets) == sorted(FORMATS)
     for module in ("deepeval.dataset", "evidently", "giskard.rag", "pydantic_evals", "datasets"):
@@ -341,7 +341,7 @@ def test_docs_snippets_load_every_format(
     }
     for name, code in snippets.items():
         namespace: dict[str, Any] = {}
-        exec(compile(code, f"docs/exports.md ({name})", "exec"), namespace)  # noqa: S102 - the docs are ours
+        exec(compile(code, f"README.md ({name})", "exec"), namespace)  # noqa: S102 - the docs are ours
         assert sizes[name](namespace) == len(views), name
 
 
