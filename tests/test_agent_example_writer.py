@@ -1,85 +1,27 @@
 """Example-writer agent with a scripted FunctionModel: conversation shape, policy ids, grounding, revisions."""
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
+from agent_scripts import (
+    DOCUMENT,
+    GIFT_CARDS,
+    RECEIPT,
+    REFUND,
+    TEST_CASE,
+    WINDOW_30,
+    Args,
+    Script,
+    last_part,
+    retry_feedback,
+)
 from inline_snapshot import snapshot
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart
-from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.messages import ToolCallPart
+from pydantic_ai.models.function import FunctionModel
 
 from synthgen.agents.example_writer import ExampleWriterDeps, example_writer_agent, example_writer_prompt
 from synthgen.schemas.drafts import ExampleDraft
-from synthgen.schemas.items import Evidence, Policy, TestCase, UseCase
-from synthgen.tools.parser import parse_document
-
-DOCUMENT = parse_document(
-    "policy.md",
-    b"""# Refunds
-
-A customer may request a refund within 30 days of purchase.
-Refunds require the original receipt.
-Gift cards are never refundable.
-""",
-)
-REFUND = UseCase(
-    id="uc_0123456789",
-    document_id=DOCUMENT.id,
-    name="Request a refund",
-    actor="customer",
-    goal="get their money back",
-    description="A customer asks for a refund.",
-    evidence=[Evidence(line_start=3, line_end=3, quote="may request a refund")],
-)
-WINDOW_30 = Policy(
-    id="pol_aaaaaaaaaa",
-    document_id=DOCUMENT.id,
-    statement="A refund may be requested within 30 days of purchase.",
-    kind="permission",
-    conditions=["within 30 days of purchase"],
-    applies_to=[REFUND.id],
-    evidence=[Evidence(line_start=3, line_end=3, quote="within 30 days of purchase")],
-)
-RECEIPT = Policy(
-    id="pol_bbbbbbbbbb",
-    document_id=DOCUMENT.id,
-    statement="A refund requires the original receipt.",
-    kind="condition",
-    applies_to=[REFUND.id],
-    evidence=[Evidence(line_start=4, line_end=4, quote="Refunds require the original receipt.")],
-)
-TEST_CASE = TestCase(
-    id="tc_0123456789",
-    document_id=DOCUMENT.id,
-    use_case_id=REFUND.id,
-    policy_ids=[WINDOW_30.id, RECEIPT.id],
-    axis_values={"days_since_purchase": "31 days after purchase", "receipt": "has the receipt"},
-    scenario="A customer with the receipt asks for a refund 31 days after purchase.",
-    expected_behaviour="Decline the refund: the 30-day window has passed.",
-)
-
-Args = dict[str, Any]  # arguments of one scripted tool call, as a model would send them
-
-
-@dataclass
-class Script:
-    answers: list[Args | ToolCallPart]
-    received: list[list[ModelMessage]] = field(default_factory=list)
-
-    def __call__(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        self.received.append(list(messages))
-        answer = self.answers[len(self.received) - 1]
-        if isinstance(answer, ToolCallPart):
-            return ModelResponse(parts=[answer])
-        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, answer)])
-
-
-def retry_feedback(messages: list[ModelMessage]) -> str:
-    request = messages[-1]
-    assert isinstance(request, ModelRequest)
-    part = request.parts[-1]
-    assert isinstance(part, ToolReturnPart) and part.outcome == "retried"
-    assert isinstance(part.content, str)
-    return part.content
+from synthgen.schemas.items import Evidence
 
 
 def criterion(policy_id: str, line: int, quote: str, text: str = "The reply declines the refund.") -> Args:
@@ -126,7 +68,7 @@ def test_good_example_is_accepted_in_one_request() -> None:
 
 
 def test_criterion_citing_a_policy_outside_the_test_case_is_sent_back() -> None:
-    stray = criterion("pol_cccccccccc", 5, "Gift cards are never refundable.")
+    stray = criterion(GIFT_CARDS.id, 5, "Gift cards are never refundable.")
     script = Script([example(*GOOD_CRITERIA, stray), example()])
 
     run(script)
@@ -193,10 +135,8 @@ def test_lookup_lines_tool() -> None:
 
     run(script)
 
-    request = script.received[1][-1]
-    assert isinstance(request, ModelRequest)
-    part = request.parts[-1]
-    assert isinstance(part, ToolReturnPart) and part.outcome == "success"
+    part = last_part(script.received[1])
+    assert part.outcome == "success"
     assert part.content == "4 | Refunds require the original receipt.\n5 | Gift cards are never refundable."
 
 

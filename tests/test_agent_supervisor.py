@@ -1,38 +1,18 @@
 """Supervisor agent with a scripted FunctionModel: one well-formed verdict per example."""
 
-from dataclasses import dataclass, field
-from typing import Any
-
+from agent_scripts import DOCUMENT, REFUND, WINDOW_30, Args, Script, retry_feedback
 from inline_snapshot import snapshot
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart
-from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.models.function import FunctionModel
 
 from synthgen.agents.supervisor import SupervisorDeps, supervisor_agent, supervisor_prompt
 from synthgen.schemas.drafts import SupervisorReview
 from synthgen.schemas.gates import GateFinding, GateReport
-from synthgen.schemas.items import (
-    DatasetExample,
-    EvaluationCriterion,
-    Evidence,
-    ExampleMetadata,
-    Message,
-    Policy,
-    TestCase,
-)
+from synthgen.schemas.items import DatasetExample, EvaluationCriterion, ExampleMetadata, Message, TestCase
 
-DOCUMENT_ID = "doc_0123456789ab"
-WINDOW_30 = Policy(
-    id="pol_aaaaaaaaaa",
-    document_id=DOCUMENT_ID,
-    statement="A refund may be requested within 30 days of purchase.",
-    kind="permission",
-    applies_to=[],
-    evidence=[Evidence(line_start=3, line_end=3, quote="within 30 days of purchase")],
-)
 TEST_CASE = TestCase(
     id="tc_0123456789",
-    document_id=DOCUMENT_ID,
-    use_case_id="uc_0123456789",
+    document_id=DOCUMENT.id,
+    use_case_id=REFUND.id,
     policy_ids=[WINDOW_30.id],
     axis_values={"days_since_purchase": "31 days after purchase"},
     scenario="A customer asks for a refund 31 days after purchase.",
@@ -54,7 +34,7 @@ def make_example(example_id: str, reply: str) -> DatasetExample:
             )
         ],
         metadata=ExampleMetadata(
-            document_id=DOCUMENT_ID,
+            document_id=DOCUMENT.id,
             use_case_id=TEST_CASE.use_case_id,
             policy_ids=TEST_CASE.policy_ids,
             axis_values=TEST_CASE.axis_values,
@@ -77,27 +57,6 @@ REPORT = GateReport(
     ],
 )
 DEPS = SupervisorDeps(examples=[DECLINE, ACCEPT], test_cases=[TEST_CASE], policies=[WINDOW_30], gate_report=REPORT)
-
-Args = dict[str, Any]  # arguments of one scripted output call, as a model would send them
-
-
-@dataclass
-class Script:
-    answers: list[Args]
-    received: list[list[ModelMessage]] = field(default_factory=list)
-
-    def __call__(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        self.received.append(list(messages))
-        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, self.answers[len(self.received) - 1])])
-
-
-def retry_feedback(messages: list[ModelMessage]) -> str:
-    request = messages[-1]
-    assert isinstance(request, ModelRequest)
-    part = request.parts[-1]
-    assert isinstance(part, ToolReturnPart) and part.outcome == "retried"
-    assert isinstance(part.content, str)
-    return part.content
 
 
 def verdict(item_id: str, decision: str, instruction: str = "", reason_code: str = "") -> Args:
