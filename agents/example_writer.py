@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from pydantic_ai import Agent, ModelRetry, RunContext
 
-from synthgen.agents.extraction import anchor_evidence, excerpt, retry_message
+from synthgen.agents.extraction import anchor_evidence, excerpt, is_last_attempt, retry_message
 from synthgen.agents.prompts import load_prompt
 from synthgen.errors import LineRangeError
 from synthgen.schemas.document import SourceDocument
@@ -25,6 +25,7 @@ class ExampleWriterDeps:
     previous: ExampleDraft | None = None  # the draft the instruction applies to
     relocations: int = 0  # evidence quotes re-anchored in the accepted answer; set by the validator
     trimmed_turns: int = 0  # trailing assistant turns dropped from the accepted answer; set by the validator
+    dropped_criteria: int = 0  # ungrounded or misattributed criteria left out on the last attempt
 
 
 example_writer_agent = Agent(
@@ -88,11 +89,16 @@ def lookup_lines(ctx: RunContext[ExampleWriterDeps], start: int, end: int) -> st
 
 @example_writer_agent.output_validator
 def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) -> ExampleDraft:
-    """The conversation must end on the user; criteria must cite the test case's policies, grounded."""
-    ctx.deps.relocations = ctx.deps.trimmed_turns = 0  # only the accepted answer counts, not earlier attempts
+    """The conversation must end on the user; criteria must cite the test case's policies, grounded.
+
+    On the last attempt, criteria that cite another policy or nothing grounded are left out
+    (counted in `deps.dropped_criteria`) and a policy without a criterion is tolerated, as long as
+    a well-formed conversation and one grounded criterion remain.
+    """
+    ctx.deps.relocations = ctx.deps.trimmed_turns = ctx.deps.dropped_criteria = 0  # only the accepted answer counts
     test_case = ctx.deps.test_case
     problems: list[str] = []
-
+    fatal = False  # a problem no salvage can fix
     # A conversation that already ends with the assistant's reply has answered itself; small models
     # often write it so. The reply belongs in expected_output, so those trailing turns are dropped.
     messages = list(draft.messages)
@@ -105,27 +111,30 @@ def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) ->
             f"messages: the last message has role {last.role!r}; the conversation must end with a 'user' turn "
             "(the assistant's reply belongs in expected_output)"
         )
+        fatal = True
     misplaced_system = [n for n, message in enumerate(messages, 1) if message.role == "system" and n > 1]
     if misplaced_system:
         problems.append(
             f"messages: message(s) {', '.join(map(str, misplaced_system))} have role 'system'; "
             "only the first message may be a system message"
         )
+        fatal = True
 
     allowed = test_case.policy_ids
     relocated = 0
     criteria: list[CriterionDraft] = []
     for number, criterion in enumerate(draft.evaluation_criteria, 1):
         label = f'criterion {number} ("{excerpt(criterion.criterion)}")'
+        anchored = anchor_evidence(ctx.deps.document, criterion.evidence, label)
+        problems += anchored.problems
+        relocated += anchored.relocated
         if criterion.policy_id not in allowed:
             problems.append(
                 f"{label}: policy_id {criterion.policy_id!r} is not a policy of this test case; "
                 f"use one of {', '.join(allowed)}"
             )
-        anchored = anchor_evidence(ctx.deps.document, criterion.evidence, label)
-        problems += anchored.problems
-        relocated += anchored.relocated
-        criteria.append(criterion.model_copy(update={"evidence": anchored.evidence}))
+        elif anchored.evidence:
+            criteria.append(criterion.model_copy(update={"evidence": anchored.evidence}))
 
     # Every policy the test case exercises needs a criterion, or the grader cannot tell whether
     # the reply applied it. The message names each missing policy so a small model can add it.
@@ -137,8 +146,9 @@ def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) ->
             about = f' ("{excerpt(statement)}")' if statement else ""
             problems.append(f"evaluation_criteria: no criterion checks {policy_id}{about}; add one")
 
-    if problems:
+    if problems and (fatal or not criteria or not is_last_attempt(ctx)):
         raise ModelRetry(retry_message(problems))
     ctx.deps.relocations = relocated
     ctx.deps.trimmed_turns = trimmed
+    ctx.deps.dropped_criteria = len(draft.evaluation_criteria) - len(criteria)
     return draft.model_copy(update={"messages": messages, "evaluation_criteria": criteria})

@@ -23,6 +23,7 @@ class ExtractionDeps:
     document: SourceDocument
     window: Window
     relocations: int = 0  # evidence quotes re-anchored in the accepted answer; set by the validator
+    dropped: int = 0  # items left out of the accepted answer because nothing grounds them; set by the validator
 
 
 extraction_agent = Agent(
@@ -57,9 +58,9 @@ def excerpt(text: str, limit: int = _EXCERPT) -> str:
 
 @dataclass(frozen=True)
 class AnchoredEvidence:
-    evidence: list[Evidence]  # with misplaced quotes re-anchored to where they really are
+    evidence: list[Evidence]  # the grounded ones, misplaced quotes re-anchored to where they really are
     relocated: int
-    problems: list[str]  # one line per evidence that cannot be repaired; empty when all are grounded
+    problems: list[str]  # one line per evidence that cannot be repaired (left out of `evidence`)
 
 
 def anchor_evidence(document: SourceDocument, evidence: Sequence[Evidence], label: str) -> AnchoredEvidence:
@@ -75,7 +76,6 @@ def anchor_evidence(document: SourceDocument, evidence: Sequence[Evidence], labe
         if not evidence_tools.collapse_whitespace(item.quote):
             # The checker would find an empty quote "inside" any line; it grounds nothing.
             problems.append(f"{label} evidence {number}: the quote is blank; copy the supporting text verbatim")
-            anchored.append(item)
             continue
         check = evidence_tools.check_evidence(document, item)
         if check.ok:
@@ -90,7 +90,6 @@ def anchor_evidence(document: SourceDocument, evidence: Sequence[Evidence], labe
         if _LINE_PREFIX.search(item.quote):
             hint = " (drop the 'NN | ' line-number prefix from the quote)"
         problems.append(f"{label} evidence {number}: {check.message}{hint}")
-        anchored.append(item)
     return AnchoredEvidence(anchored, relocated, problems)
 
 
@@ -132,27 +131,40 @@ def find_quote(ctx: RunContext[ExtractionDeps], text: str) -> str:
     return f"Found in {len(matches)} place(s):\n" + "\n".join(blocks) + more
 
 
+def is_last_attempt(ctx: RunContext[object]) -> bool:
+    """Whether a ModelRetry now would end the run instead of asking again."""
+    return ctx.retry >= ctx.max_retries
+
+
 @extraction_agent.output_validator
 def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft) -> ExtractionDraft:
-    """Ground every evidence, keep use-case names unique and make applies_to point at them."""
-    ctx.deps.relocations = 0  # only the accepted answer counts, not the attempts before it
+    """Ground every evidence, keep use-case names unique and make applies_to point at them.
+
+    Problems go back to the model while it has retries left. On the last attempt the answer is
+    salvaged instead: ungrounded evidence, repeated use cases and unknown applies_to names are left
+    out (counted in `deps.dropped`), so a model that repeats its mistake still yields what it got
+    right, and nothing ungrounded gets through either way.
+    """
+    ctx.deps.relocations = ctx.deps.dropped = 0  # only the accepted answer counts, not earlier attempts
     document = ctx.deps.document
     problems: list[str] = []
-    relocated = 0
+    relocated = dropped = 0
 
     names: dict[str, str] = {}  # normalized name -> name as first written
     use_cases: list[UseCaseDraft] = []
     for number, use_case in enumerate(draft.use_cases, 1):
         label = f'use case {number} ("{excerpt(use_case.name)}")'
         key = _name_key(use_case.name)
-        if key in names:
-            problems.append(f"{label}: the name repeats use case {names[key]!r}; give each use case a distinct name")
-        else:
-            names[key] = use_case.name
         anchored = anchor_evidence(document, use_case.evidence, label)
         problems += anchored.problems
         relocated += anchored.relocated
-        use_cases.append(use_case.model_copy(update={"evidence": anchored.evidence}))
+        if key in names:
+            problems.append(f"{label}: the name repeats use case {names[key]!r}; give each use case a distinct name")
+        elif anchored.evidence:
+            names[key] = use_case.name
+            use_cases.append(use_case.model_copy(update={"evidence": anchored.evidence}))
+            continue
+        dropped += 1
 
     valid_names = ", ".join(repr(name) for name in names.values()) or "none (the answer has no use cases)"
     policies: list[PolicyDraft] = []
@@ -171,9 +183,13 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
         anchored = anchor_evidence(document, policy.evidence, label)
         problems += anchored.problems
         relocated += anchored.relocated
-        policies.append(policy.model_copy(update={"evidence": anchored.evidence, "applies_to": applies_to}))
+        if anchored.evidence:
+            policies.append(policy.model_copy(update={"evidence": anchored.evidence, "applies_to": applies_to}))
+        else:
+            dropped += 1
 
-    if problems:
+    if problems and (not is_last_attempt(ctx) or not (use_cases or policies)):
         raise ModelRetry(retry_message(problems))
     ctx.deps.relocations = relocated
+    ctx.deps.dropped = dropped
     return ExtractionDraft(use_cases=use_cases, policies=policies)

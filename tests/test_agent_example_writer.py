@@ -3,6 +3,7 @@
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from agent_scripts import (
     DOCUMENT,
     GIFT_CARDS,
@@ -16,6 +17,7 @@ from agent_scripts import (
     retry_feedback,
 )
 from inline_snapshot import snapshot
+from pydantic_ai import UnexpectedModelBehavior
 from pydantic_ai.messages import ToolCallPart
 from pydantic_ai.models.function import FunctionModel
 
@@ -182,3 +184,24 @@ def test_revision_prompt_carries_the_instruction_and_the_previous_draft() -> Non
     assert f"<revision_instruction>\n{instruction}\n</revision_instruction>" in prompt
     assert f"<previous_draft>\n{previous.model_dump_json(indent=2)}\n</previous_draft>" in prompt
     assert "Write the example." not in prompt
+
+
+def test_the_last_attempt_keeps_the_grounded_criteria() -> None:
+    stray = criterion(GIFT_CARDS.id, 5, "Gift cards are never refundable.")
+    invented = criterion(RECEIPT.id, 4, "Receipts are optional.")
+    stubborn = example(GOOD_CRITERIA[0], stray, invented)
+    script = Script([stubborn, stubborn, stubborn])
+
+    draft, writer_deps = run(script)
+
+    assert len(script.received) == 3  # two retries first
+    assert [c.policy_id for c in draft.evaluation_criteria] == [WINDOW_30.id]
+    assert writer_deps.dropped_criteria == 2
+
+
+def test_the_last_attempt_still_refuses_a_conversation_that_ends_with_the_assistant() -> None:
+    broken = example(messages=[{"role": "assistant", "content": "Hello!"}])
+    script = Script([broken, broken, broken])
+
+    with pytest.raises(UnexpectedModelBehavior):
+        run(script)

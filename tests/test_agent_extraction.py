@@ -223,3 +223,32 @@ def test_blank_quote_is_sent_back() -> None:
 Fix these problems and answer again:
 - policy 1 ("Gift cards are never refunded.") evidence 1: the quote is blank; copy the supporting text verbatim\
 """)
+
+
+def test_the_last_attempt_keeps_what_is_grounded_and_drops_the_rest() -> None:
+    invented = {"line_start": 7, "line_end": 7, "quote": "Refunds are possible for a whole year."}
+    stubborn = {
+        "use_cases": [
+            {"name": "Request a refund", "actor": "customer", "goal": "get money back", "description": "",
+             "evidence": [{"line_start": 1, "line_end": 1, "quote": "Refund policy"}]},
+            {"name": "Request a refund", "actor": "customer", "goal": "again", "description": "",
+             "evidence": [{"line_start": 1, "line_end": 1, "quote": "Refund policy"}]},
+        ],
+        "policies": [
+            {"statement": "Refunds last a year.", "kind": "permission", "applies_to": ["Nobody"],
+             "evidence": [invented]},
+            {"statement": "Gift cards are never refunded.", "kind": "prohibition", "applies_to": ["Nobody"],
+             "evidence": [evidence(12, "Gift cards are never refundable."), invented]},
+        ],
+    }
+    script = Script([stubborn, stubborn, stubborn])
+    deps = ExtractionDeps(document=DOCUMENT, window=WINDOW)
+
+    result = extraction_agent.run_sync(extraction_prompt(deps), model=FunctionModel(script), deps=deps)
+
+    assert len(script.received) == 3  # the model had its two retries first
+    assert [u.name for u in result.output.use_cases] == ["Request a refund"]
+    assert [(p.statement, p.applies_to, len(p.evidence)) for p in result.output.policies] == [
+        ("Gift cards are never refunded.", [], 1)
+    ]
+    assert deps.dropped == 2  # the repeated use case and the policy grounded by nothing

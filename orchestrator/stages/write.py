@@ -73,5 +73,6 @@ async def write_example(
     )
     runner.stages[stage].note("evidence_relocated", deps.relocations)
     runner.stages[stage].note("assistant_turns_trimmed", deps.trimmed_turns)
+    runner.stages[stage].note("ungrounded_criteria_dropped", deps.dropped_criteria)
     revisions = revision.previous.metadata.revisions + 1 if revision else 0
     return example_from_draft(draft, test_case, revisions)
