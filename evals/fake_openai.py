@@ -257,9 +257,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_json(400, error_body("The request body is not valid JSON", "invalid_request_error"))
         fake = self.server.fake
         admitted = fake._admit(body)
-        if admitted is None:  # over budget: the server is shutting itself down
-            return self._send_json(503, error_body("fake server request budget exhausted", "server_error"),
-                                   {"x-should-retry": "false"})
+        if admitted is None:  # over budget: answer, then shut down (stopping first could drop this answer)
+            self._send_json(503, error_body("fake server request budget exhausted", "server_error"),
+                            {"x-should-retry": "false"})
+            self.close_connection = True
+            return fake._stop_in_background("max_requests")
         number, agent, fault = admitted
         if fake.delay and fake._sleep(fake.delay):
             return self._drop()  # shut down mid-delay
@@ -463,8 +465,7 @@ class FakeOpenAIServer:
                 self._served.append(Served(number, agent, fault.kind if fault else None))
                 self._bodies.append(body)
         if number > self.max_requests:
-            self._stop_in_background("max_requests")
-            return None
+            return None  # the handler answers 503, then stops the server
         return number, agent, fault
 
     def _sleep(self, seconds: float) -> bool:

@@ -1,6 +1,5 @@
 """The `synthgen` command: a thin Typer layer over orchestrator functions."""
 
-import asyncio
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -8,15 +7,19 @@ from typing import Annotated
 import typer
 
 from synthgen import __version__
-from synthgen.orchestrator.cli_errors import friendly_errors
+from synthgen.orchestrator.cli_errors import OneLineUsageErrors, friendly_errors
 from synthgen.orchestrator.documents import DEFAULT_MAX_BYTES, load_documents
 from synthgen.orchestrator.evaluate import eval_json, evaluate_run, render_eval
 from synthgen.orchestrator.export_cli import export_command
+from synthgen.orchestrator.failures import DEFAULT_MAX_FAILURE_RATE
+from synthgen.orchestrator.interrupts import Interrupted, resume_line, run_interruptible
 from synthgen.orchestrator.local_models.resolve import aclose_local_models
 from synthgen.orchestrator.logs import LogFormat, Progress, configure_logging, make_progress
 from synthgen.orchestrator.models import DEFAULT_MODEL, ResolvedModel, resolve_model
 from synthgen.orchestrator.models_cli import models_app
-from synthgen.orchestrator.pipeline import RunOptions, RunResult, run_pipeline
+from synthgen.orchestrator.pipeline import RunOptions, RunResult, run_config, run_pipeline
+from synthgen.orchestrator.retries import RetryPolicy, retry_policy
+from synthgen.orchestrator.rundir import RUNS_DIR, run_id_for
 from synthgen.orchestrator.summary import render_summary, summary_json
 from synthgen.orchestrator.trace_view import trace_command
 from synthgen.orchestrator.tracing import configure_logfire, flush_traces
@@ -24,6 +27,7 @@ from synthgen.orchestrator.validate import validate_run
 from synthgen.schemas.document import SourceDocument
 
 app = typer.Typer(
+    cls=OneLineUsageErrors,  # a bad flag value is one line on stderr and exit 1, like every other error
     name="synthgen",
     no_args_is_help=True,
     add_completion=False,
@@ -87,7 +91,9 @@ def run(
     max_examples: Annotated[
         int | None, typer.Option(min=1, help="Cap on examples written (default: no cap).", show_default=False)
     ] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="Model calls in flight at once.")] = 4,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Most model calls in flight at once (fewer while the server answers 429).")
+    ] = 4,
     max_revisions: Annotated[int, typer.Option(min=0, help="Times the supervisor may send an example back.")] = 2,
     window_tokens: Annotated[int, typer.Option(min=200, help="Token budget of one extraction window.")] = 3000,
     strength: Annotated[
@@ -110,6 +116,34 @@ def run(
             show_default=False,
         ),
     ] = None,
+    max_attempts: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="HTTP attempts per model request, the first included, on 429, 5xx, timeouts, dropped connections "
+            "and broken responses (OpenAI-compatible models).",
+        ),
+    ] = RetryPolicy.max_attempts,
+    max_wait: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Seconds one model request may wait between its attempts, in total; it gives up rather than retry "
+            "before a server's Retry-After.",
+        ),
+    ] = RetryPolicy.max_wait,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds one attempt may take before it is retried as a timeout.")
+    ] = RetryPolicy.timeout,
+    max_failure_rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Stop the run when more than this share of a stage's items still fail after their retries "
+            "(0: any failure stops it, 1: never).",
+        ),
+    ] = DEFAULT_MAX_FAILURE_RATE,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr (-vv: libraries too).")
     ] = 0,
@@ -124,7 +158,8 @@ def run(
     with friendly_errors():
         configure_logfire()
         docs = load_documents(documents, max_bytes)
-        resolved = resolve_model(model, base_url, replay)
+        with retry_policy(RetryPolicy(max_attempts=max_attempts, max_wait=max_wait, timeout=timeout)):
+            resolved = resolve_model(model, base_url, replay)
         options = RunOptions(
             out=out,
             seed=seed,
@@ -136,9 +171,16 @@ def run(
             replay=replay,
             force=force,
             max_cost=Decimal(str(max_cost)) if max_cost is not None else None,
+            max_failure_rate=max_failure_rate,
         )
         try:
-            result: RunResult = asyncio.run(_run_and_close(docs, resolved, options, make_progress(quiet, log_format)))
+            result: RunResult = run_interruptible(
+                _run_and_close(docs, resolved, options, make_progress(quiet, log_format))
+            )
+        except Interrupted as stop:  # Ctrl-C or SIGTERM: one line that says how to resume
+            run_dir = options.out or RUNS_DIR / run_id_for(docs, run_config(resolved, options))
+            typer.echo(resume_line(stop, run_dir), err=True)
+            raise typer.Exit(stop.exit_code) from None
         finally:
             flush_traces()
     typer.echo(summary_json(result) if as_json else render_summary(result))

@@ -3,21 +3,29 @@
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.models import Model, infer_model
 from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers import Provider
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from synthgen.errors import ModelConfigError
 from synthgen.orchestrator.local_models.catalog import DEFAULT_LOCAL_MODEL, get_spec, is_local_model_name
 from synthgen.orchestrator.local_models.resolve import resolve_local_model
+from synthgen.orchestrator.retries import openai_provider
 
 log = logging.getLogger("synthgen")
 
 # Chat completions, not the Responses API, because only chat completions sends the seed.
 DEFAULT_MODEL = "openai-chat:gpt-4o-2024-08-06"
 _OPENAI_PREFIXES = ("openai-chat:", "openai:")
+_RETRYING_PREFIXES = ("openai-chat:", "openai:", "openai-responses:")
+
+
+def _openai_provider_factory(name: str) -> Provider[Any]:
+    return openai_provider()
 
 
 @dataclass(frozen=True)
@@ -66,11 +74,14 @@ def resolve_model(spec: str | None, base_url: str | None, replay: bool = False) 
                 f"--base-url serves OpenAI-compatible chat models: pass --model NAME or openai-chat:NAME, not {spec!r}"
             )
         # Local OpenAI-compatible servers usually ignore the key, but the client insists on one.
-        provider = OpenAIProvider(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY") or "not-needed")
+        provider = openai_provider(base_url, os.environ.get("OPENAI_API_KEY") or "not-needed")
         return ResolvedModel(OpenAIChatModel(name, provider=provider), f"openai-chat:{name}", base_url)
     spec = spec or DEFAULT_MODEL
     try:
-        model = infer_model(spec)
+        # OpenAI models get synthgen's retrying HTTP client (retries.py); other providers keep their SDK's retries.
+        model = (
+            infer_model(spec, _openai_provider_factory) if spec.startswith(_RETRYING_PREFIXES) else infer_model(spec)
+        )
     except UserError as err:
         message = str(err).split(". To try")[0].rstrip(".")
         raise ModelConfigError(f"cannot use model {spec!r}: {message}") from None

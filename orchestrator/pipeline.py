@@ -14,6 +14,7 @@ from synthgen import __version__
 from synthgen.agents.prompts import all_prompts
 from synthgen.errors import GateError
 from synthgen.orchestrator.costs import PRICING, CostLedger, check_budget
+from synthgen.orchestrator.failures import DEFAULT_MAX_FAILURE_RATE, FailureBudget
 from synthgen.orchestrator.logs import Progress
 from synthgen.orchestrator.models import ResolvedModel
 from synthgen.orchestrator.recording import CALLS_FILE, CallLog, RecordingModel
@@ -50,6 +51,7 @@ from synthgen.schemas.manifest import (
     VolatileInfo,
 )
 from synthgen.tools.gates import ItemIndex, run_problems
+from synthgen.tools.windows import section_windows
 
 log = logging.getLogger("synthgen")
 
@@ -67,6 +69,7 @@ class RunOptions:
     replay: bool = False  # answer only from calls.jsonl; a call never recorded is an error
     force: bool = False  # start over in an --out made for another run
     max_cost: Decimal | None = None  # USD this invocation may spend on live calls; not part of the run id
+    max_failure_rate: float = DEFAULT_MAX_FAILURE_RATE  # share of a stage's items that may fail; not in the run id
 
 
 @dataclass
@@ -201,23 +204,28 @@ async def _run_in(
         ledger=ledger,
         trace=trace,
         progress=progress,
+        failures=FailureBudget(options.max_failure_rate, calls.path),
     )
     clock = _StageClock()
+    runner.failures.plan("extract", sum(len(section_windows(d, options.window_tokens)) for d in documents))
 
     start = time.monotonic()
     log.info("extract: %d document(s)", len(documents))
     extractions: list[Extraction] = await asyncio.gather(
         *(extract_document(doc, runner, options.window_tokens) for doc in documents)
     )
+    runner.failures.check("extract")
     clock.measure("extract", start)
     progress.finish("extract")
 
     start = time.monotonic()
     log.info("design: naming variation axes")
     progress.expect("design", len(extractions))
+    runner.failures.plan("design", len(extractions))
     designs: list[Design] = await asyncio.gather(
         *(design_test_cases(x, runner, options.strength, options.seed) for x in extractions)
     )
+    runner.failures.check("design")
     test_cases = select_test_cases(designs, options.max_examples, stages["design"])
     clock.measure("design", start)
     progress.finish("design")
@@ -232,15 +240,18 @@ async def _run_in(
     start = time.monotonic()
     log.info("write: %d example(s)", len(test_cases))
     progress.expect("write", len(test_cases))
+    runner.failures.plan("write", len(test_cases))
     with trace.stage("write", [tc.document_id for tc in test_cases]):
         written = await asyncio.gather(*(_write_or_reject(tc, index, runner) for tc in test_cases))
     drafts = [example for example in written if example is not None]
+    runner.failures.check("write")
     clock.measure("write", start)
     progress.finish("write")
 
     start = time.monotonic()
     log.info("supervise: reviewing %d example(s)", len(drafts))
     examples, _ = await supervise(drafts, index, runner, options.max_revisions)
+    runner.failures.check("supervise")
     clock.measure("supervise", start)
     progress.finish("supervise")
 

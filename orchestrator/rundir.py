@@ -67,6 +67,8 @@ def check_run_dir(path: Path, run_id: str, force: bool = False) -> None:
             "choose another --out, or pass --force to start it over"
         )
     probe = path if path.exists() else next((p for p in path.parents if p.exists()), Path("."))
+    if not probe.is_dir():
+        raise RunDirectoryError(f"--out {path}: {probe} is a file, not a directory: choose another --out")
     if not os.access(probe, os.W_OK):
         raise RunDirectoryError(f"{probe} is not writable: choose another --out")
 
@@ -77,7 +79,10 @@ class RunDirectory:
     def __init__(self, path: Path, binding: RunBinding, force: bool = False) -> None:
         self.path = path
         check_run_dir(path, binding.run_id, force)
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # e.g. a read-only file system, which os.access cannot tell for root
+            raise RunDirectoryError(f"cannot create {path} ({err.strerror or err}): choose another --out") from None
         if bound_run_id(path) not in (None, binding.run_id):
             for name in RUN_FILES:  # --force: start over, but only with what synthgen itself wrote
                 (path / name).unlink(missing_ok=True)

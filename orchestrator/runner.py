@@ -1,6 +1,5 @@
 """One place where agents meet the model: concurrency limit, settings and token accounting."""
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -12,8 +11,10 @@ from pydantic_ai.usage import RunUsage
 
 from synthgen.errors import ModelCallError
 from synthgen.orchestrator.costs import CostLedger
+from synthgen.orchestrator.failures import FailureBudget
 from synthgen.orchestrator.logs import Progress
 from synthgen.orchestrator.recording import calling
+from synthgen.orchestrator.retries import AdaptiveLimiter, Slot, is_empty_choices_bug, item_failure
 from synthgen.orchestrator.tracing import RunTrace, annotate_current
 from synthgen.schemas.manifest import StageReport, TokenUsage
 
@@ -46,12 +47,13 @@ class ModelRunner:
     ledger: CostLedger | None = None  # the priced calls; the manifest's usage and cost come from it
     trace: RunTrace = field(default_factory=RunTrace)  # synthgen's spans, for the stages' items
     progress: Progress = field(default_factory=Progress)
-    _limit: asyncio.Semaphore | None = None
+    failures: FailureBudget = field(default_factory=FailureBudget)  # --max-failure-rate per stage
+    _limit: AdaptiveLimiter | None = None
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        # Created lazily so it binds to the running event loop, not the one at construction.
+    def _semaphore(self) -> AdaptiveLimiter:
+        # Adapts to 429s between 1 and `concurrency` calls in flight (retries.py).
         if self._limit is None:
-            self._limit = asyncio.Semaphore(self.concurrency)
+            self._limit = AdaptiveLimiter(self.concurrency)
         return self._limit
 
     async def run(
@@ -68,9 +70,11 @@ class ModelRunner:
         """
         usage = RunUsage()
         report = self.stages[stage]
+        self.failures.attempt(stage)
+        slot: Slot | None = None
         try:
             waiting = time.monotonic()
-            async with self._semaphore():
+            async with self._semaphore().slot() as slot:
                 annotate_current(queued_ms=round((time.monotonic() - waiting) * 1000, 1))
                 with calling(stage, item, agent.name or "agent"):
                     result = await agent.run(
@@ -78,11 +82,18 @@ class ModelRunner:
                     )
             return result.output
         except UnexpectedModelBehavior as err:
+            self.failures.fail(stage, f"{agent.name}_invalid_output")
             raise ItemFailed(f"{agent.name}_invalid_output", f"{item}: {err}") from err
-        except ModelAPIError as err:
-            raise ModelCallError(
-                f"model call for {item} failed: {err}; check the model and its server, then re-run"
-            ) from err
+        except (ModelAPIError, IndexError) as err:
+            if isinstance(err, IndexError) and not is_empty_choices_bug(err):
+                raise
+            failure = item_failure(err, slot)
+            if failure is None:  # no retry or other item can fix it: bad key, no quota, unknown model, ...
+                raise ModelCallError(
+                    f"model call for {item} failed: {err}; check the model and its server, then re-run"
+                ) from err
+            self.failures.fail(stage, failure.reason_code)
+            raise ItemFailed(failure.reason_code, f"{item}: {failure.message}") from err
         finally:
             if self.ledger is None:  # with a ledger, usage and cost come from its priced calls
                 spent = token_usage(usage)

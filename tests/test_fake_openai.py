@@ -6,6 +6,9 @@ Observed with pydantic-ai-slim 2.62 / openai 3.57 (httpx2); the tests below pin 
 - Truncated JSON is not retried by anyone: one hit, `ModelAPIError`.
 - An empty `choices` list escapes pydantic-ai as a bare `IndexError`.
 - Schema violations and invented quotes are retried by the agent (a second request with feedback).
+
+These are the libraries' defaults; synthgen's own retry policy (orchestrator/retries.py) replaces the
+SDK's retries for OpenAI models and is tested in tests/test_reliability.py.
 """
 
 import json

@@ -3,10 +3,10 @@
 The use case is itself an axis, so every use case meets every value of every other axis.
 """
 
+import logging
 from dataclasses import dataclass
 
 from synthgen.agents.test_design import TestDesignDeps, test_design_agent, test_design_prompt
-from synthgen.errors import SynthgenError
 from synthgen.orchestrator.runner import ItemFailed, ModelRunner
 from synthgen.orchestrator.stages.extract import Extraction
 from synthgen.orchestrator.tracing import set_attributes
@@ -89,6 +89,7 @@ def build_test_cases(
 
 
 STAGE = "design"
+log = logging.getLogger("synthgen")
 
 
 async def design_test_cases(extraction: Extraction, runner: ModelRunner, strength: int, seed: int) -> Design:
@@ -104,7 +105,21 @@ async def design_test_cases(extraction: Extraction, runner: ModelRunner, strengt
                     test_design_agent, test_design_prompt(deps), deps, STAGE, f"test design for {doc.path}"
                 )
             except ItemFailed as err:
-                raise SynthgenError(f"{err}; try a stronger model") from err
+                # This document gets no test cases; too many such documents stop the run (failures.py).
+                log.warning(
+                    "rejected %s; try a stronger model",
+                    err,  # "test design for <path>: <what went wrong>"
+                    extra={"event": "rejected", "item": doc.path, "reason_code": err.reason_code},
+                )
+                set_attributes(span, outcome="rejected", reason_code=err.reason_code)
+                runner.stages[STAGE].requested += 1
+                runner.stages[STAGE].reject(err.reason_code)
+                runner.progress.advance(STAGE)
+                empty = CoverageReport(
+                    document_id=doc.id, strength=strength, axes=[], rows=0, full_product=0,
+                    interactions_total=0, interactions_covered=0,
+                )  # fmt: skip
+                return Design(doc.id, [], [], empty)
             set_attributes(span, axes=[a.name for a in draft.axes], repairs=deps.repairs)
         runner.stages[STAGE].note("axis_problem_repaired", deps.repairs)
         axes = [Axis(name=a.name, values=a.values, rationale=a.rationale, policy_ids=a.policy_ids) for a in draft.axes]

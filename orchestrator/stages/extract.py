@@ -1,11 +1,12 @@
 """Stage 1: read the document in section windows and extract use cases and policies."""
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from synthgen.agents.extraction import ExtractionDeps, extraction_agent, extraction_prompt
-from synthgen.errors import GateError, SynthgenError
+from synthgen.errors import GateError
 from synthgen.orchestrator.runner import ItemFailed, ModelRunner
 from synthgen.orchestrator.tracing import set_attributes
 from synthgen.schemas.document import SourceDocument, Window
@@ -24,6 +25,7 @@ class Extraction:
 
 
 STAGE = "extract"
+log = logging.getLogger("synthgen")
 
 
 async def _extract_window(doc: SourceDocument, window: Window, runner: ModelRunner) -> ExtractionDraft:
@@ -32,9 +34,19 @@ async def _extract_window(doc: SourceDocument, window: Window, runner: ModelRunn
     try:
         draft = await runner.run(extraction_agent, extraction_prompt(deps), deps, STAGE, item)
     except ItemFailed as err:
-        # A window the model cannot read leaves holes in the policy set; better to stop than to hide them.
-        raise SynthgenError(f"{err}; try a stronger model or a smaller --window-tokens") from err
+        # The window is rejected, loudly: too many of them stop the run (--max-failure-rate, failures.py).
+        log.warning(
+            "rejected %s; try a stronger model or a smaller --window-tokens",
+            err,  # "<item>: <what went wrong>"
+            extra={"event": "rejected", "item": item, "reason_code": err.reason_code},
+        )
+        runner.stages[STAGE].requested += 1
+        runner.stages[STAGE].reject(err.reason_code)
+        return ExtractionDraft(use_cases=[], policies=[])
     runner.stages[STAGE].note("evidence_relocated", deps.relocations)
+    if deps.dropped:  # items the model proposed that nothing in the document grounds
+        runner.stages[STAGE].requested += deps.dropped
+        runner.stages[STAGE].reject("ungrounded_item", deps.dropped)
     return draft
 
 

@@ -1,0 +1,71 @@
+"""Isolated item failures, and the share of them that stops a stage (--max-failure-rate).
+
+An item is one unit of model work: an extraction window, a document's test design, an example, a
+review batch or a revision. When the model still fails on one after every retry (the transport's
+for transient errors, the agent's for invalid answers), the item is rejected with a reason code and
+the stage goes on. If more than `max_rate` of a stage's items fail, the run stops with one line that
+names the stage, the count and the commonest reason: as soon as that share is certain (the stage's
+size is known) or at the stage's end. Every answer received so far stays in calls.jsonl, so the same
+command resumes.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synthgen.errors import SynthgenError
+
+DEFAULT_MAX_FAILURE_RATE = 0.5
+
+
+class StageFailed(SynthgenError):
+    """Too many items of one stage failed after their retries."""
+
+
+@dataclass
+class FailureBudget:
+    max_rate: float = DEFAULT_MAX_FAILURE_RATE
+    calls_path: Path | None = None  # where the answers so far are kept, for the message
+    planned: dict[str, int] = field(default_factory=dict)  # stage -> items it will run, when known up front
+    attempted: Counter[str] = field(default_factory=Counter)
+    failed: dict[str, Counter[str]] = field(default_factory=dict)  # stage -> reason code -> count
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_rate <= 1:
+            raise ValueError(f"max_rate must be between 0 and 1, not {self.max_rate}")
+
+    def plan(self, stage: str, items: int) -> None:
+        """The stage will run `items` items: failures stop it as soon as the share is certain."""
+        self.planned[stage] = self.planned.get(stage, 0) + items
+
+    def attempt(self, stage: str) -> None:
+        self.attempted[stage] += 1
+
+    def fail(self, stage: str, reason_code: str) -> None:
+        """Count one failed item; raise StageFailed if the stage can no longer stay under the rate."""
+        self.failed.setdefault(stage, Counter())[reason_code] += 1
+        total = max(self.planned.get(stage, 0), self.attempted[stage])
+        if self.planned.get(stage) and self._over(stage, total):
+            raise StageFailed(self.message(stage, total))
+
+    def check(self, stage: str) -> None:
+        """At the end of a stage: raise StageFailed if more than the allowed share of its items failed."""
+        total = self.attempted[stage]
+        if total and self._over(stage, total):
+            raise StageFailed(self.message(stage, total))
+
+    def count(self, stage: str) -> int:
+        return sum(self.failed.get(stage, Counter()).values())
+
+    def _over(self, stage: str, total: int) -> bool:
+        return self.count(stage) > self.max_rate * total
+
+    def message(self, stage: str, total: int) -> str:
+        failed = self.count(stage)
+        reasons = ", ".join(f"{code} ({n})" for code, n in self.failed[stage].most_common(3))
+        kept = f" are kept in {self.calls_path}" if self.calls_path else " are kept"
+        return (
+            f"{stage} stage: {failed} of {total} items failed after their retries ({reasons}), more than "
+            f"--max-failure-rate {self.max_rate:g} allows; the answers received so far{kept}: fix the cause "
+            "(see the warnings above) and run the same command again to resume"
+        )
