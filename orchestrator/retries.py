@@ -463,6 +463,9 @@ def item_failure(err: BaseException, slot: Slot | None = None) -> ItemFailure | 
         return ItemFailure("model_connection_error", f"connection failed{attempts}")
     if isinstance(err, ModelServerError | ModelUnavailableError):
         return ItemFailure("model_server_error", f"server error{_status(err)}{attempts}")
+    if isinstance(err, ModelHTTPError) and err.status_code == 400 and "context" in str(err.body).lower():
+        # llama.cpp and other OpenAI-compatible servers say so in a plain 400: one item's history is too long.
+        return ItemFailure("model_context_window_exceeded", f"the prompt is too long for the model: {err}")
     if isinstance(err, ModelRequestRejectedError):
         return None
     if isinstance(err, ModelHTTPError):  # uncategorised: go by the status

@@ -8,8 +8,9 @@ from synthgen.orchestrator.local_models.runtime import XllamacppServer
 from synthgen.orchestrator.local_models.weights import verify, weights_path
 
 # A small model can repeat list items until the context is full; this bounds such a call to about
-# two minutes at ~30 tokens/s, well above what a legitimate answer needs. Agent settings override it.
-DEFAULT_MAX_TOKENS = 4096
+# a minute at ~30 tokens/s, above what a legitimate answer needs (the longest seen: ~1,100), and
+# keeps three attempts with their history inside the context. Agent settings override it.
+DEFAULT_MAX_TOKENS = 2048
 
 # One model, so one server and one request queue, per weights file in a process: two servers of
 # the same model on 2 cores would only compete for them and double the memory.

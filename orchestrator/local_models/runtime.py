@@ -9,7 +9,7 @@ import xllamacpp
 
 from synthgen.orchestrator.local_models.catalog import LocalModelError, LocalModelSpec
 
-DEFAULT_CONTEXT_TOKENS = 8192
+DEFAULT_CONTEXT_TOKENS = 16384  # a 3,000-token window plus three attempts and their feedback
 _ERRORS_ONLY = 1  # llama.cpp log verbosity: it logs every request at its default, on our stderr
 
 
