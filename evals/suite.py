@@ -27,7 +27,6 @@ from synthgen.tools.metrics import DatasetScores
 EVALS_DIR = Path(__file__).resolve().parent
 REPO_DIR = EVALS_DIR.parent
 CASSETTES_DIR = EVALS_DIR / "cassettes"
-CORPUS = Path("../shared/corpus")  # beside the checkout, relative to it
 
 
 @dataclass(frozen=True)
@@ -154,8 +153,6 @@ EVALUATORS = (
 
 RECORDED_RUNS = (
     RecordedRun("refund_policy", Path("examples/refund_policy.md"), "local:0.5b", max_examples=4),
-    RecordedRun("tau2_retail_policy", CORPUS / "tau2_retail_policy.md", "local:0.5b", max_examples=4),
-    RecordedRun("github_acceptable_use", CORPUS / "github_acceptable_use.md", "local:0.5b", max_examples=4),
 )
 
 

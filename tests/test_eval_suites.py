@@ -29,7 +29,19 @@ def test_suite_scores() -> None:
         }
         for case in report.cases
     }
-    assert scores == snapshot()
+    assert scores == snapshot(
+        {
+            "refund_policy": {
+                "Replays": True,
+                "LineageResolves": True,
+                "EvidenceValidity": 1.0,
+                "DuplicateRate": 0.0,
+                "PolicyCoverage": 1.0,
+                "CriteriaGrounding": 1.0,
+                "Examples": 4,
+            }
+        }
+    )
 
 
 def test_a_changed_prompt_is_reported_as_stale_calls() -> None:
