@@ -221,4 +221,9 @@ def eval_command(
 
 
 def main() -> None:
+    # A run stopped by --max-cost, a failure-rate gate or a signal abandons the model calls still
+    # queued behind the concurrency limit, by design (their answers were never received, so nothing
+    # is lost). Python reports each abandoned coroutine at exit, after the one-line error; keep
+    # stderr to that line.
+    warnings.filterwarnings("ignore", message=r"coroutine .* was never awaited", category=RuntimeWarning)
     app()
