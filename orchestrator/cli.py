@@ -1,5 +1,6 @@
 """The `synthgen` command: a thin Typer layer over orchestrator functions."""
 
+import warnings
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
