@@ -38,8 +38,12 @@ def item_index(files: RunFiles, documents: dict[str, SourceDocument]) -> ItemInd
 def validate_run(run_dir: Path) -> list[str]:
     """Every problem found in the run directory; empty when the run is valid."""
     files, problems = read_run_files(run_dir)
-    if files is None:
-        return problems
+    return problems if files is None else run_files_problems(files)
+
+
+def run_files_problems(files: RunFiles) -> list[str]:
+    """Every problem of a run whose files parsed: hashes, source documents, evidence, IDs, lineage."""
+    problems: list[str] = []
     for output in files.manifest.outputs:
         data = files.contents.get(output.name)
         if data is not None and hashlib.sha256(data).hexdigest() != output.sha256:

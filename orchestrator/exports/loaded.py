@@ -4,11 +4,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import orjson
-from pydantic import TypeAdapter
-
 from synthgen.errors import InputError
-from synthgen.orchestrator.validate import validate_run
+from synthgen.orchestrator.run_files import read_run_files
+from synthgen.orchestrator.validate import run_files_problems
 from synthgen.schemas.items import DatasetExample, Policy, TestCase, UseCase
 from synthgen.schemas.manifest import InputDocument, RunManifest
 
@@ -45,8 +43,10 @@ def load_run(run_dir: Path) -> LoadedRun:
     """Read a run directory; refuse one that is missing, incomplete or does not validate."""
     if not run_dir.exists():
         raise InputError(f"{run_dir} does not exist: give the folder a run wrote, e.g. runs/<run_id>")
-    problems = validate_run(run_dir)  # raises InputError for a path that is not a directory
-    if problems:
+    files, problems = read_run_files(run_dir)  # raises InputError for a path that is not a directory
+    if files is not None:
+        problems = run_files_problems(files)
+    if problems or files is None:
         more = (
             f" (and {len(problems) - 1} more: run `synthgen validate {run_dir}` to list them)"
             if len(problems) > 1
@@ -55,13 +55,9 @@ def load_run(run_dir: Path) -> LoadedRun:
         raise InputError(f"{run_dir} does not pass `synthgen validate`: {problems[0]}{more}")
     return LoadedRun(
         run_dir=run_dir,
-        manifest=RunManifest.model_validate_json((run_dir / "manifest.json").read_bytes()),
-        use_cases=TypeAdapter(list[UseCase]).validate_json((run_dir / "use_cases.json").read_bytes()),
-        policies=TypeAdapter(list[Policy]).validate_json((run_dir / "policies.json").read_bytes()),
-        test_cases=TypeAdapter(list[TestCase]).validate_json((run_dir / "test_cases.json").read_bytes()),
-        examples=[
-            DatasetExample.model_validate(orjson.loads(line))
-            for line in (run_dir / "dataset.jsonl").read_bytes().splitlines()
-            if line.strip()
-        ],
+        manifest=files.manifest,
+        use_cases=files.use_cases,
+        policies=files.policies,
+        test_cases=files.test_cases,
+        examples=files.examples,
     )
