@@ -12,9 +12,12 @@ from synthgen.orchestrator.stages.extract import Extraction
 from synthgen.orchestrator.tracing import set_attributes
 from synthgen.schemas.items import Axis, Policy, TestCase, UseCase
 from synthgen.schemas.manifest import AxisCoverage, CoverageReport
-from synthgen.tools.combinatorics import coverage_stats, covering_array
+from synthgen.tools.combinatorics import Row, coverage_stats, covering_array
 from synthgen.tools.ids import allocate_ids
 
+log = logging.getLogger("synthgen")
+
+STAGE = "design"
 USE_CASE_AXIS = "use_case"
 # Enough policies for a focused example; more would turn every example into a checklist.
 MAX_POLICIES_PER_TEST_CASE = 3
@@ -39,37 +42,57 @@ def policies_for_row(row_index: int, use_case: UseCase, axes: list[Axis], polici
     return sorted({pool[(start + k) % len(pool)] for k in range(count)})
 
 
+@dataclass(frozen=True)
+class PlannedTestCase:
+    """A covering-array row turned into a test case, before it has an ID."""
+
+    key: str  # what makes two rows the same test case; its hash becomes the ID
+    use_case_id: str
+    policy_ids: list[str]
+    axis_values: dict[str, str]
+    scenario: str
+    expected_behaviour: str
+
+
+def plan_test_case(
+    index: int, use_case: UseCase, axes: list[Axis], row: Row, extraction: Extraction
+) -> PlannedTestCase:
+    values = {axis.name: axis.values[value] for axis, value in zip(axes, row)}
+    policy_ids = policies_for_row(index, use_case, axes, extraction.policies)
+    statements = {p.id: p.statement for p in extraction.policies}
+    scenario = f"{use_case.actor} wants to {use_case.goal.rstrip('.')}. " + "; ".join(
+        f"{name.replace('_', ' ')}: {value}" for name, value in values.items()
+    )
+    return PlannedTestCase(
+        key="|".join([use_case.id, ",".join(policy_ids), *(f"{k}={v}" for k, v in sorted(values.items()))]),
+        use_case_id=use_case.id,
+        policy_ids=policy_ids,
+        axis_values=values,
+        scenario=scenario,
+        expected_behaviour=" ".join(statements[pid].rstrip(".") + "." for pid in policy_ids),
+    )
+
+
 def build_test_cases(
     extraction: Extraction, axes: list[Axis], strength: int, seed: int
 ) -> tuple[list[TestCase], CoverageReport]:
     use_cases = extraction.use_cases
     dimensions = [[uc.id for uc in use_cases], *[axis.values for axis in axes]]
     rows = covering_array(dimensions, strength=strength, seed=seed)
-    policies_by_id = {p.id: p for p in extraction.policies}
-    drafts = []
-    for index, row in enumerate(rows):
-        use_case = use_cases[row[0]]
-        values = {axis.name: axis.values[value] for axis, value in zip(axes, row[1:])}
-        policy_ids = policies_for_row(index, use_case, axes, extraction.policies)
-        scenario = f"{use_case.actor} wants to {use_case.goal.rstrip('.')}. " + "; ".join(
-            f"{name.replace('_', ' ')}: {value}" for name, value in values.items()
-        )
-        expected = " ".join(policies_by_id[pid].statement.rstrip(".") + "." for pid in policy_ids)
-        key = "|".join([use_case.id, ",".join(policy_ids), *(f"{k}={v}" for k, v in sorted(values.items()))])
-        drafts.append((key, use_case.id, policy_ids, values, scenario, expected))
-    ids = allocate_ids("tc_", [d[0] for d in drafts])
+    planned = [plan_test_case(index, use_cases[row[0]], axes, row[1:], extraction) for index, row in enumerate(rows)]
+    ids = allocate_ids("tc_", [p.key for p in planned])
     test_cases: dict[str, TestCase] = {}
-    for tc_id, (_, uc_id, policy_ids, values, scenario, expected) in zip(ids, drafts):
+    for tc_id, plan in zip(ids, planned):
         test_cases.setdefault(
             tc_id,
             TestCase(
                 id=tc_id,
                 document_id=extraction.document.id,
-                use_case_id=uc_id,
-                policy_ids=policy_ids,
-                axis_values=values,
-                scenario=scenario,
-                expected_behaviour=expected,
+                use_case_id=plan.use_case_id,
+                policy_ids=plan.policy_ids,
+                axis_values=plan.axis_values,
+                scenario=plan.scenario,
+                expected_behaviour=plan.expected_behaviour,
             ),
         )
     stats = coverage_stats(dimensions, rows, strength)
@@ -86,10 +109,6 @@ def build_test_cases(
         interactions_covered=stats.interactions_covered,
     )
     return list(test_cases.values()), coverage
-
-
-STAGE = "design"
-log = logging.getLogger("synthgen")
 
 
 async def design_test_cases(extraction: Extraction, runner: ModelRunner, strength: int, seed: int) -> Design:
