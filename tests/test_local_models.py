@@ -10,6 +10,7 @@ import json
 import os
 import threading
 import time
+import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -192,6 +193,18 @@ def test_retry_feedback_reaches_the_model_as_text_not_tool_messages(chat_server:
     assert [message["role"] for message in second] == ["system", "user", "assistant", "user"]
     assert json.loads(second[2]["content"]) == {"name": "ann", "age": 30} and "tool_calls" not in second[2]
     assert "Write the name with a capital letter." in second[3]["content"]
+
+
+def test_an_answer_cut_short_mid_json_is_sent_back_as_its_error_without_warnings(chat_server: FakeChatServer) -> None:
+    model = LocalChatModel("qwen-test", FakeRuntime(chat_server.url))
+    chat_server.replies = ['{"name": "Ann", "ag', '{"name": "Ann", "age": 30}']
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pydantic warned on every dump of the feedback before
+        assert _agent(model).run_sync("Ann is 30.").output == Person(name="Ann", age=30)
+
+    feedback = chat_server.bodies[1]["messages"][3]["content"]
+    assert '"type":"json_invalid"' in feedback and '"loc":[]' in feedback
 
 
 def test_text_output_is_passed_through(chat_server: FakeChatServer) -> None:
@@ -420,7 +433,9 @@ def test_models_pull_fetches_and_reports_errors_in_one_line(
     assert fetched.exit_code == 0, fetched.output
     assert fetched.stdout == f"local:tiny: {weights.weights_path(tiny)}\n"
     assert (unknown.exit_code, unknown.stdout) == (1, "")
-    assert unknown.stderr.startswith("synthgen: error: unknown local model 'local:7b'") and unknown.stderr.count("\n") == 1
+    assert (
+        unknown.stderr.startswith("synthgen: error: unknown local model 'local:7b'") and unknown.stderr.count("\n") == 1
+    )
 
 
 # --- the real model ---------------------------------------------------------------------------------

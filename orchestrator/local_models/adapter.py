@@ -160,6 +160,8 @@ def _without_output_tool_parts(message: ModelMessage, output_tools: set[str]) ->
             feedback_cause = "validation_error" if cause == "validation_error" else "model_retry"
             # A retried output-tool call carries validation errors or a ModelRetry message, nothing else.
             content = cast("list[ErrorDetails] | str", part.content)
+            if isinstance(content, list):  # as ErrorDetails says: a tuple `loc`, or pydantic warns on every dump
+                content = [ErrorDetails(**{**detail, "loc": tuple(detail["loc"])}) for detail in content]
             request_parts.append(RetryFeedbackPart(content, retry=RetryInfo(feedback_cause)))
         # A successful output-tool return only says the run ended: nothing for the model to read.
     return replace(message, parts=request_parts)
