@@ -42,10 +42,13 @@ def supervisor_prompt(deps: SupervisorDeps) -> str:
     test_cases = {test_case.id: test_case for test_case in deps.test_cases}
     policies = {policy.id: policy for policy in deps.policies}
     blocks = [_example_block(example, test_cases.get(example.test_case_id), policies) for example in deps.examples]
-    findings = "\n".join(
-        f"- {finding.item_id} [{finding.gate}/{finding.reason_code}] {finding.message}"
-        for finding in deps.gate_report.findings
-    ) or "- none: every example passed the deterministic gates"
+    findings = (
+        "\n".join(
+            f"- {finding.item_id} [{finding.gate}/{finding.reason_code}] {finding.message}"
+            for finding in deps.gate_report.findings
+        )
+        or "- none: every example passed the deterministic gates"
+    )
     ids = ", ".join(example.id for example in deps.examples)
     return (
         "\n\n".join(blocks)

@@ -79,8 +79,7 @@ def _review_axis(number: int, axis: AxisDraft, known: set[str], valid_ids: list[
         return _AxisReview(
             None,
             [
-                f"{label}: {RESERVED_AXIS!r} is reserved (use cases are added as an axis "
-                "automatically); remove this axis"
+                f"{label}: {RESERVED_AXIS!r} is reserved (use cases are added as an axis automatically); remove this axis"
             ],
         )
     if axis.name in _SCHEMA_FIELDS:

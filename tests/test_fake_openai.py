@@ -61,8 +61,16 @@ def chat_body(output_type: type[BaseModel] = ExtractionDraft, prompt: str = EXTR
         "model": "gpt-4o-mini",
         "messages": [{"role": "system", "content": "Extract."}, {"role": "user", "content": prompt}],
         "tool_choice": "required",
-        "tools": [{"type": "function", "function": {"name": "final_result", "description": "The final response",
-                                                    "parameters": output_type.model_json_schema()}}],
+        "tools": [
+            {
+                "type": "function",
+                "function": {
+                    "name": "final_result",
+                    "description": "The final response",
+                    "parameters": output_type.model_json_schema(),
+                },
+            }
+        ],
     }
 
 
@@ -103,9 +111,7 @@ def tool_arguments(completion: dict[str, Any]) -> dict[str, Any]:
 # --- On the wire ---
 
 
-def test_a_valid_request_gets_the_scripted_answer_as_a_tool_call(
-    server: FakeOpenAIServer, http: httpx2.Client
-) -> None:
+def test_a_valid_request_gets_the_scripted_answer_as_a_tool_call(server: FakeOpenAIServer, http: httpx2.Client) -> None:
     body = chat_body()
     response = http.post("/chat/completions", json=body)
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
@@ -120,8 +126,15 @@ def test_a_valid_request_gets_the_scripted_answer_as_a_tool_call(
     assert (server.request_count, server.agent_counts, server.bodies) == (1, {"extraction": 1}, [body])
 
 
-@pytest.mark.parametrize(("output_type", "agent"), [(ExtractionDraft, "extraction"), (TestDesignDraft, "test_design"),
-                                                     (ExampleDraft, "example_writer"), (SupervisorReview, "supervisor")])
+@pytest.mark.parametrize(
+    ("output_type", "agent"),
+    [
+        (ExtractionDraft, "extraction"),
+        (TestDesignDraft, "test_design"),
+        (ExampleDraft, "example_writer"),
+        (SupervisorReview, "supervisor"),
+    ],
+)
 def test_the_agent_is_recognised_by_its_output_schema(output_type: type[BaseModel], agent: str) -> None:
     assert agent_of(chat_body(output_type)) == agent
     assert agent_of({"messages": []}) == "unknown"
@@ -133,8 +146,9 @@ def test_models_endpoint_and_unknown_paths(http: httpx2.Client) -> None:
 
 
 @pytest.mark.parametrize(("retry_after", "header"), [(None, None), (1, "1"), (0.25, "0.25")])
-def test_rate_limit(http: httpx2.Client, server: FakeOpenAIServer, retry_after: float | None,
-                    header: str | None) -> None:
+def test_rate_limit(
+    http: httpx2.Client, server: FakeOpenAIServer, retry_after: float | None, header: str | None
+) -> None:
     server.plan(Fault.rate_limit(retry_after=retry_after))
     response = http.post("/chat/completions", json=chat_body())
     assert response.status_code == 429
@@ -212,8 +226,14 @@ def test_plan_is_consumed_in_order_then_fault_for_decides(http: httpx2.Client, s
     server.plan(Fault.rate_limit(), None, Fault.server_error(503))
     statuses = [http.post("/chat/completions", json=chat_body()).status_code for _ in range(6)]
     assert statuses == [429, 200, 503, 502, 200, 502]
-    assert [s.fault for s in server.served] == ["rate_limit", None, "server_error", "server_error", None,
-                                                "server_error"]
+    assert [s.fault for s in server.served] == [
+        "rate_limit",
+        None,
+        "server_error",
+        "server_error",
+        None,
+        "server_error",
+    ]
     assert server.planned == 0 and server.request_count == 6
 
 
@@ -311,8 +331,9 @@ def test_the_openai_client_retries_twice_by_default_honouring_retry_after(server
 
 
 @pytest.mark.usefixtures("allow_model_requests")
-@pytest.mark.parametrize(("status", "category"), [(500, "ModelServerError"), (502, "ModelServerError"),
-                                                  (503, "ModelUnavailableError")])
+@pytest.mark.parametrize(
+    ("status", "category"), [(500, "ModelServerError"), (502, "ModelServerError"), (503, "ModelUnavailableError")]
+)
 def test_server_errors_surface_by_category(server: FakeOpenAIServer, status: int, category: str) -> None:
     server.plan(Fault.server_error(status))
     with pytest.raises(ModelHTTPError) as raised:
@@ -374,8 +395,9 @@ def test_invented_quote_makes_the_extraction_agent_retry(server: FakeOpenAIServe
     document = parse_document("policy.md", b"# Refunds\n\nCustomers must keep the receipt for every refund.\n")
     deps = ExtractionDeps(document=document, window=Window(line_start=1, line_end=3, heading_path=["Refunds"]))
     server.plan(Fault.invented_quote())
-    result = extraction_agent.run_sync(extraction_prompt(deps), deps=deps, model=chat_model(server),
-                                       model_settings=ModelSettings(timeout=5))
+    result = extraction_agent.run_sync(
+        extraction_prompt(deps), deps=deps, model=chat_model(server), model_settings=ModelSettings(timeout=5)
+    )
     assert result.output.use_cases[0].evidence[0].quote == "Refunds"
     assert server.agent_counts == {"extraction": 2}
     feedback = server.bodies[1]["messages"][-1]
@@ -392,9 +414,25 @@ def test_cli_run_against_the_fake_server(corpus_dir: Path, tmp_path: Path) -> No
     env = {**os.environ, "OPENAI_API_KEY": "sk-dummy"}
     with FakeOpenAIServer(max_requests=200, max_seconds=120) as server:
         completed = subprocess.run(
-            [*command, "agent", "run", str(corpus_dir / "tau2_retail_policy.md"), "--base-url", server.base_url,
-             "--model", "gpt-4o-mini", "--out", str(out), "--max-examples", "3"],
-            env=env, capture_output=True, text=True, timeout=120, check=False,
+            [
+                *command,
+                "agent",
+                "run",
+                str(corpus_dir / "tau2_retail_policy.md"),
+                "--base-url",
+                server.base_url,
+                "--model",
+                "gpt-4o-mini",
+                "--out",
+                str(out),
+                "--max-examples",
+                "3",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         counts = server.agent_counts
     assert completed.returncode == 0, completed.stderr

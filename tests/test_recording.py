@@ -31,8 +31,10 @@ print(request_key("gpt-4o", messages, {"temperature": 0, "seed": 42}, ModelReque
 
 
 def test_request_key_is_identical_across_processes() -> None:
-    keys = [subprocess.run([sys.executable, "-c", KEY_SCRIPT], capture_output=True, text=True, check=True).stdout
-            for _ in range(2)]
+    keys = [
+        subprocess.run([sys.executable, "-c", KEY_SCRIPT], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    ]
     assert keys[0] == keys[1]
     assert len(keys[0].strip()) == 64
 
@@ -79,7 +81,8 @@ def test_rerun_replays_everything_and_rewrites_identical_files(
     assert calls["replayed"] == manifest_before["volatile"]["calls"]["live"]
     # Everything outside `volatile` is reproducible, tokens included.
     assert {k: v for k, v in manifest.items() if k != "volatile"} == {
-        k: v for k, v in manifest_before.items() if k != "volatile"}
+        k: v for k, v in manifest_before.items() if k != "volatile"
+    }
 
 
 def test_resume_sends_only_the_missing_calls(
@@ -116,19 +119,19 @@ def test_replay_miss_names_the_stage_and_item(
 ) -> None:
     records = _records(finished_run)
     missing = next(r for r in records if r["stage"] == "write")
-    (finished_run / "calls.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in records if r is not missing))
+    (finished_run / "calls.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records if r is not missing))
     scripted = use_model(ScriptedModel())
     result = _run(corpus_dir / "tau2_retail_policy.md", finished_run, "--replay")
     assert result.exit_code == 1
     assert scripted.requests == []
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        f"synthgen: error: --replay: no recorded answer for write stage, {missing['item']} (")
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"synthgen: error: --replay: no recorded answer for write stage, {missing['item']} (")
+    )
 
 
-def test_a_replay_needs_no_api_key(
-    corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_replay_needs_no_api_key(corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     result = _run(corpus_dir / "tau2_retail_policy.md", tmp_path / "empty", "--replay")
     assert result.exit_code == 1

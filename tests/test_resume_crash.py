@@ -14,8 +14,24 @@ DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jso
 
 
 def _command(doc: Path, out: Path, base_url: str) -> list[str]:
-    return [sys.executable, "-m", "synthgen", "agent", "run", str(doc), "--out", str(out), "--base-url", base_url,
-            "--model", "gpt-4o-mini", "--max-examples", "6", "--concurrency", "1"]
+    return [
+        sys.executable,
+        "-m",
+        "synthgen",
+        "agent",
+        "run",
+        str(doc),
+        "--out",
+        str(out),
+        "--base-url",
+        base_url,
+        "--model",
+        "gpt-4o-mini",
+        "--max-examples",
+        "6",
+        "--concurrency",
+        "1",
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -33,15 +49,22 @@ def _recorded(out: Path) -> list[dict]:
 def test_sigkill_during_example_writing_then_resume(corpus_dir: Path, tmp_path: Path) -> None:
     doc = corpus_dir / "tau2_retail_policy.md"
     with FakeOpenAIServer(delay=0.2, max_seconds=240) as server:
-        reference = subprocess.run(_command(doc, tmp_path / "reference", server.base_url), env=_env(),
-                                   capture_output=True, text=True, timeout=120)
+        reference = subprocess.run(
+            _command(doc, tmp_path / "reference", server.base_url),
+            env=_env(),
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert reference.returncode == 0, reference.stderr
         needed = len(_recorded(tmp_path / "reference"))
 
         out = tmp_path / "crashed"
         before = server.request_count
-        process = subprocess.Popen(_command(doc, out, server.base_url), env=_env(),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            _command(doc, out, server.base_url), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 60
         while sum(r["stage"] == "write" for r in _recorded(out)) < 3:
             assert process.poll() is None, "the run ended before it could be killed"
@@ -54,8 +77,9 @@ def test_sigkill_during_example_writing_then_resume(corpus_dir: Path, tmp_path: 
         assert 0 < kept < needed
 
         resumed_from = server.request_count
-        resumed = subprocess.run(_command(doc, out, server.base_url), env=_env(),
-                                 capture_output=True, text=True, timeout=120)
+        resumed = subprocess.run(
+            _command(doc, out, server.base_url), env=_env(), check=False, capture_output=True, text=True, timeout=120
+        )
         assert resumed.returncode == 0, resumed.stderr
         assert f"resuming: {kept} recorded call(s)" in resumed.stderr
         # Only the calls without a recorded answer went to the server again.

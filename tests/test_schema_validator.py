@@ -86,8 +86,12 @@ def manifest() -> dict[str, Any]:
         coverage=[],
         outputs=[],
         lineage=[],
-        volatile=VolatileInfo(started_at="2025-01-01T00:00:00Z", finished_at="2025-01-01T00:00:01Z", stage_seconds={},
-                              calls=CallCounts(live=TokenUsage(), replayed=TokenUsage())),
+        volatile=VolatileInfo(
+            started_at="2025-01-01T00:00:00Z",
+            finished_at="2025-01-01T00:00:01Z",
+            stage_seconds={},
+            calls=CallCounts(live=TokenUsage(), replayed=TokenUsage()),
+        ),
     ).model_dump(mode="json")
 
 

@@ -29,9 +29,7 @@ def decode(label: str, data: bytes) -> tuple[str, str]:
         text = data.decode(encoding)
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
-        raise InputError(
-            f"{label} is not valid UTF-8 (bad byte at line {line}): re-save it as UTF-8"
-        ) from None
+        raise InputError(f"{label} is not valid UTF-8 (bad byte at line {line}): re-save it as UTF-8") from None
     if not text.strip():
         raise InputError(f"{label} contains only whitespace: give a markdown document with some text in it")
     return text, encoding
