@@ -24,6 +24,7 @@ class ExampleWriterDeps:
     revision_instruction: str | None = None  # from the supervisor, when revising
     previous: ExampleDraft | None = None  # the draft the instruction applies to
     relocations: int = 0  # evidence quotes re-anchored in the accepted answer; set by the validator
+    trimmed_quotes: int = 0  # quotes cut back to their verbatim words in the accepted answer
     trimmed_turns: int = 0  # trailing assistant turns dropped from the accepted answer; set by the validator
     dropped_criteria: int = 0  # ungrounded or misattributed criteria left out on the last attempt
 
@@ -45,10 +46,14 @@ def example_writer_prompt(deps: ExampleWriterDeps) -> str:
     axis_values = "\n".join(f"- {axis}: {value}" for axis, value in test_case.axis_values.items()) or "- (none)"
     policies = "\n\n".join(_policy_block(deps.document, policy) for policy in deps.policies)
     parts = [
-        f"<test_case>\nScenario: {test_case.scenario}\nAxis values:\n{axis_values}\n"
-        f"Expected behaviour: {test_case.expected_behaviour}\n</test_case>",
-        f"<use_case>\nName: {use_case.name}\nActor: {use_case.actor}\nGoal: {use_case.goal}\n"
-        f"Description: {use_case.description}\n</use_case>",
+        (
+            f"<test_case>\nScenario: {test_case.scenario}\nAxis values:\n{axis_values}\n"
+            f"Expected behaviour: {test_case.expected_behaviour}\n</test_case>"
+        ),
+        (
+            f"<use_case>\nName: {use_case.name}\nActor: {use_case.actor}\nGoal: {use_case.goal}\n"
+            f"Description: {use_case.description}\n</use_case>"
+        ),
         f"<policies>\n{policies}\n</policies>",
         f"Line numbers are the file's. Criteria may cite only these policy ids: {', '.join(test_case.policy_ids)}.",
     ]
@@ -95,7 +100,8 @@ def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) ->
     (counted in `deps.dropped_criteria`) and a policy without a criterion is tolerated, as long as
     a well-formed conversation and one grounded criterion remain.
     """
-    ctx.deps.relocations = ctx.deps.trimmed_turns = ctx.deps.dropped_criteria = 0  # only the accepted answer counts
+    # Only the accepted answer counts, not earlier attempts.
+    ctx.deps.relocations = ctx.deps.trimmed_quotes = ctx.deps.trimmed_turns = ctx.deps.dropped_criteria = 0
     test_case = ctx.deps.test_case
     problems: list[str] = []
     fatal = False  # a problem no salvage can fix
@@ -121,13 +127,14 @@ def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) ->
         fatal = True
 
     allowed = test_case.policy_ids
-    relocated = 0
+    relocated = trimmed_quotes = 0
     criteria: list[CriterionDraft] = []
     for number, criterion in enumerate(draft.evaluation_criteria, 1):
         label = f'criterion {number} ("{excerpt(criterion.criterion)}")'
         anchored = anchor_evidence(ctx.deps.document, criterion.evidence, label)
         problems += anchored.problems
         relocated += anchored.relocated
+        trimmed_quotes += anchored.trimmed
         if criterion.policy_id not in allowed:
             problems.append(
                 f"{label}: policy_id {criterion.policy_id!r} is not a policy of this test case; "
@@ -149,6 +156,7 @@ def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) ->
     if problems and (fatal or not criteria or not is_last_attempt(ctx)):
         raise ModelRetry(retry_message(problems))
     ctx.deps.relocations = relocated
+    ctx.deps.trimmed_quotes = trimmed_quotes
     ctx.deps.trimmed_turns = trimmed
     ctx.deps.dropped_criteria = len(draft.evaluation_criteria) - len(criteria)
     return draft.model_copy(update={"messages": messages, "evaluation_criteria": criteria})

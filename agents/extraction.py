@@ -23,6 +23,8 @@ class ExtractionDeps:
     document: SourceDocument
     window: Window
     relocations: int = 0  # evidence quotes re-anchored in the accepted answer; set by the validator
+    trimmed_quotes: int = 0  # quotes cut back to their verbatim words in the accepted answer
+    repaired_names: int = 0  # applies_to names mapped to a use case's exact name, or left out
     dropped: int = 0  # items left out of the accepted answer because nothing grounds them; set by the validator
 
 
@@ -43,7 +45,7 @@ def extraction_prompt(deps: ExtractionDeps) -> str:
     heading = " > ".join(window.heading_path) or "(before the first heading)"
     lines = evidence_tools.numbered_lines(document, window.line_start, window.line_end)
     return (
-        f"Document: {document.path}\n"
+        f"Document: {document.file_name}\n"
         f"Section: {heading}\n"
         f"Lines {window.line_start}-{window.line_end} of {document.line_count}. The numbers before ' | ' are "
         "the file's line numbers: cite them as shown, and copy quotes without the 'NN | ' prefix.\n\n"
@@ -60,17 +62,19 @@ def excerpt(text: str, limit: int = _EXCERPT) -> str:
 class AnchoredEvidence:
     evidence: list[Evidence]  # the grounded ones, misplaced quotes re-anchored to where they really are
     relocated: int
+    trimmed: int  # quotes cut back to the words the document holds verbatim
     problems: list[str]  # one line per evidence that cannot be repaired (left out of `evidence`)
 
 
 def anchor_evidence(document: SourceDocument, evidence: Sequence[Evidence], label: str) -> AnchoredEvidence:
-    """Check each evidence against the whole document, re-anchoring verbatim quotes cited on the wrong lines.
+    """Check each evidence against the whole document, repairing what can be repaired deterministically.
 
-    Small models often copy a quote correctly but invent its line numbers; relocating is
-    deterministic and the result is checked, so it costs no retry and admits nothing ungrounded.
+    Small models often copy a quote correctly but invent its line numbers, or drift into their own
+    words halfway through a quote. Re-anchoring a verbatim quote, or cutting a drifting one back to
+    its verbatim words, costs no retry, and the repaired evidence is checked like any other.
     """
     anchored: list[Evidence] = []
-    relocated = 0
+    relocated = trimmed = 0
     problems: list[str] = []
     for number, item in enumerate(evidence, 1):
         if not evidence_tools.collapse_whitespace(item.quote):
@@ -86,15 +90,40 @@ def anchor_evidence(document: SourceDocument, evidence: Sequence[Evidence], labe
             anchored.append(moved)
             relocated += 1
             continue
+        cut = evidence_tools.trim_to_verbatim(document, item)
+        if cut is not None and evidence_tools.check_evidence(document, cut).ok:
+            anchored.append(cut)
+            trimmed += 1
+            continue
         hint = ""
         if _LINE_PREFIX.search(item.quote):
             hint = " (drop the 'NN | ' line-number prefix from the quote)"
         problems.append(f"{label} evidence {number}: {check.message}{hint}")
-    return AnchoredEvidence(anchored, relocated, problems)
+    return AnchoredEvidence(anchored, relocated, trimmed, problems)
 
 
 def _name_key(name: str) -> str:
     return evidence_tools.collapse_whitespace(name).casefold()
+
+
+_ARTICLES = frozenset({"a", "an", "the"})
+
+
+def _name_words(name: str) -> list[str]:
+    return [word for word in re.findall(r"[^\W_]+", name.casefold()) if word not in _ARTICLES]
+
+
+def match_use_case_name(name: str, use_case_names: Sequence[str]) -> str | None:
+    """The use case a loosely written name means: the one with the same words ignoring case,
+    articles and punctuation, else the only one whose name holds all of its words."""
+    words = _name_words(name)
+    if not words:
+        return None
+    same = [candidate for candidate in use_case_names if _name_words(candidate) == words]
+    if len(same) == 1:
+        return same[0]
+    holding = [candidate for candidate in use_case_names if set(words) <= set(_name_words(candidate))]
+    return holding[0] if len(holding) == 1 else None
 
 
 def retry_message(problems: Sequence[str]) -> str:
@@ -118,9 +147,8 @@ def find_quote(ctx: RunContext[ExtractionDeps], text: str) -> str:
     matches = evidence_tools.find_quote(document, text)
     if not matches:
         line, _ = evidence_tools.closest_line(document, text)
-        return (
-            "The quote is nowhere in the document. Closest line:\n"
-            + evidence_tools.numbered_lines(document, line, line)
+        return "The quote is nowhere in the document. Closest line:\n" + evidence_tools.numbered_lines(
+            document, line, line
         )
     shown = matches[:5]  # a quote repeated dozens of times is too vague to cite anyway
     blocks = [
@@ -141,14 +169,15 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
     """Ground every evidence, keep use-case names unique and make applies_to point at them.
 
     Problems go back to the model while it has retries left. On the last attempt the answer is
-    salvaged instead: ungrounded evidence, repeated use cases and unknown applies_to names are left
-    out (counted in `deps.dropped`), so a model that repeats its mistake still yields what it got
-    right, and nothing ungrounded gets through either way.
+    salvaged instead: ungrounded evidence and repeated use cases are left out (counted in
+    `deps.dropped`), so a model that repeats its mistake still yields what it got right, and
+    nothing ungrounded gets through either way. applies_to names are repaired, never retried.
     """
-    ctx.deps.relocations = ctx.deps.dropped = 0  # only the accepted answer counts, not earlier attempts
+    # Only the accepted answer counts, not earlier attempts.
+    ctx.deps.relocations = ctx.deps.trimmed_quotes = ctx.deps.repaired_names = ctx.deps.dropped = 0
     document = ctx.deps.document
     problems: list[str] = []
-    relocated = dropped = 0
+    relocated = trimmed = dropped = repaired_names = 0
 
     names: dict[str, str] = {}  # normalized name -> name as first written
     use_cases: list[UseCaseDraft] = []
@@ -158,6 +187,7 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
         anchored = anchor_evidence(document, use_case.evidence, label)
         problems += anchored.problems
         relocated += anchored.relocated
+        trimmed += anchored.trimmed
         if key in names:
             problems.append(f"{label}: the name repeats use case {names[key]!r}; give each use case a distinct name")
         elif anchored.evidence:
@@ -166,7 +196,6 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
             continue
         dropped += 1
 
-    valid_names = ", ".join(repr(name) for name in names.values()) or "none (the answer has no use cases)"
     policies: list[PolicyDraft] = []
     for number, policy in enumerate(draft.policies, 1):
         label = f'policy {number} ("{excerpt(policy.statement)}")'
@@ -174,15 +203,17 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
         for name in policy.applies_to:
             known = names.get(_name_key(name))
             if known is None:
-                problems.append(
-                    f"{label}: applies_to names {name!r}, which is not a use case in this answer; "
-                    f"use one of {valid_names}, or an empty list for all use cases"
-                )
-            elif known not in applies_to:
+                # A near-miss is mapped, an unknown name left out (with none left, the rule governs
+                # every use case): which use cases a rule governs only steers test design, and a
+                # retry for it costs a whole answer. Counted, like every repair.
+                known = match_use_case_name(name, list(names.values()))
+                repaired_names += 1
+            if known is not None and known not in applies_to:
                 applies_to.append(known)  # canonical spelling, so the orchestrator can map names to ids
         anchored = anchor_evidence(document, policy.evidence, label)
         problems += anchored.problems
         relocated += anchored.relocated
+        trimmed += anchored.trimmed
         if anchored.evidence:
             policies.append(policy.model_copy(update={"evidence": anchored.evidence, "applies_to": applies_to}))
         else:
@@ -191,5 +222,7 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
     if problems and (not is_last_attempt(ctx) or not (use_cases or policies)):
         raise ModelRetry(retry_message(problems))
     ctx.deps.relocations = relocated
+    ctx.deps.trimmed_quotes = trimmed
+    ctx.deps.repaired_names = repaired_names
     ctx.deps.dropped = dropped
     return ExtractionDraft(use_cases=use_cases, policies=policies)

@@ -44,7 +44,7 @@ def test_design_prompt(deps: TestDesignDeps) -> str:
     use_cases = "\n".join(f"- {uc.id} | {uc.name} | goal: {uc.goal}" for uc in deps.use_cases)
     policies = "\n".join(_policy_line(policy) for policy in deps.policies)
     return (
-        f"Document: {deps.document.path}\n\n"
+        f"Document: {deps.document.file_name}\n\n"
         f"<use_cases>\n{use_cases}\n</use_cases>\n\n"
         f"<policies>\n{policies}\n</policies>\n\n"
         "Design the variation axes. Refer to policies by the pol_ ids above."

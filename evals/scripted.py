@@ -31,6 +31,8 @@ _EXAMPLE_ID = re.compile(r"\bex_[0-9a-f]{10,64}\b")
 
 MAX_USE_CASES = ExtractionDraft.model_fields["use_cases"].metadata[0].max_length
 MAX_POLICIES = ExtractionDraft.model_fields["policies"].metadata[0].max_length
+# Quotes within the draft bound, short enough that "The reply applies the rule: <quote>" fits a criterion.
+MAX_QUOTE = 450
 
 Decide = Callable[[str, str], tuple[str, str, str]]  # (example id, prompt) -> (decision, instruction, reason)
 
@@ -53,8 +55,12 @@ def _numbered_lines(text: str) -> list[tuple[int, str]]:
 
 
 def _quotable(text: str) -> str:
-    """The line without its list marker: still a verbatim substring of the line."""
-    return _LIST_MARKER.sub("", text).strip()
+    """The line without its list marker, cut to the sentences that fit a quote: still verbatim."""
+    quote = _LIST_MARKER.sub("", text).strip()
+    if len(quote) <= MAX_QUOTE:
+        return quote
+    end = quote.rfind(". ", 0, MAX_QUOTE)
+    return quote[: end + 1] if end > 0 else quote[:MAX_QUOTE].rsplit(" ", 1)[0]
 
 
 def _plain(text: str) -> str:

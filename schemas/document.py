@@ -1,5 +1,6 @@
 """The parsed source document: exact lines and the heading tree."""
 
+from pathlib import PurePath
 from typing import Literal
 
 from pydantic import Field
@@ -24,6 +25,11 @@ class SourceDocument(StrictModel):
     line_ending: Literal["lf", "crlf", "mixed", "none"]
     lines: list[str] = Field(description="Text of each line without its line ending; lines[0] is line 1.")
     sections: list[Section]
+
+    @property
+    def file_name(self) -> str:
+        """The name prompts show: unlike the path, it reads the same from any working directory."""
+        return PurePath(self.path).name
 
     @property
     def line_count(self) -> int:

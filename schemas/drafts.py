@@ -13,17 +13,23 @@ from synthgen.schemas.base import StrictModel
 from synthgen.schemas.items import Evidence, Message, PolicyKind
 
 
+class EvidenceDraft(Evidence):
+    # A supporting passage is usually one sentence; a longer quote is a model stitching passages
+    # together, and the grammar cuts it where the evidence repair can keep its verbatim words.
+    quote: str = Field(min_length=1, max_length=500, description="Verbatim text found inside the cited lines.")
+
+
 class UseCaseDraft(StrictModel):
     name: str = Field(min_length=1, max_length=100, description="Short, unique name of the use case.")
     actor: str = Field(min_length=1, max_length=80, description="Who acts: customer, agent, developer, ...")
     goal: str = Field(min_length=1, max_length=300, description="What the actor wants to achieve.")
-    description: str = Field(max_length=600)
-    evidence: list[Evidence] = Field(min_length=1, max_length=4)
+    description: str = Field(max_length=400)
+    evidence: list[EvidenceDraft] = Field(min_length=1, max_length=4)
 
 
 class PolicyDraft(StrictModel):
     statement: str = Field(
-        min_length=1, max_length=1200, description="The rule, restated as one self-contained sentence."
+        min_length=1, max_length=500, description="The rule, restated as one self-contained sentence."
     )
     kind: PolicyKind
     conditions: list[str] = Field(
@@ -34,7 +40,7 @@ class PolicyDraft(StrictModel):
         max_length=12,
         description="Names of use cases in this answer that the rule governs; empty means all of them.",
     )
-    evidence: list[Evidence] = Field(min_length=1, max_length=4)
+    evidence: list[EvidenceDraft] = Field(min_length=1, max_length=4)
 
 
 class ExtractionDraft(StrictModel):
@@ -58,9 +64,9 @@ class TestDesignDraft(StrictModel):
 
 
 class CriterionDraft(StrictModel):
-    criterion: str = Field(min_length=1, max_length=1200, description="A checkable statement about a good answer.")
+    criterion: str = Field(min_length=1, max_length=500, description="A checkable statement about a good answer.")
     policy_id: str = Field(description="pol_ id of one of the test case's policies.")
-    evidence: list[Evidence] = Field(min_length=1, max_length=4)
+    evidence: list[EvidenceDraft] = Field(min_length=1, max_length=4)
 
 
 class ExampleDraft(StrictModel):

@@ -102,7 +102,7 @@ def test_manifest(
                 "window_tokens": 3000,
                 "strength": 2,
             },
-            "prompts": [("example_writer", 1), ("extraction", 1), ("supervisor", 1), ("test_design", 1)],
+            "prompts": [("example_writer", 1), ("extraction", 2), ("supervisor", 1), ("test_design", 2)],
             "stages": {
                 "extract": {
                     "requested": 33,

@@ -17,6 +17,7 @@ from synthgen.tools.evidence import (
     lookup_lines,
     numbered_lines,
     relocate,
+    trim_to_verbatim,
 )
 from synthgen.tools.parser import parse_document
 
@@ -144,6 +145,51 @@ def test_relocate_refuses_what_it_cannot_place(doc: SourceDocument) -> None:
     missing = evidence(9, 9, "never said")
     assert relocate(good, check_evidence(doc, good)) is None
     assert relocate(missing, check_evidence(doc, missing)) is None
+
+
+def test_a_quote_that_drifts_into_invented_words_is_cut_back_to_its_verbatim_words(corpus_dir: Path) -> None:
+    path = corpus_dir / "tau2_retail_policy.md"
+    doc = parse_document(path.name, path.read_bytes())
+    # Two real paragraphs (lines 88 and 90, a blank line between), then words of the model's own.
+    drifting = (
+        "An order can only be cancelled if its status is 'pending', and you should check its status before taking "
+        "the action. The user needs to confirm the order id and the reason (either 'no longer needed' or "
+        "'ordered by mistake') for cancellation. The user will also get a coupon for the next order."
+    )
+    cut = trim_to_verbatim(doc, evidence(87, 87, drifting))
+    assert cut is not None
+    assert (cut.line_start, cut.line_end) == (88, 90)
+    assert cut.quote.endswith("for cancellation.")
+    assert drifting.startswith(cut.quote)
+    assert check_evidence(doc, cut).ok
+
+
+def test_a_quote_joining_passages_that_are_not_adjacent_keeps_its_first_passage(corpus_dir: Path) -> None:
+    path = corpus_dir / "tau2_retail_policy.md"
+    doc = parse_document(path.name, path.read_bytes())
+    # Line 88's sentence, then line 120's, skipping everything between them: every word is verbatim.
+    stitched = (
+        "An order can only be cancelled if its status is 'pending', and you should check its status before taking "
+        "the action. The user needs to confirm the order id and the list of items to be returned."
+    )
+    cut = trim_to_verbatim(doc, evidence(88, 120, stitched))
+    assert cut is not None
+    assert (cut.line_start, cut.line_end) == (88, 88)
+    assert cut.quote.endswith("before taking the action.")
+
+
+def test_trimming_refuses_quotes_mostly_in_the_models_own_words(doc: SourceDocument) -> None:
+    mostly_invented = (
+        "Exchanges are free within 30 days. Refunds go to the original payment method, unless the customer "
+        "prefers a voucher, which we then send by post within a week of the request."
+    )
+    assert trim_to_verbatim(doc, evidence(9, 9, mostly_invented)) is None  # 12 verbatim words of 30
+    invented = "Exchanges are free within 30 days, and every customer also receives a voucher worth ten euros today."
+    assert trim_to_verbatim(doc, evidence(9, 9, invented)) is None  # 6 verbatim words of 18
+    short = "Refunds go to the original payment method and never anywhere else."
+    assert trim_to_verbatim(doc, evidence(3, 3, short)) is None  # 7 verbatim words: too few to ground anything
+    nowhere = "Nothing in this sentence appears in the document at all, not one run of words."
+    assert trim_to_verbatim(doc, evidence(3, 3, nowhere)) is None
 
 
 def test_real_corpus_quote_spanning_a_list(corpus_dir: Path) -> None:

@@ -23,9 +23,9 @@ def test_every_agent_prompt_loads_with_its_file_hash(name: str) -> None:
 def test_all_prompts_are_the_four_agents_sorted_by_name() -> None:
     assert [(p.name, p.version) for p in all_prompts()] == [
         ("example_writer", 1),
-        ("extraction", 1),
+        ("extraction", 2),
         ("supervisor", 1),
-        ("test_design", 1),
+        ("test_design", 2),
     ]
 
 

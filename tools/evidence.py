@@ -23,9 +23,7 @@ def collapse_whitespace(text: str) -> str:
 def lookup_lines(doc: SourceDocument, start: int, end: int) -> list[str]:
     """Lines start..end (1-based, inclusive) of the document."""
     if start < 1 or end < start or end > doc.line_count:
-        raise LineRangeError(
-            f"lines {start}-{end} do not exist in {doc.path}: it has lines 1-{doc.line_count}"
-        )
+        raise LineRangeError(f"lines {start}-{end} do not exist in {doc.path}: it has lines 1-{doc.line_count}")
     return doc.lines[start - 1 : end]
 
 
@@ -183,3 +181,39 @@ def relocate(evidence: Evidence, check: EvidenceCheck) -> Evidence | None:
         return None
     nearest = min(check.matches, key=lambda m: abs(m.line_start - evidence.line_start))
     return Evidence(line_start=nearest.line_start, line_end=nearest.line_end, quote=evidence.quote)
+
+
+# A shorter verbatim run is too weak to ground an item.
+MIN_TRIMMED_QUOTE_WORDS = 8
+_SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+")
+
+
+def trim_to_verbatim(doc: SourceDocument, evidence: Evidence) -> Evidence | None:
+    """The evidence cut back to the longest run of leading words the document holds verbatim.
+
+    Small models often start a quote on the right passage and then drift: they join the next
+    paragraph, skip one, or finish the sentence in their own words. The words before the drift are
+    the passage they meant; keeping them (re-anchored to their lines) grounds the item honestly.
+    A quote mostly in the model's own words (less than half of its words verbatim, counting whole
+    sentences found anywhere) is not repaired: that goes back to the model.
+    """
+    words = collapse_whitespace(evidence.quote).split(" ")
+    found, missing = 0, len(words) + 1  # the longest prefix found has between found and missing words
+    while missing - found > 1:  # a prefix of a found prefix is found too, so bisect on the length
+        middle = (found + missing) // 2
+        if find_quote(doc, " ".join(words[:middle])):
+            found = middle
+        else:
+            missing = middle
+    if found >= len(words) or found < MIN_TRIMMED_QUOTE_WORDS:
+        return None
+    sentences = _SENTENCE_END.split(" ".join(words))
+    verbatim = sum(len(sentence.split(" ")) for sentence in sentences if find_quote(doc, sentence))
+    if max(found, verbatim) * 2 < len(words):
+        return None
+    # End on the last whole sentence when that is long enough: the words after it are the start of
+    # a passage the model did not quote.
+    ends = [n for n in range(MIN_TRIMMED_QUOTE_WORDS, found + 1) if words[n - 1].endswith((".", "!", "?"))]
+    quote = " ".join(words[: ends[-1] if ends else found])
+    nearest = min(find_quote(doc, quote), key=lambda m: abs(m.line_start - evidence.line_start))
+    return Evidence(line_start=nearest.line_start, line_end=nearest.line_end, quote=quote)

@@ -7,10 +7,10 @@ from synthgen.orchestrator.local_models.catalog import get_spec
 from synthgen.orchestrator.local_models.runtime import XllamacppServer
 from synthgen.orchestrator.local_models.weights import verify, weights_path
 
-# A small model can repeat list items until the context is full; this bounds such a call to about
-# a minute at ~30 tokens/s, above what a legitimate answer needs (the longest seen: ~1,100), and
-# keeps three attempts with their history inside the context. Agent settings override it.
-DEFAULT_MAX_TOKENS = 2048
+# A small model can repeat list items until the context is full; this bounds such a call. The 1.5B
+# model's extraction of a dense 136-line policy needs ~3,000 tokens (2,048 cut it short), and three
+# attempts with their history (~15k tokens) still fit the 16k context. Agent settings override it.
+DEFAULT_MAX_TOKENS = 4096
 
 # One model, so one server and one request queue, per weights file in a process: two servers of
 # the same model on 2 cores would only compete for them and double the memory.

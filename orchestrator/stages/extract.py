@@ -44,6 +44,8 @@ async def _extract_window(doc: SourceDocument, window: Window, runner: ModelRunn
         runner.stages[STAGE].reject(err.reason_code)
         return ExtractionDraft(use_cases=[], policies=[])
     runner.stages[STAGE].note("evidence_relocated", deps.relocations)
+    runner.stages[STAGE].note("quote_trimmed", deps.trimmed_quotes)
+    runner.stages[STAGE].note("applies_to_repaired", deps.repaired_names)
     if deps.dropped:  # items the model proposed that nothing in the document grounds
         runner.stages[STAGE].requested += deps.dropped
         runner.stages[STAGE].reject("ungrounded_item", deps.dropped)

@@ -72,6 +72,7 @@ async def write_example(
         example_writer_agent, example_writer_prompt(deps), deps, stage, f"{action} for test case {test_case.id}"
     )
     runner.stages[stage].note("evidence_relocated", deps.relocations)
+    runner.stages[stage].note("quote_trimmed", deps.trimmed_quotes)
     runner.stages[stage].note("assistant_turns_trimmed", deps.trimmed_turns)
     runner.stages[stage].note("ungrounded_criteria_dropped", deps.dropped_criteria)
     revisions = revision.previous.metadata.revisions + 1 if revision else 0
