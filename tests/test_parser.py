@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from synthgen.errors import InputError
-from synthgen.tools.parser import parse_document, split_lines
+from synthgen.tools.parser import document_title, parse_document, split_lines
 
 
 def sections_of(data: bytes) -> list[tuple[list[str], int, int, int]]:
@@ -128,3 +128,20 @@ def test_retail_policy_sections(corpus_dir: Path) -> None:
     ]
     assert doc.sections[8].heading_path == ["Retail agent policy", "Modify pending order", "Modify payment"]
     assert all(doc.line(s.line_start).lstrip("#").strip() == s.heading_path[-1] for s in doc.sections)
+
+
+@pytest.mark.parametrize(
+    ("data", "title"),
+    [
+        (b"---\ntitle: 'Acceptable use'\nversions: 1\n---\n## 1. Rules\n", (2, "Acceptable use")),
+        (b"Intro text.\n\n## Refunds\n\nBody.\n", (3, "Refunds")),
+        (b"---\nauthor: me\n---\n# Policy\n", (4, "Policy")),
+        (b"Just text, no heading.\n", None),
+    ],
+    ids=["front-matter", "first-heading", "front-matter-without-title", "none"],
+)
+def test_document_title_is_front_matter_title_else_first_heading(data: bytes, title: tuple[int, str] | None) -> None:
+    doc = parse_document("doc.md", data)
+    assert document_title(doc) == title
+    if title is not None:
+        assert title[1] in doc.line(title[0])  # a verbatim quote of its line

@@ -5,6 +5,7 @@ without a newline still counts, and a UTF-8 BOM does not shift anything.
 """
 
 import hashlib
+import re
 
 from markdown_it import MarkdownIt
 
@@ -65,6 +66,23 @@ def _front_matter_end(lines: list[str]) -> int:
         if lines[index].strip() in ("---", "..."):
             return index + 1
     return 0
+
+
+_TITLE_FIELD = re.compile(r"^title:\s*(?P<q>['\"]?)(?P<title>.+?)(?P=q)\s*$")
+
+
+def document_title(doc: SourceDocument) -> tuple[int, str] | None:
+    """The document's title and its line: front matter's `title:`, else the first heading."""
+    for index in range(1, _front_matter_end(doc.lines) - 1):
+        match = _TITLE_FIELD.match(doc.lines[index])
+        if match:
+            return index + 1, match["title"]
+    if doc.sections:
+        line = doc.sections[0].line_start
+        title = doc.line(line).strip().lstrip("#").strip()
+        if title:
+            return line, title
+    return None
 
 
 def build_sections(lines: list[str]) -> list[Section]:

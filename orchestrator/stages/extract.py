@@ -10,10 +10,11 @@ from synthgen.errors import GateError
 from synthgen.orchestrator.runner import ItemFailed, ModelRunner
 from synthgen.orchestrator.tracing import set_attributes
 from synthgen.schemas.document import SourceDocument, Window
-from synthgen.schemas.drafts import ExtractionDraft, PolicyDraft, UseCaseDraft
+from synthgen.schemas.drafts import EvidenceDraft, ExtractionDraft, PolicyDraft, UseCaseDraft
 from synthgen.schemas.items import Evidence, Policy, UseCase
 from synthgen.schemas.manifest import StageReport
 from synthgen.tools.ids import allocate_ids, normalize_key
+from synthgen.tools.parser import document_title
 from synthgen.tools.windows import section_windows
 
 
@@ -58,6 +59,21 @@ def _merge_evidence(into: list[Evidence], more: list[Evidence]) -> None:
             into.append(evidence)
 
 
+def whole_document_use_case(doc: SourceDocument) -> UseCaseDraft | None:
+    """One use case for everything the document governs, grounded on its title (None without one)."""
+    titled = document_title(doc)
+    if titled is None:
+        return None
+    line, title = titled
+    return UseCaseDraft(
+        name=f"Requests governed by {title}"[:100],
+        actor="user",
+        goal=f"get help that follows {title}"[:300],
+        description="The model found rules but no use case in this document, so the whole document is one use case.",
+        evidence=[EvidenceDraft(line_start=line, line_end=line, quote=title[:500])],
+    )
+
+
 def merge_drafts(doc: SourceDocument, drafts: list[ExtractionDraft], report: StageReport) -> Extraction:
     """Merge window answers: one use case per name, one policy per statement, then assign IDs."""
     use_cases: dict[str, UseCaseDraft] = {}
@@ -84,6 +100,15 @@ def merge_drafts(doc: SourceDocument, drafts: list[ExtractionDraft], report: Sta
                 report.reject("duplicate_policy")
             else:
                 policies[key] = policy.model_copy(deep=True)
+
+    if policies and not use_cases:
+        # Acceptable-use policies often state rules and no situations; rather than discard every
+        # grounded rule, the whole document becomes one use case, quoted from its own title.
+        whole = whole_document_use_case(doc)
+        if whole is not None:
+            use_cases[normalize_key(whole.name)] = whole
+            report.requested += 1
+            report.note("document_use_case_added")
 
     uc_ids = allocate_ids("uc_", [f"{doc.id}|{key}" for key in use_cases])
     uc_by_name = dict(zip(use_cases, uc_ids))

@@ -1,0 +1,51 @@
+"""Merging window answers into one document's use cases and policies."""
+
+import pytest
+
+from synthgen.errors import GateError
+from synthgen.orchestrator.stages.extract import merge_drafts
+from synthgen.schemas.drafts import ExtractionDraft, PolicyDraft
+from synthgen.schemas.manifest import StageReport
+from synthgen.tools.evidence import check_evidence
+from synthgen.tools.parser import parse_document
+
+RULES = b"""---
+title: Example acceptable use
+---
+## Conduct
+
+You must not post spam.
+"""
+
+
+def _rules_only() -> ExtractionDraft:
+    spam = PolicyDraft.model_validate(
+        {
+            "statement": "Users must not post spam.",
+            "kind": "prohibition",
+            "applies_to": ["Posting"],
+            "evidence": [{"line_start": 6, "line_end": 6, "quote": "You must not post spam."}],
+        }
+    )
+    return ExtractionDraft(use_cases=[], policies=[spam])
+
+
+def test_rules_without_use_cases_make_the_whole_document_one_use_case_quoted_from_its_title() -> None:
+    doc = parse_document("aup.md", RULES)
+    report = StageReport()
+
+    extraction = merge_drafts(doc, [_rules_only()], report)
+
+    (use_case,) = extraction.use_cases
+    assert use_case.name == "Requests governed by Example acceptable use"
+    assert [(e.line_start, e.quote) for e in use_case.evidence] == [(2, "Example acceptable use")]
+    assert all(check_evidence(doc, e).ok for e in use_case.evidence)
+    assert extraction.policies[0].applies_to == [use_case.id]
+    assert report.notes == {"document_use_case_added": 1}
+    assert (report.requested, report.accepted) == (2, 2)
+
+
+def test_rules_without_use_cases_or_a_title_still_fail_loudly() -> None:
+    doc = parse_document("aup.md", b"Conduct rules, no heading.\n\n\n\n\nYou must not post spam.\n")
+    with pytest.raises(GateError, match="extraction found 0 use cases and 1 policies"):
+        merge_drafts(doc, [_rules_only()], StageReport())
