@@ -25,6 +25,7 @@ class ExampleWriterDeps:
     previous: ExampleDraft | None = None  # the draft the instruction applies to
     relocations: int = 0  # evidence quotes re-anchored in the accepted answer; set by the validator
     trimmed_quotes: int = 0  # quotes cut back to their verbatim words in the accepted answer
+    reworded_quotes: int = 0  # reworded quotes replaced by the words of the line they reword
     trimmed_turns: int = 0  # trailing assistant turns dropped from the accepted answer; set by the validator
     dropped_criteria: int = 0  # ungrounded or misattributed criteria left out on the last attempt
 
@@ -101,7 +102,8 @@ def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) ->
     a well-formed conversation and one grounded criterion remain.
     """
     # Only the accepted answer counts, not earlier attempts.
-    ctx.deps.relocations = ctx.deps.trimmed_quotes = ctx.deps.trimmed_turns = ctx.deps.dropped_criteria = 0
+    ctx.deps.relocations = ctx.deps.trimmed_quotes = ctx.deps.reworded_quotes = 0
+    ctx.deps.trimmed_turns = ctx.deps.dropped_criteria = 0
     test_case = ctx.deps.test_case
     problems: list[str] = []
     fatal = False  # a problem no salvage can fix
@@ -127,7 +129,7 @@ def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) ->
         fatal = True
 
     allowed = test_case.policy_ids
-    relocated = trimmed_quotes = 0
+    relocated = trimmed_quotes = reworded_quotes = 0
     criteria: list[CriterionDraft] = []
     for number, criterion in enumerate(draft.evaluation_criteria, 1):
         label = f'criterion {number} ("{excerpt(criterion.criterion)}")'
@@ -135,6 +137,7 @@ def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) ->
         problems += anchored.problems
         relocated += anchored.relocated
         trimmed_quotes += anchored.trimmed
+        reworded_quotes += anchored.reworded
         if criterion.policy_id not in allowed:
             problems.append(
                 f"{label}: policy_id {criterion.policy_id!r} is not a policy of this test case; "
@@ -157,6 +160,7 @@ def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) ->
         raise ModelRetry(retry_message(problems))
     ctx.deps.relocations = relocated
     ctx.deps.trimmed_quotes = trimmed_quotes
+    ctx.deps.reworded_quotes = reworded_quotes
     ctx.deps.trimmed_turns = trimmed
     ctx.deps.dropped_criteria = len(draft.evaluation_criteria) - len(criteria)
     return draft.model_copy(update={"messages": messages, "evaluation_criteria": criteria})

@@ -24,6 +24,7 @@ class ExtractionDeps:
     window: Window
     relocations: int = 0  # evidence quotes re-anchored in the accepted answer; set by the validator
     trimmed_quotes: int = 0  # quotes cut back to their verbatim words in the accepted answer
+    reworded_quotes: int = 0  # reworded quotes replaced by the words of the line they reword
     repaired_names: int = 0  # applies_to names mapped to a use case's exact name, or left out
     dropped: int = 0  # items left out of the accepted answer because nothing grounds them; set by the validator
 
@@ -63,6 +64,7 @@ class AnchoredEvidence:
     evidence: list[Evidence]  # the grounded ones, misplaced quotes re-anchored to where they really are
     relocated: int
     trimmed: int  # quotes cut back to the words the document holds verbatim
+    reworded: int  # reworded quotes replaced by the words of the one line they reword
     problems: list[str]  # one line per evidence that cannot be repaired (left out of `evidence`)
 
 
@@ -74,7 +76,7 @@ def anchor_evidence(document: SourceDocument, evidence: Sequence[Evidence], labe
     its verbatim words, costs no retry, and the repaired evidence is checked like any other.
     """
     anchored: list[Evidence] = []
-    relocated = trimmed = 0
+    relocated = trimmed = reworded = 0
     problems: list[str] = []
     for number, item in enumerate(evidence, 1):
         if not evidence_tools.collapse_whitespace(item.quote):
@@ -95,11 +97,16 @@ def anchor_evidence(document: SourceDocument, evidence: Sequence[Evidence], labe
             anchored.append(cut)
             trimmed += 1
             continue
+        own_words = evidence_tools.match_reworded_quote(document, item)
+        if own_words is not None and evidence_tools.check_evidence(document, own_words).ok:
+            anchored.append(own_words)
+            reworded += 1
+            continue
         hint = ""
         if _LINE_PREFIX.search(item.quote):
             hint = " (drop the 'NN | ' line-number prefix from the quote)"
         problems.append(f"{label} evidence {number}: {check.message}{hint}")
-    return AnchoredEvidence(anchored, relocated, trimmed, problems)
+    return AnchoredEvidence(anchored, relocated, trimmed, reworded, problems)
 
 
 def _name_key(name: str) -> str:
@@ -174,10 +181,11 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
     nothing ungrounded gets through either way. applies_to names are repaired, never retried.
     """
     # Only the accepted answer counts, not earlier attempts.
-    ctx.deps.relocations = ctx.deps.trimmed_quotes = ctx.deps.repaired_names = ctx.deps.dropped = 0
+    ctx.deps.relocations = ctx.deps.trimmed_quotes = ctx.deps.reworded_quotes = 0
+    ctx.deps.repaired_names = ctx.deps.dropped = 0
     document = ctx.deps.document
     problems: list[str] = []
-    relocated = trimmed = dropped = repaired_names = 0
+    relocated = trimmed = reworded = dropped = repaired_names = 0
 
     names: dict[str, str] = {}  # normalized name -> name as first written
     use_cases: list[UseCaseDraft] = []
@@ -188,6 +196,7 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
         problems += anchored.problems
         relocated += anchored.relocated
         trimmed += anchored.trimmed
+        reworded += anchored.reworded
         if key in names:
             problems.append(f"{label}: the name repeats use case {names[key]!r}; give each use case a distinct name")
         elif anchored.evidence:
@@ -214,6 +223,7 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
         problems += anchored.problems
         relocated += anchored.relocated
         trimmed += anchored.trimmed
+        reworded += anchored.reworded
         if anchored.evidence:
             policies.append(policy.model_copy(update={"evidence": anchored.evidence, "applies_to": applies_to}))
         else:
@@ -223,6 +233,7 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
         raise ModelRetry(retry_message(problems))
     ctx.deps.relocations = relocated
     ctx.deps.trimmed_quotes = trimmed
+    ctx.deps.reworded_quotes = reworded
     ctx.deps.repaired_names = repaired_names
     ctx.deps.dropped = dropped
     return ExtractionDraft(use_cases=use_cases, policies=policies)

@@ -9,11 +9,10 @@ import shutil
 import sys
 import tempfile
 import time
-from contextlib import chdir
 from pathlib import Path
 
 from synthgen.errors import SynthgenError
-from synthgen.evals.suite import CASSETTES_DIR, RECORDED_RUNS, REPO_DIR, RecordedRun
+from synthgen.evals.suite import CASSETTES_DIR, RECORDED_RUNS, RecordedRun
 from synthgen.orchestrator.documents import load_documents
 from synthgen.orchestrator.local_models.resolve import aclose_local_models
 from synthgen.orchestrator.models import resolve_model
@@ -23,13 +22,13 @@ from synthgen.orchestrator.recording import CALLS_FILE
 
 async def record(case: RecordedRun) -> Path:
     """Run the case live; keep its calls even when the run fails, since that failure is a result too."""
-    with tempfile.TemporaryDirectory(prefix=f"synthgen-record-{case.name}-") as tmp, chdir(REPO_DIR):
+    with tempfile.TemporaryDirectory(prefix=f"synthgen-record-{case.name}-") as tmp:
         run_dir = Path(tmp) / "run"
         options = RunOptions(
             out=run_dir, seed=case.seed, max_examples=case.max_examples, window_tokens=case.window_tokens
         )
         try:
-            await run_pipeline(load_documents([case.document]), resolve_model(case.model, None), options)
+            await run_pipeline(load_documents([case.document_path]), resolve_model(case.model, None), options)
         except SynthgenError as err:
             print(f"{case.name}: the run failed, its calls are kept: {err}", file=sys.stderr)
         finally:

@@ -8,7 +8,6 @@ a request shows up as a replay miss naming the stale recorded call, never as a l
 
 import shutil
 import tempfile
-from contextlib import chdir
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,11 +30,7 @@ CASSETTES_DIR = EVALS_DIR / "cassettes"
 
 @dataclass(frozen=True)
 class RecordedRun:
-    """A document and the settings its cassette was recorded with.
-
-    `document` is relative to the repository, and runs are made from there: the path is part of
-    every prompt, so it must read the same on every machine for the recorded calls to match.
-    """
+    """A document (relative to the repository) and the settings its cassette was recorded with."""
 
     name: str
     document: Path
@@ -43,6 +38,10 @@ class RecordedRun:
     max_examples: int
     seed: int = 42
     window_tokens: int = 3000
+
+    @property
+    def document_path(self) -> Path:
+        return REPO_DIR / self.document
 
     @property
     def cassette(self) -> Path:
@@ -60,11 +59,11 @@ class ReplayOutcome:
 
 async def replay_recorded_run(case: RecordedRun) -> ReplayOutcome:
     """Run the pipeline on the case's document answering only from its cassette."""
-    with tempfile.TemporaryDirectory(prefix=f"synthgen-eval-{case.name}-") as tmp, chdir(REPO_DIR):
+    with tempfile.TemporaryDirectory(prefix=f"synthgen-eval-{case.name}-") as tmp:
         run_dir = Path(tmp) / "run"
         run_dir.mkdir()
         shutil.copyfile(case.cassette, run_dir / CALLS_FILE)
-        documents = load_documents([case.document])
+        documents = load_documents([case.document_path])
         model = resolve_model(case.model, None, replay=True)
         options = RunOptions(
             out=run_dir, seed=case.seed, max_examples=case.max_examples, window_tokens=case.window_tokens, replay=True
@@ -151,8 +150,14 @@ EVALUATORS = (
     Examples(),
 )
 
+CORPUS = Path("../shared/corpus")  # the shared corpus beside the checkout, as the tests expect it
+
 RECORDED_RUNS = (
     RecordedRun("refund_policy", Path("examples/refund_policy.md"), "local:0.5b", max_examples=4),
+    RecordedRun("tau2_retail_policy", CORPUS / "tau2_retail_policy.md", "local:1.5b", max_examples=6),
+    RecordedRun("github_acceptable_use", CORPUS / "github_acceptable_use.md", "local:1.5b", max_examples=6),
+    RecordedRun("mcp_tools_spec", CORPUS / "mcp_tools_spec.md", "local:1.5b", max_examples=6),
+    RecordedRun("contoso_product_info", CORPUS / "contoso_product_info_1.md", "local:1.5b", max_examples=6),
 )
 
 

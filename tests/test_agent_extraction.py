@@ -132,6 +132,19 @@ def test_quote_drifting_into_the_models_words_is_trimmed_without_a_retry(cited_l
     assert len(script.received) == 1
 
 
+def test_a_reworded_quote_is_replaced_by_the_lines_own_words_without_a_retry() -> None:
+    reworded = evidence(3, "A customer can request a refund within 30 days of purchase.")
+    script = Script([{"use_cases": [use_case()], "policies": [policy("Refunds within 30 days.", reworded)]}])
+
+    draft, deps = run(script)
+
+    assert draft.policies[0].evidence == [
+        Evidence(line_start=7, line_end=7, quote="A customer may request a refund within 30 days of purchase")
+    ]
+    assert deps.reworded_quotes == 1
+    assert len(script.received) == 1
+
+
 def test_relocations_count_only_the_accepted_answer() -> None:
     misplaced = policy("Gift cards are never refunded.", evidence(3, "Gift cards are never refundable."))
     invented = policy("Refunds are free.", evidence(8, "Refunds are always free of charge."))

@@ -16,6 +16,7 @@ from synthgen.tools.evidence import (
     find_quote,
     lookup_lines,
     numbered_lines,
+    match_reworded_quote,
     relocate,
     trim_to_verbatim,
 )
@@ -190,6 +191,27 @@ def test_trimming_refuses_quotes_mostly_in_the_models_own_words(doc: SourceDocum
     assert trim_to_verbatim(doc, evidence(3, 3, short)) is None  # 7 verbatim words: too few to ground anything
     nowhere = "Nothing in this sentence appears in the document at all, not one run of words."
     assert trim_to_verbatim(doc, evidence(3, 3, nowhere)) is None
+
+
+def test_a_slightly_reworded_quote_becomes_the_words_of_the_line_it_rewords(corpus_dir: Path) -> None:
+    path = corpus_dir / "tau2_retail_policy.md"
+    doc = parse_document(path.name, path.read_bytes())
+    reworded = "The user needs to give the order id and the reason (either 'no longer needed' or 'ordered by mistake')"
+    fixed = match_reworded_quote(doc, evidence(1, 136, reworded))
+    assert fixed == evidence(
+        90, 90, "The user needs to confirm the order id and the reason (either 'no longer needed' or 'ordered by mistake"
+    )
+    assert check_evidence(doc, fixed).ok
+
+
+def test_rewording_is_not_matched_when_too_loose_or_ambiguous(doc: SourceDocument) -> None:
+    loose = "Refunds are always paid back to whichever card the customer used at the till."
+    assert match_reworded_quote(doc, evidence(3, 3, loose)) is None
+    repeated = parse_document("twice.md", b"Refunds always go to the original payment method of the order.\n" * 2)
+    reworded = "Refunds always go back to the original payment method of the order."
+    assert match_reworded_quote(repeated, evidence(1, 1, reworded)) is None  # line 1 or 2? not ours to guess
+    single = parse_document("once.md", b"Refunds always go to the original payment method of the order.\n")
+    assert match_reworded_quote(single, evidence(1, 1, reworded)) is not None
 
 
 def test_real_corpus_quote_spanning_a_list(corpus_dir: Path) -> None:

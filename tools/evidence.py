@@ -217,3 +217,39 @@ def trim_to_verbatim(doc: SourceDocument, evidence: Evidence) -> Evidence | None
     quote = " ".join(words[: ends[-1] if ends else found])
     nearest = min(find_quote(doc, quote), key=lambda m: abs(m.line_start - evidence.line_start))
     return Evidence(line_start=nearest.line_start, line_end=nearest.line_end, quote=quote)
+
+
+# Share of a quote's words a line must hold, in order, for the quote to be that line reworded.
+MIN_REWORDED_SHARE = 0.8
+_WORD = re.compile(r"[^\W_]+")
+
+
+def match_reworded_quote(doc: SourceDocument, evidence: Evidence) -> Evidence | None:
+    """The document's own words for a quote the model reworded slightly, from the one line it rewords.
+
+    Small models "quote" a line with a word swapped ("The system must ..." for "The assistant
+    MUST ..."). When one line holds at least 80 % of the quote's words in order, and no other line
+    does as well, the evidence becomes that line's span from the first to the last matched word:
+    verbatim, at its real line, and checked like any other quote.
+    """
+    words = [word.casefold() for word in _WORD.findall(evidence.quote)]
+    if len(words) < MIN_TRIMMED_QUOTE_WORDS:
+        return None
+    scored: list[tuple[int, int, int, int]] = []  # (matched words, line, span start, span end)
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(words)
+    for number, line in enumerate(doc.lines, 1):
+        tokens = list(_WORD.finditer(line))
+        if len(tokens) * 1.0 < len(words) * MIN_REWORDED_SHARE:
+            continue
+        matcher.set_seq1([token.group().casefold() for token in tokens])
+        blocks = [block for block in matcher.get_matching_blocks() if block.size]
+        matched = sum(block.size for block in blocks)
+        if matched >= len(words) * MIN_REWORDED_SHARE:
+            first, last = tokens[blocks[0].a], tokens[blocks[-1].a + blocks[-1].size - 1]
+            scored.append((matched, number, first.start(), last.end()))
+    scored.sort(reverse=True)
+    if not scored or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None  # nothing close enough, or two lines equally close: the model must say which
+    _, number, start, end = scored[0]
+    return Evidence(line_start=number, line_end=number, quote=doc.line(number)[start:end])

@@ -46,6 +46,7 @@ async def _extract_window(doc: SourceDocument, window: Window, runner: ModelRunn
         return ExtractionDraft(use_cases=[], policies=[])
     runner.stages[STAGE].note("evidence_relocated", deps.relocations)
     runner.stages[STAGE].note("quote_trimmed", deps.trimmed_quotes)
+    runner.stages[STAGE].note("quote_reworded_to_source", deps.reworded_quotes)
     runner.stages[STAGE].note("applies_to_repaired", deps.repaired_names)
     if deps.dropped:  # items the model proposed that nothing in the document grounds
         runner.stages[STAGE].requested += deps.dropped

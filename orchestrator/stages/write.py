@@ -73,6 +73,7 @@ async def write_example(
     )
     runner.stages[stage].note("evidence_relocated", deps.relocations)
     runner.stages[stage].note("quote_trimmed", deps.trimmed_quotes)
+    runner.stages[stage].note("quote_reworded_to_source", deps.reworded_quotes)
     runner.stages[stage].note("assistant_turns_trimmed", deps.trimmed_turns)
     runner.stages[stage].note("ungrounded_criteria_dropped", deps.dropped_criteria)
     revisions = revision.previous.metadata.revisions + 1 if revision else 0
