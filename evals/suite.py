@@ -133,6 +133,14 @@ class CriteriaGrounding(Evaluator[RecordedRun, ReplayOutcome, None]):
 
 
 @dataclass
+class CriteriaOnTopic(Evaluator[RecordedRun, ReplayOutcome, None]):
+    """Share of criteria that share a content word with the policy they cite."""
+
+    def evaluate(self, ctx: EvaluatorContext[RecordedRun, ReplayOutcome, None]) -> float:
+        return ctx.output.scores.criteria_relevance if ctx.output.scores else 0.0
+
+
+@dataclass
 class Examples(Evaluator[RecordedRun, ReplayOutcome, None]):
     """How many examples passed every gate and the supervisor."""
 
@@ -147,6 +155,7 @@ EVALUATORS = (
     DuplicateRate(),
     PolicyCoverage(),
     CriteriaGrounding(),
+    CriteriaOnTopic(),
     Examples(),
 )
 

@@ -41,6 +41,7 @@ def eval_json(report: EvalReport) -> str:
             "duplicate_rate": scores.duplicate_rate,
             "policy_coverage": scores.policy_coverage,
             "criteria_grounding": scores.criteria_grounding,
+            "criteria_relevance": scores.criteria_relevance,
             "lineage_resolves": scores.lineage_resolves,
         }
     return orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()
@@ -68,6 +69,11 @@ def render_eval(report: EvalReport) -> str:
             "criteria grounding",
             _percent(s.criteria_grounding),
             f"{s.criteria_grounded} of {s.criteria} criteria cite their test case's policies",
+        ),
+        (
+            "criteria on topic",
+            _percent(s.criteria_relevance),
+            f"{s.criteria_on_topic} of {s.criteria} criteria share a word with the policy they cite",
         ),
     ]
     lines = [f"{report.run_dir}: {'passes' if report.passed else 'FAILS'}"]

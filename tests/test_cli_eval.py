@@ -43,10 +43,12 @@ def test_eval_reports_every_score(run_dir: Path) -> None:
             "policies_covered": 15,
             "criteria": 15,
             "criteria_grounded": 15,
+            "criteria_on_topic": 15,
             "evidence_validity": 1.0,
             "duplicate_rate": 0.0,
             "policy_coverage": 0.7894736842105263,
             "criteria_grounding": 1.0,
+            "criteria_relevance": 1.0,
             "lineage_resolves": True,
         }
     )

@@ -1,9 +1,10 @@
 """Scores of a finished dataset, computed from its items alone: what `synthgen eval` reports."""
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from synthgen.schemas.items import DatasetExample
+from synthgen.schemas.items import DatasetExample, EvaluationCriterion, Policy
 from synthgen.tools.gates import ItemIndex, check_run
 
 
@@ -18,6 +19,7 @@ class DatasetScores:
     policies_covered: int  # cited by at least one example's criteria
     criteria: int
     criteria_grounded: int  # cite a policy of their own test case
+    criteria_on_topic: int  # share a content word with the policy they cite or their quotes
 
     @property
     def evidence_validity(self) -> float:
@@ -36,6 +38,10 @@ class DatasetScores:
         return _share(self.criteria_grounded, self.criteria)
 
     @property
+    def criteria_relevance(self) -> float:
+        return _share(self.criteria_on_topic, self.criteria)
+
+    @property
     def lineage_resolves(self) -> bool:
         return self.lineage_problems == 0
 
@@ -43,6 +49,33 @@ class DatasetScores:
 def _share(part: int, whole: int) -> float:
     # An empty dataset has nothing wrong in it, but nothing right either: report it as 0.
     return part / whole if whole else 0.0
+
+
+# Words every criterion may use whatever its topic; a criterion sharing only these with its
+# policy says nothing about it ("The reply declines the refund ..." citing an orders rule).
+# fmt: off
+_FUNCTION_WORDS = frozenset({
+    "about", "after", "also", "answer", "assistant", "because", "before", "being", "does", "from", "have",
+    "into", "must", "never", "only", "reply", "should", "than", "that", "their", "them", "then", "there",
+    "these", "they", "this", "those", "under", "when", "where", "which", "while", "will", "with", "without",
+    "would", "your",
+})
+# fmt: on
+_STEM = 5  # letters compared, so "refunds" meets "refund" and "delivered" meets "delivery"
+
+
+def content_stems(text: str) -> set[str]:
+    return {word[:_STEM] for word in re.findall(r"[a-z]{4,}", text.casefold()) if word not in _FUNCTION_WORDS}
+
+
+def criterion_on_topic(criterion: EvaluationCriterion, policy: Policy | None) -> bool:
+    """Whether a criterion shares a content word with the policy it cites or the quotes it gives.
+
+    A cheap lexical check, reported and never enforced: it catches criteria copied from an
+    unrelated illustration, and a criterion written wholly in synonyms would fail it too.
+    """
+    about = " ".join([policy.statement if policy else "", *(evidence.quote for evidence in criterion.evidence)])
+    return bool(content_stems(criterion.criterion) & content_stems(about))
 
 
 def score_dataset(index: ItemIndex, examples: Sequence[DatasetExample]) -> DatasetScores:
@@ -65,4 +98,7 @@ def score_dataset(index: ItemIndex, examples: Sequence[DatasetExample]) -> Datas
         policies_covered=sum(1 for policy_id in index.policies if policy_id in cited),
         criteria=len(criteria),
         criteria_grounded=grounded,
+        criteria_on_topic=sum(
+            1 for _, criterion in criteria if criterion_on_topic(criterion, index.policies.get(criterion.policy_id))
+        ),
     )
