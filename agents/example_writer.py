@@ -1,6 +1,7 @@
 """Example-writer agent: one test case + its policies -> one dataset example draft."""
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from pydantic_ai import Agent, ModelRetry, RunContext
 
@@ -23,9 +24,7 @@ class ExampleWriterDeps:
     policies: list[Policy]  # the test case's policies
     revision_instruction: str | None = None  # from the supervisor, when revising
     previous: ExampleDraft | None = None  # the draft the instruction applies to
-    relocations: int = 0  # evidence quotes re-anchored in the accepted answer; set by the validator
-    trimmed_quotes: int = 0  # quotes cut back to their verbatim words in the accepted answer
-    reworded_quotes: int = 0  # reworded quotes replaced by the words of the line they reword
+    evidence_repairs: Counter[str] = field(default_factory=Counter)  # in the accepted answer; set by the validator
     trimmed_turns: int = 0  # trailing assistant turns dropped from the accepted answer; set by the validator
     dropped_criteria: int = 0  # ungrounded or misattributed criteria left out on the last attempt
 
@@ -102,7 +101,7 @@ def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) ->
     a well-formed conversation and one grounded criterion remain.
     """
     # Only the accepted answer counts, not earlier attempts.
-    ctx.deps.relocations = ctx.deps.trimmed_quotes = ctx.deps.reworded_quotes = 0
+    ctx.deps.evidence_repairs = Counter()
     ctx.deps.trimmed_turns = ctx.deps.dropped_criteria = 0
     test_case = ctx.deps.test_case
     problems: list[str] = []
@@ -129,15 +128,13 @@ def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) ->
         fatal = True
 
     allowed = test_case.policy_ids
-    relocated = trimmed_quotes = reworded_quotes = 0
+    repairs: Counter[str] = Counter()
     criteria: list[CriterionDraft] = []
     for number, criterion in enumerate(draft.evaluation_criteria, 1):
         label = f'criterion {number} ("{excerpt(criterion.criterion)}")'
         anchored = anchor_evidence(ctx.deps.document, criterion.evidence, label)
         problems += anchored.problems
-        relocated += anchored.relocated
-        trimmed_quotes += anchored.trimmed
-        reworded_quotes += anchored.reworded
+        repairs += anchored.repairs
         if criterion.policy_id not in allowed:
             problems.append(
                 f"{label}: policy_id {criterion.policy_id!r} is not a policy of this test case; "
@@ -158,9 +155,7 @@ def validate_example(ctx: RunContext[ExampleWriterDeps], draft: ExampleDraft) ->
 
     if problems and (fatal or not criteria or not is_last_attempt(ctx)):
         raise ModelRetry(retry_message(problems))
-    ctx.deps.relocations = relocated
-    ctx.deps.trimmed_quotes = trimmed_quotes
-    ctx.deps.reworded_quotes = reworded_quotes
+    ctx.deps.evidence_repairs = repairs
     ctx.deps.trimmed_turns = trimmed
     ctx.deps.dropped_criteria = len(draft.evaluation_criteria) - len(criteria)
     return draft.model_copy(update={"messages": messages, "evaluation_criteria": criteria})

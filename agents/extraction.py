@@ -1,8 +1,9 @@
 """Extraction agent: one window of the document -> use cases and policies with line-cited evidence."""
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from pydantic_ai import Agent, ModelRetry, RunContext
 
@@ -12,19 +13,17 @@ from synthgen.schemas.document import SourceDocument, Window
 from synthgen.schemas.drafts import ExtractionDraft, PolicyDraft, UseCaseDraft
 from synthgen.schemas.items import Evidence
 from synthgen.tools import evidence as evidence_tools
+from synthgen.tools.evidence import EvidenceCheck
 
 PROMPT = load_prompt("extraction")
 _EXCERPT = 60  # characters of an item shown in retry messages, enough to recognise it
-_LINE_PREFIX = re.compile(r"^\s*\d+ \| ", re.MULTILINE)  # the "NN | " the model was shown, copied by mistake
 
 
 @dataclass
 class ExtractionDeps:
     document: SourceDocument
     window: Window
-    relocations: int = 0  # evidence quotes re-anchored in the accepted answer; set by the validator
-    trimmed_quotes: int = 0  # quotes cut back to their verbatim words in the accepted answer
-    reworded_quotes: int = 0  # reworded quotes replaced by the words of the line they reword
+    evidence_repairs: Counter[str] = field(default_factory=Counter)  # in the accepted answer; set by the validator
     repaired_names: int = 0  # applies_to names mapped to a use case's exact name, or left out
     dropped: int = 0  # items left out of the accepted answer because nothing grounds them; set by the validator
 
@@ -59,24 +58,41 @@ def excerpt(text: str, limit: int = _EXCERPT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# The names evidence repairs are counted under, in the manifest's stage notes, in this order.
+EVIDENCE_REPAIRS = ("evidence_relocated", "quote_line_numbers_removed", "quote_trimmed", "quote_reworded_to_source")
+
+
 @dataclass(frozen=True)
 class AnchoredEvidence:
-    evidence: list[Evidence]  # the grounded ones, misplaced quotes re-anchored to where they really are
-    relocated: int
-    trimmed: int  # quotes cut back to the words the document holds verbatim
-    reworded: int  # reworded quotes replaced by the words of the one line they reword
+    evidence: list[Evidence]  # the grounded ones, repaired where a deterministic repair grounds them
+    repairs: Counter[str]  # how many of each EVIDENCE_REPAIRS made it in
     problems: list[str]  # one line per evidence that cannot be repaired (left out of `evidence`)
+
+
+def repair_evidence(document: SourceDocument, item: Evidence, check: EvidenceCheck) -> tuple[Evidence, str] | None:
+    """The first deterministic repair the checker accepts, and its name; None if none does."""
+    attempts: tuple[tuple[str, Callable[[], Evidence | None]], ...] = (
+        ("evidence_relocated", lambda: evidence_tools.relocate(item, check)),
+        ("quote_trimmed", lambda: evidence_tools.trim_to_verbatim(document, item)),
+        ("quote_reworded_to_source", lambda: evidence_tools.match_reworded_quote(document, item)),
+    )
+    for name, attempt in attempts:
+        repaired = attempt()
+        if repaired is not None and evidence_tools.check_evidence(document, repaired).ok:
+            return repaired, name
+    return None
 
 
 def anchor_evidence(document: SourceDocument, evidence: Sequence[Evidence], label: str) -> AnchoredEvidence:
     """Check each evidence against the whole document, repairing what can be repaired deterministically.
 
-    Small models often copy a quote correctly but invent its line numbers, or drift into their own
-    words halfway through a quote. Re-anchoring a verbatim quote, or cutting a drifting one back to
-    its verbatim words, costs no retry, and the repaired evidence is checked like any other.
+    Small models often copy a quote correctly but invent its line numbers, copy the "NN | "
+    prefixes of their numbered view, drift into their own words halfway through a quote, or
+    reword a line slightly. Each repair is deterministic, costs no retry, and its result is
+    checked like any other evidence.
     """
     anchored: list[Evidence] = []
-    relocated = trimmed = reworded = 0
+    repairs: Counter[str] = Counter()
     problems: list[str] = []
     for number, item in enumerate(evidence, 1):
         if not evidence_tools.collapse_whitespace(item.quote):
@@ -84,29 +100,17 @@ def anchor_evidence(document: SourceDocument, evidence: Sequence[Evidence], labe
             problems.append(f"{label} evidence {number}: the quote is blank; copy the supporting text verbatim")
             continue
         check = evidence_tools.check_evidence(document, item)
-        if check.ok:
-            anchored.append(item)
+        unnumbered = None if check.ok else evidence_tools.without_line_numbers(item)
+        if unnumbered is not None:  # tried second: a table row of the document may itself read "12 | ..."
+            item = unnumbered
+            check = evidence_tools.check_evidence(document, item)
+        repaired = (item, None) if check.ok else repair_evidence(document, item, check)
+        if repaired is None:
+            problems.append(f"{label} evidence {number}: {check.message}")
             continue
-        moved = evidence_tools.relocate(item, check)
-        if moved is not None:
-            anchored.append(moved)
-            relocated += 1
-            continue
-        cut = evidence_tools.trim_to_verbatim(document, item)
-        if cut is not None and evidence_tools.check_evidence(document, cut).ok:
-            anchored.append(cut)
-            trimmed += 1
-            continue
-        own_words = evidence_tools.match_reworded_quote(document, item)
-        if own_words is not None and evidence_tools.check_evidence(document, own_words).ok:
-            anchored.append(own_words)
-            reworded += 1
-            continue
-        hint = ""
-        if _LINE_PREFIX.search(item.quote):
-            hint = " (drop the 'NN | ' line-number prefix from the quote)"
-        problems.append(f"{label} evidence {number}: {check.message}{hint}")
-    return AnchoredEvidence(anchored, relocated, trimmed, reworded, problems)
+        anchored.append(repaired[0])
+        repairs.update(name for name in (repaired[1], unnumbered and "quote_line_numbers_removed") if name)
+    return AnchoredEvidence(anchored, repairs, problems)
 
 
 def _name_key(name: str) -> str:
@@ -181,11 +185,12 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
     nothing ungrounded gets through either way. applies_to names are repaired, never retried.
     """
     # Only the accepted answer counts, not earlier attempts.
-    ctx.deps.relocations = ctx.deps.trimmed_quotes = ctx.deps.reworded_quotes = 0
+    ctx.deps.evidence_repairs = Counter()
     ctx.deps.repaired_names = ctx.deps.dropped = 0
     document = ctx.deps.document
     problems: list[str] = []
-    relocated = trimmed = reworded = dropped = repaired_names = 0
+    repairs: Counter[str] = Counter()
+    dropped = repaired_names = 0
 
     names: dict[str, str] = {}  # normalized name -> name as first written
     use_cases: list[UseCaseDraft] = []
@@ -194,9 +199,7 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
         key = _name_key(use_case.name)
         anchored = anchor_evidence(document, use_case.evidence, label)
         problems += anchored.problems
-        relocated += anchored.relocated
-        trimmed += anchored.trimmed
-        reworded += anchored.reworded
+        repairs += anchored.repairs
         if key in names:
             problems.append(f"{label}: the name repeats use case {names[key]!r}; give each use case a distinct name")
         elif anchored.evidence:
@@ -221,9 +224,7 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
                 applies_to.append(known)  # canonical spelling, so the orchestrator can map names to ids
         anchored = anchor_evidence(document, policy.evidence, label)
         problems += anchored.problems
-        relocated += anchored.relocated
-        trimmed += anchored.trimmed
-        reworded += anchored.reworded
+        repairs += anchored.repairs
         if anchored.evidence:
             policies.append(policy.model_copy(update={"evidence": anchored.evidence, "applies_to": applies_to}))
         else:
@@ -231,9 +232,7 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
 
     if problems and (not is_last_attempt(ctx) or not (use_cases or policies)):
         raise ModelRetry(retry_message(problems))
-    ctx.deps.relocations = relocated
-    ctx.deps.trimmed_quotes = trimmed
-    ctx.deps.reworded_quotes = reworded
+    ctx.deps.evidence_repairs = repairs
     ctx.deps.repaired_names = repaired_names
     ctx.deps.dropped = dropped
     return ExtractionDraft(use_cases=use_cases, policies=policies)

@@ -65,7 +65,7 @@ def test_good_example_is_accepted_in_one_request() -> None:
     draft, writer_deps = run(script)
 
     assert [c.policy_id for c in draft.evaluation_criteria] == [WINDOW_30.id, RECEIPT.id]
-    assert writer_deps.relocations == 0
+    assert writer_deps.evidence_repairs["evidence_relocated"] == 0
     assert len(script.received) == 1
 
 
@@ -95,7 +95,7 @@ Fix these problems and answer again:
     assert draft.evaluation_criteria[1].evidence == [
         Evidence(line_start=4, line_end=4, quote="Refunds require the original receipt.")
     ]
-    assert writer_deps.relocations == 1
+    assert writer_deps.evidence_repairs["evidence_relocated"] == 1
 
 
 def test_a_trailing_assistant_reply_is_trimmed_without_a_retry() -> None:

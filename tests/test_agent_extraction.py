@@ -100,7 +100,7 @@ Fix these problems and answer again:
 - policy 2 ("Refunds are free.") evidence 1: quote 'Refunds are always free of charge.' is not in line 8 nor anywhere in the document; closest match is line 8: 'Refunds require the original receipt.'. Copy the quote verbatim\
 """)
     assert [p.statement for p in draft.policies] == ["A refund requires the original receipt."]
-    assert deps.relocations == 0
+    assert deps.evidence_repairs["evidence_relocated"] == 0
     assert len(script.received) == 2
 
 
@@ -113,7 +113,7 @@ def test_verbatim_quote_on_wrong_lines_is_relocated_without_a_retry() -> None:
     assert draft.policies[0].evidence == [
         Evidence(line_start=12, line_end=12, quote="Gift cards are never refundable.")
     ]
-    assert deps.relocations == 1
+    assert deps.evidence_repairs["evidence_relocated"] == 1
     assert len(script.received) == 1
 
 
@@ -128,7 +128,7 @@ def test_quote_drifting_into_the_models_words_is_trimmed_without_a_retry(cited_l
     assert draft.policies[0].evidence == [
         Evidence(line_start=7, line_end=7, quote="A customer may request a refund within 30 days of")
     ]
-    assert deps.trimmed_quotes == 1
+    assert deps.evidence_repairs["quote_trimmed"] == 1
     assert len(script.received) == 1
 
 
@@ -141,7 +141,7 @@ def test_a_reworded_quote_is_replaced_by_the_lines_own_words_without_a_retry() -
     assert draft.policies[0].evidence == [
         Evidence(line_start=7, line_end=7, quote="A customer may request a refund within 30 days of purchase")
     ]
-    assert deps.reworded_quotes == 1
+    assert deps.evidence_repairs["quote_reworded_to_source"] == 1
     assert len(script.received) == 1
 
 
@@ -157,7 +157,7 @@ def test_relocations_count_only_the_accepted_answer() -> None:
 
     _, deps = run(script)
 
-    assert deps.relocations == 0
+    assert deps.evidence_repairs["evidence_relocated"] == 0
 
 
 def test_applies_to_names_are_matched_to_the_answers_use_cases_without_a_retry() -> None:
@@ -209,13 +209,18 @@ Fix these problems and answer again:
 """)
 
 
-def test_quote_copied_with_its_line_prefix_gets_a_hint() -> None:
-    prefixed = policy("Gift cards are never refunded.", evidence(12, "12 | Gift cards are never refundable."))
-    script = Script([{"use_cases": [], "policies": [prefixed]}, {"use_cases": [], "policies": [GIFT_CARDS]}])
+def test_line_number_prefixes_copied_into_a_quote_are_taken_out_without_a_retry() -> None:
+    copied = evidence(11, "11 | \n12 | Gift cards are never refundable.")
+    script = Script([{"use_cases": [use_case()], "policies": [policy("Gift cards are never refunded.", copied)]}])
 
-    run(script)
+    draft, deps = run(script)
 
-    assert "drop the 'NN | ' line-number prefix" in retry_feedback(script.received[1])
+    assert len(script.received) == 1
+    assert draft.policies[0].evidence == [
+        Evidence(line_start=11, line_end=12, quote="\nGift cards are never refundable.")
+    ]
+    # Cited as line 11 only: once the numbers are out, the quote is re-anchored to lines 11-12.
+    assert deps.evidence_repairs == {"quote_line_numbers_removed": 1, "evidence_relocated": 1}
 
 
 def test_exhausting_retries_raises_unexpected_model_behavior() -> None:

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from synthgen.agents.extraction import anchor_evidence
 from synthgen.errors import LineRangeError
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import Evidence
@@ -15,10 +16,11 @@ from synthgen.tools.evidence import (
     collapse_whitespace,
     find_quote,
     lookup_lines,
-    numbered_lines,
     match_reworded_quote,
+    numbered_lines,
     relocate,
     trim_to_verbatim,
+    without_line_numbers,
 )
 from synthgen.tools.parser import parse_document
 
@@ -199,7 +201,9 @@ def test_a_slightly_reworded_quote_becomes_the_words_of_the_line_it_rewords(corp
     reworded = "The user needs to give the order id and the reason (either 'no longer needed' or 'ordered by mistake')"
     fixed = match_reworded_quote(doc, evidence(1, 136, reworded))
     assert fixed == evidence(
-        90, 90, "The user needs to confirm the order id and the reason (either 'no longer needed' or 'ordered by mistake"
+        90,
+        90,
+        "The user needs to confirm the order id and the reason (either 'no longer needed' or 'ordered by mistake",
     )
     assert check_evidence(doc, fixed).ok
 
@@ -212,6 +216,22 @@ def test_rewording_is_not_matched_when_too_loose_or_ambiguous(doc: SourceDocumen
     assert match_reworded_quote(repeated, evidence(1, 1, reworded)) is None  # line 1 or 2? not ours to guess
     single = parse_document("once.md", b"Refunds always go to the original payment method of the order.\n")
     assert match_reworded_quote(single, evidence(1, 1, reworded)) is not None
+
+
+def test_line_number_prefixes_are_taken_out_of_every_line_of_a_quote() -> None:
+    copied = evidence(9, 10, " 9 | Exchanges are free within 30 days.\n10 | Refunds go to the original payment method.")
+    assert without_line_numbers(copied) == evidence(
+        9, 10, "Exchanges are free within 30 days.\nRefunds go to the original payment method."
+    )
+    assert without_line_numbers(evidence(9, 9, "Exchanges are free")) is None  # nothing to take out
+    assert without_line_numbers(evidence(9, 9, "9 | ")) is None  # nothing left
+
+
+def test_a_document_line_that_itself_reads_like_a_number_prefix_is_quoted_as_is() -> None:
+    table = parse_document("prices.md", b"Plan | Price\n12 | Basic tier\n")
+    cited = evidence(2, 2, "12 | Basic tier")
+    anchored = anchor_evidence(table, [cited], "policy 1")  # checked before any repair is tried
+    assert (anchored.evidence, anchored.repairs, anchored.problems) == ([cited], {}, [])
 
 
 def test_real_corpus_quote_spanning_a_list(corpus_dir: Path) -> None:

@@ -33,6 +33,19 @@ def numbered_lines(doc: SourceDocument, start: int, end: int) -> str:
     return "\n".join(f"{n:>{width}} | {text}" for n, text in enumerate(lookup_lines(doc, start, end), start))
 
 
+# The "NN | " prefix `numbered_lines` puts before each line, as a model copies it into a quote.
+LINE_NUMBER_PREFIX = re.compile(r"^ *\d+ \| ", re.MULTILINE)
+
+
+def without_line_numbers(evidence: Evidence) -> Evidence | None:
+    """The evidence with the "NN | " prefixes a model copied from its numbered view taken out
+    (None when there are none, or nothing else)."""
+    quote = LINE_NUMBER_PREFIX.sub("", evidence.quote)
+    if quote == evidence.quote or not quote.strip():
+        return None
+    return evidence.model_copy(update={"quote": quote})
+
+
 @dataclass(frozen=True)
 class QuoteMatch:
     line_start: int

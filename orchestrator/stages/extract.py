@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from synthgen.agents.extraction import ExtractionDeps, extraction_agent, extraction_prompt
+from synthgen.agents.extraction import EVIDENCE_REPAIRS, ExtractionDeps, extraction_agent, extraction_prompt
 from synthgen.errors import GateError
 from synthgen.orchestrator.runner import ItemFailed, ModelRunner
 from synthgen.orchestrator.tracing import set_attributes
@@ -44,9 +44,8 @@ async def _extract_window(doc: SourceDocument, window: Window, runner: ModelRunn
         runner.stages[STAGE].requested += 1
         runner.stages[STAGE].reject(err.reason_code)
         return ExtractionDraft(use_cases=[], policies=[])
-    runner.stages[STAGE].note("evidence_relocated", deps.relocations)
-    runner.stages[STAGE].note("quote_trimmed", deps.trimmed_quotes)
-    runner.stages[STAGE].note("quote_reworded_to_source", deps.reworded_quotes)
+    for repair in EVIDENCE_REPAIRS:
+        runner.stages[STAGE].note(repair, deps.evidence_repairs[repair])
     runner.stages[STAGE].note("applies_to_repaired", deps.repaired_names)
     if deps.dropped:  # items the model proposed that nothing in the document grounds
         runner.stages[STAGE].requested += deps.dropped

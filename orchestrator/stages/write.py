@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from synthgen.agents.example_writer import ExampleWriterDeps, example_writer_agent, example_writer_prompt
+from synthgen.agents.extraction import EVIDENCE_REPAIRS
 from synthgen.orchestrator.runner import ModelRunner
 from synthgen.schemas.drafts import CriterionDraft, ExampleDraft
 from synthgen.schemas.items import DatasetExample, EvaluationCriterion, ExampleMetadata, TestCase
@@ -71,9 +72,8 @@ async def write_example(
     draft = await runner.run(
         example_writer_agent, example_writer_prompt(deps), deps, stage, f"{action} for test case {test_case.id}"
     )
-    runner.stages[stage].note("evidence_relocated", deps.relocations)
-    runner.stages[stage].note("quote_trimmed", deps.trimmed_quotes)
-    runner.stages[stage].note("quote_reworded_to_source", deps.reworded_quotes)
+    for repair in EVIDENCE_REPAIRS:
+        runner.stages[stage].note(repair, deps.evidence_repairs[repair])
     runner.stages[stage].note("assistant_turns_trimmed", deps.trimmed_turns)
     runner.stages[stage].note("ungrounded_criteria_dropped", deps.dropped_criteria)
     revisions = revision.previous.metadata.revisions + 1 if revision else 0
