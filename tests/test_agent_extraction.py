@@ -104,44 +104,30 @@ Fix these problems and answer again:
     assert len(script.received) == 2
 
 
-def test_verbatim_quote_on_wrong_lines_is_relocated_without_a_retry() -> None:
-    misplaced = policy("Gift cards are never refunded.", evidence(3, "Gift cards are never refundable."))
-    script = Script([{"use_cases": [use_case()], "policies": [misplaced]}])
+WITHIN_30_DAYS = "A customer may request a refund within 30 days of purchase"  # line 7, without its full stop
+
+
+@pytest.mark.parametrize(
+    ("cited", "repaired", "repair"),
+    [
+        (evidence(3, "Gift cards are never refundable."), evidence(12, "Gift cards are never refundable."),
+         "evidence_relocated"),
+        (evidence(7, WITHIN_30_DAYS + ", or 60 days for members."), evidence(7, WITHIN_30_DAYS.removesuffix(" purchase")),
+         "quote_trimmed"),
+        (evidence(40, WITHIN_30_DAYS + ", or 60 days for members."), evidence(7, WITHIN_30_DAYS.removesuffix(" purchase")),
+         "quote_trimmed"),
+        (evidence(3, "A customer can request a refund within 30 days of purchase."), evidence(7, WITHIN_30_DAYS),
+         "quote_reworded_to_source"),
+    ],
+    ids=["misplaced", "drifting", "drifting-past-the-end", "reworded"],
+)  # fmt: skip
+def test_evidence_is_repaired_without_a_retry(cited: Args, repaired: Args, repair: str) -> None:
+    script = Script([{"use_cases": [use_case()], "policies": [policy("A rule.", cited)]}])
 
     draft, deps = run(script)
 
-    assert draft.policies[0].evidence == [
-        Evidence(line_start=12, line_end=12, quote="Gift cards are never refundable.")
-    ]
-    assert deps.evidence_repairs["evidence_relocated"] == 1
-    assert len(script.received) == 1
-
-
-@pytest.mark.parametrize("cited_line", [7, 40], ids=["right-line", "line-past-the-end"])
-def test_quote_drifting_into_the_models_words_is_trimmed_without_a_retry(cited_line: int) -> None:
-    drifting = "A customer may request a refund within 30 days of purchase, or 60 days for members."
-    cited = evidence(cited_line, drifting)
-    script = Script([{"use_cases": [use_case()], "policies": [policy("Refunds within 30 days.", cited)]}])
-
-    draft, deps = run(script)
-
-    assert draft.policies[0].evidence == [
-        Evidence(line_start=7, line_end=7, quote="A customer may request a refund within 30 days of")
-    ]
-    assert deps.evidence_repairs["quote_trimmed"] == 1
-    assert len(script.received) == 1
-
-
-def test_a_reworded_quote_is_replaced_by_the_lines_own_words_without_a_retry() -> None:
-    reworded = evidence(3, "A customer can request a refund within 30 days of purchase.")
-    script = Script([{"use_cases": [use_case()], "policies": [policy("Refunds within 30 days.", reworded)]}])
-
-    draft, deps = run(script)
-
-    assert draft.policies[0].evidence == [
-        Evidence(line_start=7, line_end=7, quote="A customer may request a refund within 30 days of purchase")
-    ]
-    assert deps.evidence_repairs["quote_reworded_to_source"] == 1
+    assert draft.policies[0].evidence == [Evidence.model_validate(repaired)]
+    assert deps.evidence_repairs == {repair: 1}
     assert len(script.received) == 1
 
 

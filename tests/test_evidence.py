@@ -150,35 +150,45 @@ def test_relocate_refuses_what_it_cannot_place(doc: SourceDocument) -> None:
     assert relocate(missing, check_evidence(doc, missing)) is None
 
 
-def test_a_quote_that_drifts_into_invented_words_is_cut_back_to_its_verbatim_words(corpus_dir: Path) -> None:
+@pytest.fixture(scope="module")
+def tau2(corpus_dir: Path) -> SourceDocument:
     path = corpus_dir / "tau2_retail_policy.md"
-    doc = parse_document(path.name, path.read_bytes())
-    # Two real paragraphs (lines 88 and 90, a blank line between), then words of the model's own.
-    drifting = (
-        "An order can only be cancelled if its status is 'pending', and you should check its status before taking "
-        "the action. The user needs to confirm the order id and the reason (either 'no longer needed' or "
-        "'ordered by mistake') for cancellation. The user will also get a coupon for the next order."
-    )
-    cut = trim_to_verbatim(doc, evidence(87, 87, drifting))
-    assert cut is not None
-    assert (cut.line_start, cut.line_end) == (88, 90)
-    assert cut.quote.endswith("for cancellation.")
-    assert drifting.startswith(cut.quote)
-    assert check_evidence(doc, cut).ok
+    return parse_document(path.name, path.read_bytes())
 
 
-def test_a_quote_joining_passages_that_are_not_adjacent_keeps_its_first_passage(corpus_dir: Path) -> None:
-    path = corpus_dir / "tau2_retail_policy.md"
-    doc = parse_document(path.name, path.read_bytes())
-    # Line 88's sentence, then line 120's, skipping everything between them: every word is verbatim.
-    stitched = (
-        "An order can only be cancelled if its status is 'pending', and you should check its status before taking "
-        "the action. The user needs to confirm the order id and the list of items to be returned."
-    )
-    cut = trim_to_verbatim(doc, evidence(88, 120, stitched))
+CANCEL_RULE = (  # line 88
+    "An order can only be cancelled if its status is 'pending', and you should check its status before taking "
+    "the action."
+)
+
+
+@pytest.mark.parametrize(
+    ("quote", "lines", "ends_with"),
+    [
+        # Lines 88 and 90 (a blank line between), then words of the model's own.
+        (
+            CANCEL_RULE + " The user needs to confirm the order id and the reason (either 'no longer needed' or "
+            "'ordered by mistake') for cancellation. The user will also get a coupon for the next order.",
+            (88, 90),
+            "for cancellation.",
+        ),
+        # Line 88's sentence, then line 120's, skipping everything between: every word is verbatim.
+        (
+            CANCEL_RULE + " The user needs to confirm the order id and the list of items to be returned.",
+            (88, 88),
+            CANCEL_RULE,
+        ),
+    ],
+    ids=["drifts-into-own-words", "joins-distant-passages"],
+)
+def test_a_drifting_quote_is_cut_back_to_its_leading_verbatim_sentences(
+    tau2: SourceDocument, quote: str, lines: tuple[int, int], ends_with: str
+) -> None:
+    cut = trim_to_verbatim(tau2, evidence(87, 120, quote))
     assert cut is not None
-    assert (cut.line_start, cut.line_end) == (88, 88)
-    assert cut.quote.endswith("before taking the action.")
+    assert (cut.line_start, cut.line_end) == lines
+    assert cut.quote.endswith(ends_with) and quote.startswith(cut.quote)
+    assert check_evidence(tau2, cut).ok
 
 
 def test_trimming_refuses_quotes_mostly_in_the_models_own_words(doc: SourceDocument) -> None:
@@ -195,9 +205,8 @@ def test_trimming_refuses_quotes_mostly_in_the_models_own_words(doc: SourceDocum
     assert trim_to_verbatim(doc, evidence(3, 3, nowhere)) is None
 
 
-def test_a_slightly_reworded_quote_becomes_the_words_of_the_line_it_rewords(corpus_dir: Path) -> None:
-    path = corpus_dir / "tau2_retail_policy.md"
-    doc = parse_document(path.name, path.read_bytes())
+def test_a_slightly_reworded_quote_becomes_the_words_of_the_line_it_rewords(tau2: SourceDocument) -> None:
+    doc = tau2
     reworded = "The user needs to give the order id and the reason (either 'no longer needed' or 'ordered by mistake')"
     fixed = match_reworded_quote(doc, evidence(1, 136, reworded))
     assert fixed == evidence(
