@@ -14,6 +14,7 @@ from synthgen.schemas.drafts import ExtractionDraft, PolicyDraft, UseCaseDraft
 from synthgen.schemas.items import Evidence
 from synthgen.tools import evidence as evidence_tools
 from synthgen.tools.evidence import EvidenceCheck
+from synthgen.tools.ids import normalize_key
 
 PROMPT = load_prompt("extraction")
 _EXCERPT = 60  # characters of an item shown in retry messages, enough to recognise it
@@ -108,13 +109,13 @@ def anchor_evidence(document: SourceDocument, evidence: Sequence[Evidence], labe
         if repaired is None:
             problems.append(f"{label} evidence {number}: {check.message}")
             continue
-        anchored.append(repaired[0])
-        repairs.update(name for name in (repaired[1], unnumbered and "quote_line_numbers_removed") if name)
+        grounded, repair = repaired
+        anchored.append(grounded)
+        if repair is not None:
+            repairs[repair] += 1
+        if unnumbered is not None:
+            repairs["quote_line_numbers_removed"] += 1
     return AnchoredEvidence(anchored, repairs, problems)
-
-
-def _name_key(name: str) -> str:
-    return evidence_tools.collapse_whitespace(name).casefold()
 
 
 _ARTICLES = frozenset({"a", "an", "the"})
@@ -196,7 +197,7 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
     use_cases: list[UseCaseDraft] = []
     for number, use_case in enumerate(draft.use_cases, 1):
         label = f'use case {number} ("{excerpt(use_case.name)}")'
-        key = _name_key(use_case.name)
+        key = normalize_key(use_case.name)
         anchored = anchor_evidence(document, use_case.evidence, label)
         problems += anchored.problems
         repairs += anchored.repairs
@@ -213,7 +214,7 @@ def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft)
         label = f'policy {number} ("{excerpt(policy.statement)}")'
         applies_to: list[str] = []
         for name in policy.applies_to:
-            known = names.get(_name_key(name))
+            known = names.get(normalize_key(name))
             if known is None:
                 # A near-miss is mapped, an unknown name left out (with none left, the rule governs
                 # every use case): which use cases a rule governs only steers test design, and a

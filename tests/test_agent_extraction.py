@@ -179,20 +179,21 @@ def test_match_use_case_name_refuses_ambiguous_names() -> None:
     assert match_use_case_name("the", names) is None
 
 
-def test_use_case_names_must_be_unique_ignoring_case() -> None:
+@pytest.mark.parametrize("repeat", ["request a refund", "Request a refund."], ids=["case", "end-punctuation"])
+def test_use_case_names_must_be_unique_as_the_id_allocator_sees_them(repeat: str) -> None:
     script = Script(
         [
-            {"use_cases": [use_case("Request a refund"), use_case("request a refund")], "policies": []},
+            {"use_cases": [use_case("Request a refund"), use_case(repeat)], "policies": []},
             {"use_cases": [use_case("Request a refund")], "policies": []},
         ]
     )
 
     run(script)
 
-    assert retry_feedback(script.received[1]) == snapshot("""\
-Fix these problems and answer again:
-- use case 2 ("request a refund"): the name repeats use case 'Request a refund'; give each use case a distinct name\
-""")
+    assert retry_feedback(script.received[1]) == (
+        "Fix these problems and answer again:\n"
+        f"- use case 2 (\"{repeat}\"): the name repeats use case 'Request a refund'; give each use case a distinct name"
+    )
 
 
 def test_line_number_prefixes_copied_into_a_quote_are_taken_out_without_a_retry() -> None:

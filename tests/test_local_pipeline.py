@@ -27,7 +27,7 @@ def test_local_model_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
         pytest.skip(message)
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     run = subprocess.run(
-        # From the checkout, as the README does: the document's path is part of every prompt.
+        # From the checkout, with the README's relative document path.
         [
             sys.executable,
             "-m",

@@ -253,7 +253,7 @@ def match_reworded_quote(doc: SourceDocument, evidence: Evidence) -> Evidence | 
     matcher.set_seq2(words)
     for number, line in enumerate(doc.lines, 1):
         tokens = list(_WORD.finditer(line))
-        if len(tokens) * 1.0 < len(words) * MIN_REWORDED_SHARE:
+        if len(tokens) < len(words) * MIN_REWORDED_SHARE:  # too short to hold enough of the quote
             continue
         matcher.set_seq1([token.group().casefold() for token in tokens])
         blocks = [block for block in matcher.get_matching_blocks() if block.size]
