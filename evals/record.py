@@ -16,7 +16,7 @@ from synthgen.evals.suite import CASSETTES_DIR, RECORDED_RUNS, RecordedRun
 from synthgen.orchestrator.documents import load_documents
 from synthgen.orchestrator.local_models.resolve import aclose_local_models
 from synthgen.orchestrator.models import resolve_model
-from synthgen.orchestrator.pipeline import RunOptions, run_pipeline
+from synthgen.orchestrator.pipeline import run_pipeline
 from synthgen.orchestrator.recording import CALLS_FILE
 
 
@@ -24,9 +24,7 @@ async def record(case: RecordedRun) -> Path:
     """Run the case live; keep its calls even when the run fails, since that failure is a result too."""
     with tempfile.TemporaryDirectory(prefix=f"synthgen-record-{case.name}-") as tmp:
         run_dir = Path(tmp) / "run"
-        options = RunOptions(
-            out=run_dir, seed=case.seed, max_examples=case.max_examples, window_tokens=case.window_tokens
-        )
+        options = case.run_options(run_dir, replay=False)
         try:
             await run_pipeline(load_documents([case.document_path]), resolve_model(case.model, None), options)
         except SynthgenError as err:

@@ -43,6 +43,12 @@ class RecordedRun:
     def document_path(self) -> Path:
         return REPO_DIR / self.document
 
+    def run_options(self, out: Path, replay: bool) -> RunOptions:
+        """The settings it was recorded with: replays must ask exactly what the recording asked."""
+        return RunOptions(
+            out=out, seed=self.seed, max_examples=self.max_examples, window_tokens=self.window_tokens, replay=replay
+        )
+
     @property
     def cassette(self) -> Path:
         return CASSETTES_DIR / f"{self.name}.calls.jsonl"
@@ -65,9 +71,7 @@ async def replay_recorded_run(case: RecordedRun) -> ReplayOutcome:
         shutil.copyfile(case.cassette, run_dir / CALLS_FILE)
         documents = load_documents([case.document_path])
         model = resolve_model(case.model, None, replay=True)
-        options = RunOptions(
-            out=run_dir, seed=case.seed, max_examples=case.max_examples, window_tokens=case.window_tokens, replay=True
-        )
+        options = case.run_options(run_dir, replay=True)
         try:
             result = await run_pipeline(documents, model, options)
         except SynthgenError as err:  # a replay miss, or the recorded run failing the same way again
