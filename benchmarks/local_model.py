@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx2
 from pydantic_ai.models import override_allow_model_requests
 
-from synthgen.orchestrator.documents import load_documents
-from synthgen.orchestrator.local_models.adapter import LocalChatModel
-from synthgen.orchestrator.local_models.resolve import aclose_local_models
-from synthgen.orchestrator.models import resolve_model
-from synthgen.orchestrator.pipeline import RunOptions, run_pipeline
+from synthgen.orchestrator.llm.local.adapter import LocalChatModel
+from synthgen.orchestrator.llm.local.resolve import aclose_local_models
+from synthgen.orchestrator.llm.resolve import resolve_model
+from synthgen.orchestrator.run.pipeline import RunOptions, run_pipeline
+from synthgen.orchestrator.rundir.documents import load_documents
 
 BASELINE_PROMPT = "Write a numbered list of 30 short rules a customer-support assistant must follow."
 

@@ -17,10 +17,10 @@ from pydantic import BaseModel
 from pydantic_ai import Agent, ModelSettings
 from pydantic_ai.models import override_allow_model_requests
 
-from synthgen.orchestrator.local_models.adapter import LocalChatModel
-from synthgen.orchestrator.local_models.catalog import get_spec
-from synthgen.orchestrator.local_models.runtime import XllamacppServer
-from synthgen.orchestrator.local_models.weights import verify
+from synthgen.orchestrator.llm.local.adapter import LocalChatModel
+from synthgen.orchestrator.llm.local.catalog import get_spec
+from synthgen.orchestrator.llm.local.runtime import XllamacppServer
+from synthgen.orchestrator.llm.local.weights import verify
 
 INSTRUCTIONS = "List the section headings of the policy, in order, exactly as written."
 SETTINGS = ModelSettings(temperature=0, seed=42, max_tokens=512)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from synthgen.errors import SynthgenError
 from synthgen.evals.suite import CASSETTES_DIR, RECORDED_RUNS, RecordedRun
-from synthgen.orchestrator.documents import load_documents
-from synthgen.orchestrator.local_models.resolve import aclose_local_models
-from synthgen.orchestrator.models import resolve_model
-from synthgen.orchestrator.pipeline import run_pipeline
-from synthgen.orchestrator.recording import CALLS_FILE
+from synthgen.orchestrator.llm.local.resolve import aclose_local_models
+from synthgen.orchestrator.llm.recording import CALLS_FILE
+from synthgen.orchestrator.llm.resolve import resolve_model
+from synthgen.orchestrator.run.pipeline import run_pipeline
+from synthgen.orchestrator.rundir.documents import load_documents
 
 
 async def record(case: RecordedRun) -> Path:

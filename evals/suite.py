@@ -15,12 +15,12 @@ from pydantic_evals import Case, Dataset
 from pydantic_evals.evaluators import Evaluator, EvaluatorContext
 
 from synthgen.errors import SynthgenError
-from synthgen.orchestrator.documents import load_documents
-from synthgen.orchestrator.evaluate import evaluate_run
-from synthgen.orchestrator.local_models.resolve import aclose_local_models
-from synthgen.orchestrator.models import resolve_model
-from synthgen.orchestrator.pipeline import RunOptions, run_pipeline
-from synthgen.orchestrator.recording import CALLS_FILE
+from synthgen.orchestrator.llm.local.resolve import aclose_local_models
+from synthgen.orchestrator.llm.recording import CALLS_FILE
+from synthgen.orchestrator.llm.resolve import resolve_model
+from synthgen.orchestrator.run.pipeline import RunOptions, run_pipeline
+from synthgen.orchestrator.rundir.documents import load_documents
+from synthgen.orchestrator.rundir.evaluate import evaluate_run
 from synthgen.tools.metrics import DatasetScores
 
 EVALS_DIR = Path(__file__).resolve().parent

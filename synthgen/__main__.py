@@ -1,3 +1,3 @@
-from synthgen.orchestrator.cli import main
+from synthgen.orchestrator.cli.app import main
 
 main()

@@ -5,8 +5,8 @@ import pytest
 from pydantic_ai import models
 
 from synthgen.evals.scripted import ScriptedModel
-from synthgen.orchestrator import cli
-from synthgen.orchestrator.models import ResolvedModel
+from synthgen.orchestrator.cli import app as cli
+from synthgen.orchestrator.llm.resolve import ResolvedModel
 
 models.ALLOW_MODEL_REQUESTS = False
 

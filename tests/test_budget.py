@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from synthgen.evals.fake_openai import FakeOpenAIServer, Fault, agent_of
 from synthgen.evals.scripted import ScriptedModel
-from synthgen.orchestrator.cli import app
-from synthgen.orchestrator.costs import BudgetExceeded, CostLedger, estimate_for, model_price
-from synthgen.orchestrator.documents import load_documents
+from synthgen.orchestrator.cli.app import app
+from synthgen.orchestrator.llm.costs import BudgetExceeded, CostLedger, estimate_for, model_price
+from synthgen.orchestrator.rundir.documents import load_documents
 
 DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl", "manifest.json"]
 runner = CliRunner()

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from synthgen.evals.scripted import ScriptedModel
-from synthgen.orchestrator.cli import app
+from synthgen.orchestrator.cli.app import app
 
 runner = CliRunner()
 

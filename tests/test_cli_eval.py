@@ -9,7 +9,7 @@ from inline_snapshot import snapshot
 from typer.testing import CliRunner
 
 from synthgen.evals.scripted import ScriptedModel
-from synthgen.orchestrator.cli import app
+from synthgen.orchestrator.cli.app import app
 
 runner = CliRunner()
 

@@ -11,7 +11,7 @@ from pydantic_ai.models.function import AgentInfo
 from typer.testing import CliRunner
 
 from synthgen.evals.scripted import ScriptedModel
-from synthgen.orchestrator.cli import app
+from synthgen.orchestrator.cli.app import app
 
 OUTPUTS = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl", "manifest.json"]
 RUN_FILES = [*OUTPUTS, "run.json", "calls.jsonl", "trace.jsonl"]
@@ -334,8 +334,8 @@ def test_an_invented_quote_never_reaches_any_output(
 ) -> None:
     from pydantic_ai.models.function import FunctionModel
 
-    from synthgen.orchestrator import cli
-    from synthgen.orchestrator.models import ResolvedModel
+    from synthgen.orchestrator.cli import app as cli
+    from synthgen.orchestrator.llm.resolve import ResolvedModel
 
     invented = "Agents must always offer a free gift card to upset customers."
     scripted = ScriptedModel()

@@ -14,9 +14,9 @@ from pydantic_ai.usage import RequestUsage
 from typer.testing import CliRunner
 
 from synthgen.evals.scripted import ScriptedModel
-from synthgen.orchestrator import cli
-from synthgen.orchestrator.costs import PRICES_VERSION, call_usage, model_price, price, usage_cost, usd
-from synthgen.orchestrator.models import ResolvedModel
+from synthgen.orchestrator.cli import app as cli
+from synthgen.orchestrator.llm.costs import PRICES_VERSION, call_usage, model_price, price, usage_cost, usd
+from synthgen.orchestrator.llm.resolve import ResolvedModel
 from synthgen.schemas.manifest import TokenUsage
 
 runner = CliRunner()

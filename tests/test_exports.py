@@ -24,11 +24,11 @@ from typer.testing import CliRunner
 
 from synthgen.errors import InputError
 from synthgen.evals.scripted import ScriptedModel
-from synthgen.orchestrator import cli
-from synthgen.orchestrator.export_cli import export, export_command
+from synthgen.orchestrator.cli import app as cli
+from synthgen.orchestrator.cli.export import export, export_command
 from synthgen.orchestrator.exports import FORMATS, LoadedRun, files, load_run, registry
 from synthgen.orchestrator.exports.view import ExampleView, example_views
-from synthgen.orchestrator.models import ResolvedModel
+from synthgen.orchestrator.llm.resolve import ResolvedModel
 
 DOCS = Path(__file__).resolve().parents[1] / "README.md"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}

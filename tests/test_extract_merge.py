@@ -3,7 +3,7 @@
 import pytest
 
 from synthgen.errors import GateError
-from synthgen.orchestrator.stages.extract import merge_drafts
+from synthgen.orchestrator.run.stages.extract import merge_drafts
 from synthgen.schemas.drafts import ExtractionDraft, PolicyDraft
 from synthgen.schemas.manifest import StageReport
 from synthgen.tools.evidence import check_evidence

@@ -7,7 +7,7 @@ Observed with pydantic-ai-slim 2.62 / openai 3.57 (httpx2); the tests below pin 
 - An empty `choices` list escapes pydantic-ai as a bare `IndexError`.
 - Schema violations and invented quotes are retried by the agent (a second request with feedback).
 
-These are the libraries' defaults; synthgen's own retry policy (orchestrator/retries.py) replaces the
+These are the libraries' defaults; synthgen's own retry policy (orchestrator/llm/retries.py) replaces the
 SDK's retries for OpenAI models and is tested in tests/test_reliability.py.
 """
 
@@ -409,7 +409,7 @@ def test_invented_quote_makes_the_extraction_agent_retry(server: FakeOpenAIServe
 
 def test_cli_run_against_the_fake_server(corpus_dir: Path, tmp_path: Path) -> None:
     script = shutil.which("synthgen", path=str(Path(sys.executable).parent))
-    command = [script] if script else [sys.executable, "-c", "from synthgen.orchestrator.cli import main; main()"]
+    command = [script] if script else [sys.executable, "-c", "from synthgen.orchestrator.cli.app import main; main()"]
     out = tmp_path / "run"
     env = {**os.environ, "OPENAI_API_KEY": "sk-dummy"}
     with FakeOpenAIServer(max_requests=200, max_seconds=120) as server:

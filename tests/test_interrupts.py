@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from synthgen.evals.fake_openai import FakeOpenAIServer, Fault
-from synthgen.orchestrator.interrupts import Interrupted, run_interruptible
+from synthgen.orchestrator.run.interrupts import Interrupted, run_interruptible
 
 FINAL_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl", "manifest.json"]
 
@@ -135,7 +135,7 @@ def test_run_interruptible_cancels_the_run_and_restores_the_handlers() -> None:
 
 HANGING_CLEANUP = """
 import asyncio, sys
-from synthgen.orchestrator.interrupts import run_interruptible
+from synthgen.orchestrator.run.interrupts import run_interruptible
 
 async def main():
     try:

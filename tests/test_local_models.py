@@ -27,11 +27,11 @@ from pydantic_ai.models import override_allow_model_requests
 from typer.testing import CliRunner
 
 from synthgen.errors import ModelConfigError
-from synthgen.orchestrator import models_cli
-from synthgen.orchestrator.local_models import resolve, weights
-from synthgen.orchestrator.local_models.adapter import LocalChatModel
-from synthgen.orchestrator.local_models.catalog import CATALOG, LocalModelError, LocalModelSpec, get_spec
-from synthgen.orchestrator.models_cli import models_app
+from synthgen.orchestrator.cli import models as models_cli
+from synthgen.orchestrator.cli.models import models_app
+from synthgen.orchestrator.llm.local import resolve, weights
+from synthgen.orchestrator.llm.local.adapter import LocalChatModel
+from synthgen.orchestrator.llm.local.catalog import CATALOG, LocalModelError, LocalModelSpec, get_spec
 
 # --- a fake OpenAI-compatible chat-completions server and a fake runtime in front of it ---------------
 

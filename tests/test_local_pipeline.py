@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from synthgen.orchestrator.local_models import weights
+from synthgen.orchestrator.llm.local import weights
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from synthgen.evals.scripted import ScriptedModel
-from synthgen.orchestrator.cli import app
-from synthgen.orchestrator.costs import CallEntry
-from synthgen.orchestrator.logs import LineProgress, LiveProgress, Progress, configure_logging, make_progress
+from synthgen.orchestrator.cli.app import app
+from synthgen.orchestrator.llm.costs import CallEntry
+from synthgen.orchestrator.observe.logs import LineProgress, LiveProgress, Progress, configure_logging, make_progress
 from synthgen.schemas.manifest import TokenUsage
 
 RULES = "# Rules\nAgents must verify the customer's email.\nAgents must not share order details.\n"

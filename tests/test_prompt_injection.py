@@ -27,9 +27,9 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from typer.testing import CliRunner, Result
 
 from synthgen.evals.scripted import ScriptedModel, _user_prompt
-from synthgen.orchestrator import cli
-from synthgen.orchestrator.cli import app
-from synthgen.orchestrator.models import ResolvedModel
+from synthgen.orchestrator.cli import app as cli
+from synthgen.orchestrator.cli.app import app
+from synthgen.orchestrator.llm.resolve import ResolvedModel
 
 DOCUMENT = """\
 # Refund requests

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from synthgen.evals.scripted import ScriptedModel
-from synthgen.orchestrator.cli import app
+from synthgen.orchestrator.cli.app import app
 
 runner = CliRunner()
 DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl"]
@@ -19,7 +19,7 @@ KEY_SCRIPT = """
 from pydantic_ai.messages import ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart, UserPromptPart
 from pydantic_ai.models import ModelRequestParameters
 from pydantic_ai.tools import ToolDefinition
-from synthgen.orchestrator.recording import request_key
+from synthgen.orchestrator.llm.recording import request_key
 messages = [
     ModelRequest(parts=[UserPromptPart("Lines 1-3 of policy.md")], instructions="Extract the rules."),
     ModelResponse(parts=[ToolCallPart("lookup_lines", {"start": 1, "end": 2})]),
@@ -166,7 +166,7 @@ def test_two_runs_cannot_share_a_directory(finished_run: Path) -> None:
     import fcntl
 
     from synthgen.errors import RunDirectoryError
-    from synthgen.orchestrator.rundir import RunDirectory
+    from synthgen.orchestrator.rundir.directory import RunDirectory
     from synthgen.schemas.manifest import RunBinding
 
     binding = RunBinding.model_validate_json((finished_run / "run.json").read_bytes())

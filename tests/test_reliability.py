@@ -39,12 +39,12 @@ from typer.testing import CliRunner
 
 from synthgen.errors import ModelCallError
 from synthgen.evals.fake_openai import FakeOpenAIServer, Fault, agent_of
-from synthgen.orchestrator import cli
-from synthgen.orchestrator.cli import app
-from synthgen.orchestrator.failures import FailureBudget, StageFailed
-from synthgen.orchestrator.models import resolve_model
-from synthgen.orchestrator.retries import AdaptiveLimiter, RetryPolicy, item_failure, retry_policy, transient_kind
-from synthgen.orchestrator.runner import ItemFailed, ModelRunner
+from synthgen.orchestrator.cli import app as cli
+from synthgen.orchestrator.cli.app import app
+from synthgen.orchestrator.llm.resolve import resolve_model
+from synthgen.orchestrator.llm.retries import AdaptiveLimiter, RetryPolicy, item_failure, retry_policy, transient_kind
+from synthgen.orchestrator.run.failures import FailureBudget, StageFailed
+from synthgen.orchestrator.run.runner import ItemFailed, ModelRunner
 from synthgen.schemas.drafts import SupervisorReview
 from synthgen.schemas.manifest import StageReport
 

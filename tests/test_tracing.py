@@ -15,11 +15,11 @@ from pydantic_ai import Agent
 from typer.testing import CliRunner
 
 from synthgen.evals.scripted import ScriptedModel
-from synthgen.orchestrator import tracing
-from synthgen.orchestrator.cli import app
-from synthgen.orchestrator.documents import load_documents
-from synthgen.orchestrator.models import ResolvedModel
-from synthgen.orchestrator.pipeline import RunOptions, run_pipeline
+from synthgen.orchestrator.cli.app import app
+from synthgen.orchestrator.llm.resolve import ResolvedModel
+from synthgen.orchestrator.observe import tracing
+from synthgen.orchestrator.run.pipeline import RunOptions, run_pipeline
+from synthgen.orchestrator.rundir.documents import load_documents
 
 RULES = (
     "# Refunds\n"
@@ -442,7 +442,7 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
 
 
 def test_a_run_killed_mid_way_shows_its_orphan_spans(tmp_path: Path) -> None:
-    from synthgen.orchestrator.trace_view import render_run
+    from synthgen.orchestrator.observe.trace_view import render_run
 
     run = tmp_path / "run"
     run.mkdir()

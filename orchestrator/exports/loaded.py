@@ -5,8 +5,8 @@ from functools import cached_property
 from pathlib import Path
 
 from synthgen.errors import InputError
-from synthgen.orchestrator.run_files import read_run_files
-from synthgen.orchestrator.validate import run_files_problems
+from synthgen.orchestrator.rundir.read import read_run_files
+from synthgen.orchestrator.rundir.validate import run_files_problems
 from synthgen.schemas.items import DatasetExample, Policy, TestCase, UseCase
 from synthgen.schemas.manifest import InputDocument, RunManifest
 

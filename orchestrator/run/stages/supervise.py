@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from synthgen.agents.supervisor import SupervisorDeps, supervisor_agent, supervisor_prompt
-from synthgen.orchestrator.runner import ItemFailed, ModelRunner
-from synthgen.orchestrator.stages.write import Revision, write_example
-from synthgen.orchestrator.tracing import set_attributes
+from synthgen.orchestrator.observe.tracing import set_attributes
+from synthgen.orchestrator.run.runner import ItemFailed, ModelRunner
+from synthgen.orchestrator.run.stages.write import Revision, write_example
 from synthgen.schemas.drafts import Verdict
 from synthgen.schemas.gates import GateReport
 from synthgen.schemas.items import DatasetExample

@@ -2,10 +2,10 @@
 
 from pydantic_ai.settings import ModelSettings
 
-from synthgen.orchestrator.local_models.adapter import LocalChatModel
-from synthgen.orchestrator.local_models.catalog import get_spec
-from synthgen.orchestrator.local_models.runtime import XllamacppServer
-from synthgen.orchestrator.local_models.weights import verify, weights_path
+from synthgen.orchestrator.llm.local.adapter import LocalChatModel
+from synthgen.orchestrator.llm.local.catalog import get_spec
+from synthgen.orchestrator.llm.local.runtime import XllamacppServer
+from synthgen.orchestrator.llm.local.weights import verify, weights_path
 
 # A small model can repeat list items until the context is full; this bounds such a call. The 1.5B
 # model's extraction of a dense 136-line policy needs ~3,000 tokens (2,048 cut it short), and three

@@ -8,23 +8,23 @@ from typing import Annotated
 import typer
 
 from synthgen import __version__
-from synthgen.orchestrator.cli_errors import OneLineUsageErrors, friendly_errors
-from synthgen.orchestrator.documents import DEFAULT_MAX_BYTES, load_documents
-from synthgen.orchestrator.evaluate import eval_json, evaluate_run, render_eval
-from synthgen.orchestrator.export_cli import export_command
-from synthgen.orchestrator.failures import DEFAULT_MAX_FAILURE_RATE
-from synthgen.orchestrator.interrupts import Interrupted, resume_line, run_interruptible
-from synthgen.orchestrator.local_models.resolve import aclose_local_models
-from synthgen.orchestrator.logs import LogFormat, Progress, configure_logging, make_progress
-from synthgen.orchestrator.models import DEFAULT_MODEL, ResolvedModel, resolve_model
-from synthgen.orchestrator.models_cli import models_app
-from synthgen.orchestrator.pipeline import RunOptions, RunResult, run_config, run_pipeline
-from synthgen.orchestrator.retries import RetryPolicy, retry_policy
-from synthgen.orchestrator.rundir import RUNS_DIR, run_id_for
-from synthgen.orchestrator.summary import render_summary, summary_json
-from synthgen.orchestrator.trace_view import trace_command
-from synthgen.orchestrator.tracing import configure_logfire, flush_traces
-from synthgen.orchestrator.validate import validate_run
+from synthgen.orchestrator.cli.errors import OneLineUsageErrors, friendly_errors
+from synthgen.orchestrator.cli.export import export_command
+from synthgen.orchestrator.cli.models import models_app
+from synthgen.orchestrator.cli.summary import render_summary, summary_json
+from synthgen.orchestrator.llm.local.resolve import aclose_local_models
+from synthgen.orchestrator.llm.resolve import DEFAULT_MODEL, ResolvedModel, resolve_model
+from synthgen.orchestrator.llm.retries import RetryPolicy, retry_policy
+from synthgen.orchestrator.observe.logs import LogFormat, Progress, configure_logging, make_progress
+from synthgen.orchestrator.observe.trace_view import trace_command
+from synthgen.orchestrator.observe.tracing import configure_logfire, flush_traces
+from synthgen.orchestrator.run.failures import DEFAULT_MAX_FAILURE_RATE
+from synthgen.orchestrator.run.interrupts import Interrupted, resume_line, run_interruptible
+from synthgen.orchestrator.run.pipeline import RunOptions, RunResult, run_config, run_pipeline
+from synthgen.orchestrator.rundir.directory import RUNS_DIR, run_id_for
+from synthgen.orchestrator.rundir.documents import DEFAULT_MAX_BYTES, load_documents
+from synthgen.orchestrator.rundir.evaluate import eval_json, evaluate_run, render_eval
+from synthgen.orchestrator.rundir.validate import validate_run
 from synthgen.schemas.document import SourceDocument
 
 app = typer.Typer(

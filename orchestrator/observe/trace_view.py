@@ -17,9 +17,9 @@ import orjson
 import typer
 
 from synthgen.errors import InputError
-from synthgen.orchestrator.cli_errors import friendly_errors
-from synthgen.orchestrator.costs import usd
-from synthgen.orchestrator.tracing import PREFIX, TRACE_FILE
+from synthgen.orchestrator.cli.errors import friendly_errors
+from synthgen.orchestrator.llm.costs import usd
+from synthgen.orchestrator.observe.tracing import PREFIX, TRACE_FILE
 
 _ID = re.compile(r"\b(?:uc|pol|tc|ex)_[0-9a-f]{10,64}\b")
 LABEL_WIDTH = 64

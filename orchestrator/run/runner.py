@@ -10,12 +10,12 @@ from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage
 
 from synthgen.errors import ModelCallError
-from synthgen.orchestrator.costs import CostLedger
-from synthgen.orchestrator.failures import FailureBudget
-from synthgen.orchestrator.logs import Progress
-from synthgen.orchestrator.recording import calling
-from synthgen.orchestrator.retries import AdaptiveLimiter, Slot, is_empty_choices_bug, item_failure
-from synthgen.orchestrator.tracing import RunTrace, annotate_current
+from synthgen.orchestrator.llm.costs import CostLedger
+from synthgen.orchestrator.llm.recording import calling
+from synthgen.orchestrator.llm.retries import AdaptiveLimiter, Slot, is_empty_choices_bug, item_failure
+from synthgen.orchestrator.observe.logs import Progress
+from synthgen.orchestrator.observe.tracing import RunTrace, annotate_current
+from synthgen.orchestrator.run.failures import FailureBudget
 from synthgen.schemas.manifest import StageReport, TokenUsage
 
 OutputT = TypeVar("OutputT")

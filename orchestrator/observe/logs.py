@@ -19,7 +19,7 @@ from typing import Any, Literal, TextIO
 
 import orjson
 
-from synthgen.orchestrator.costs import CallEntry, usd
+from synthgen.orchestrator.llm.costs import CallEntry, usd
 
 LogFormat = Literal["text", "json"]
 LOGGER = "synthgen"

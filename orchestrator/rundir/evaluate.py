@@ -5,8 +5,8 @@ from pathlib import Path
 
 import orjson
 
-from synthgen.orchestrator.run_files import read_run_files
-from synthgen.orchestrator.validate import item_index, source_documents
+from synthgen.orchestrator.rundir.read import read_run_files
+from synthgen.orchestrator.rundir.validate import item_index, source_documents
 from synthgen.tools.metrics import DatasetScores, score_dataset
 
 

@@ -57,7 +57,7 @@ from pydantic_ai.retries import AsyncHTTPX2TenacityTransport, RetryConfig, wait_
 from tenacity import RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 from tenacity.stop import stop_base
 
-from synthgen.orchestrator.recording import current_call
+from synthgen.orchestrator.llm.recording import current_call
 
 log = logging.getLogger("synthgen")
 

@@ -40,7 +40,7 @@ from pydantic_ai.settings import ModelSettings
 from pydantic_ai.tools import ToolDefinition
 from pydantic_core import ErrorDetails
 
-from synthgen.orchestrator.local_models.runtime import LocalServer
+from synthgen.orchestrator.llm.local.runtime import LocalServer
 
 # The server's port is only known once it has started (lazily, on the first request), so the
 # client is pointed at it per request; this placeholder is never dialled.

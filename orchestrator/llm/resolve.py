@@ -12,9 +12,9 @@ from pydantic_ai.providers import Provider
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from synthgen.errors import ModelConfigError
-from synthgen.orchestrator.local_models.catalog import DEFAULT_LOCAL_MODEL, get_spec, is_local_model_name
-from synthgen.orchestrator.local_models.resolve import resolve_local_model
-from synthgen.orchestrator.retries import openai_provider
+from synthgen.orchestrator.llm.local.catalog import DEFAULT_LOCAL_MODEL, get_spec, is_local_model_name
+from synthgen.orchestrator.llm.local.resolve import resolve_local_model
+from synthgen.orchestrator.llm.retries import openai_provider
 
 log = logging.getLogger("synthgen")
 

@@ -4,8 +4,8 @@ import hashlib
 from pathlib import Path
 
 from synthgen.errors import SynthgenError
-from synthgen.orchestrator.documents import load_document
-from synthgen.orchestrator.run_files import RunFiles, read_run_files
+from synthgen.orchestrator.rundir.documents import load_document
+from synthgen.orchestrator.rundir.read import RunFiles, read_run_files
 from synthgen.schemas.document import SourceDocument
 from synthgen.tools.gates import ItemIndex, run_problems
 

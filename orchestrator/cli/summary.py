@@ -4,8 +4,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from synthgen.orchestrator.costs import usage_cost, usd
-from synthgen.orchestrator.pipeline import RunResult
+from synthgen.orchestrator.llm.costs import usage_cost, usd
+from synthgen.orchestrator.run.pipeline import RunResult
 from synthgen.schemas.manifest import RunManifest, TokenUsage
 
 

@@ -7,9 +7,9 @@ import logging
 from dataclasses import dataclass
 
 from synthgen.agents.test_design import TestDesignDeps, test_design_agent, test_design_prompt
-from synthgen.orchestrator.runner import ItemFailed, ModelRunner
-from synthgen.orchestrator.stages.extract import Extraction
-from synthgen.orchestrator.tracing import set_attributes
+from synthgen.orchestrator.observe.tracing import set_attributes
+from synthgen.orchestrator.run.runner import ItemFailed, ModelRunner
+from synthgen.orchestrator.run.stages.extract import Extraction
 from synthgen.schemas.items import Axis, Policy, TestCase, UseCase
 from synthgen.schemas.manifest import AxisCoverage, CoverageReport
 from synthgen.tools.combinatorics import Row, coverage_stats, covering_array

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from synthgen.orchestrator.cli_errors import friendly_errors
+from synthgen.orchestrator.cli.errors import friendly_errors
 from synthgen.orchestrator.exports import ALL, FORMATS, ExportTarget, load_run, resolve_formats, write_exports
 
 EXPORTS_DIR = "exports"

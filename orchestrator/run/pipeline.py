@@ -13,12 +13,18 @@ from pydantic_ai import ModelSettings
 from synthgen import __version__
 from synthgen.agents.prompts import all_prompts
 from synthgen.errors import GateError
-from synthgen.orchestrator.costs import PRICING, CostLedger, check_budget
-from synthgen.orchestrator.failures import DEFAULT_MAX_FAILURE_RATE, FailureBudget
-from synthgen.orchestrator.logs import Progress
-from synthgen.orchestrator.models import ResolvedModel
-from synthgen.orchestrator.recording import CALLS_FILE, CallLog, RecordingModel
-from synthgen.orchestrator.rundir import (
+from synthgen.orchestrator.llm.costs import PRICING, CostLedger, check_budget
+from synthgen.orchestrator.llm.recording import CALLS_FILE, CallLog, RecordingModel
+from synthgen.orchestrator.llm.resolve import ResolvedModel
+from synthgen.orchestrator.observe.logs import Progress
+from synthgen.orchestrator.observe.tracing import RunTrace, run_trace, set_attributes
+from synthgen.orchestrator.run.failures import DEFAULT_MAX_FAILURE_RATE, FailureBudget
+from synthgen.orchestrator.run.runner import ItemFailed, ModelRunner
+from synthgen.orchestrator.run.stages.design import Design, design_test_cases
+from synthgen.orchestrator.run.stages.extract import Extraction, extract_document
+from synthgen.orchestrator.run.stages.supervise import supervise
+from synthgen.orchestrator.run.stages.write import example_id, write_example
+from synthgen.orchestrator.rundir.directory import (
     RUNS_DIR,
     RunDirectory,
     check_run_dir,
@@ -28,12 +34,6 @@ from synthgen.orchestrator.rundir import (
     run_id_for,
     write_atomically,
 )
-from synthgen.orchestrator.runner import ItemFailed, ModelRunner
-from synthgen.orchestrator.stages.design import Design, design_test_cases
-from synthgen.orchestrator.stages.extract import Extraction, extract_document
-from synthgen.orchestrator.stages.supervise import supervise
-from synthgen.orchestrator.stages.write import example_id, write_example
-from synthgen.orchestrator.tracing import RunTrace, run_trace, set_attributes
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import DatasetExample, TestCase
 from synthgen.schemas.manifest import (

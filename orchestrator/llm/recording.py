@@ -23,8 +23,8 @@ from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
 from synthgen.errors import SynthgenError
-from synthgen.orchestrator.costs import CostLedger, call_usage, price
-from synthgen.orchestrator.tracing import annotate_current
+from synthgen.orchestrator.llm.costs import CostLedger, call_usage, price
+from synthgen.orchestrator.observe.tracing import annotate_current
 from synthgen.schemas.calls import CallRecord
 from synthgen.schemas.manifest import TokenUsage
 

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import xllamacpp
 
-from synthgen.orchestrator.local_models.catalog import LocalModelError, LocalModelSpec
+from synthgen.orchestrator.llm.local.catalog import LocalModelError, LocalModelSpec
 
 DEFAULT_CONTEXT_TOKENS = 16384  # a 3,000-token window plus three attempts and their feedback
 _ERRORS_ONLY = 1  # llama.cpp log verbosity: it logs every request at its default, on our stderr

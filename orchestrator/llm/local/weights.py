@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
-from synthgen.orchestrator.local_models.catalog import LocalModelError, LocalModelSpec, get_spec
+from synthgen.orchestrator.llm.local.catalog import LocalModelError, LocalModelSpec, get_spec
 
 MODELS_DIR_ENV = "SYNTHGEN_MODELS_DIR"
 _CHUNK = 1 << 20

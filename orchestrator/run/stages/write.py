@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from synthgen.agents.example_writer import ExampleWriterDeps, example_writer_agent, example_writer_prompt
 from synthgen.agents.extraction import EVIDENCE_REPAIRS
-from synthgen.orchestrator.runner import ModelRunner
+from synthgen.orchestrator.run.runner import ModelRunner
 from synthgen.schemas.drafts import CriterionDraft, ExampleDraft
 from synthgen.schemas.items import DatasetExample, EvaluationCriterion, ExampleMetadata, TestCase
 from synthgen.tools.gates import ItemIndex

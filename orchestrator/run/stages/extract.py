@@ -7,8 +7,8 @@ from typing import Any
 
 from synthgen.agents.extraction import EVIDENCE_REPAIRS, ExtractionDeps, extraction_agent, extraction_prompt
 from synthgen.errors import GateError
-from synthgen.orchestrator.runner import ItemFailed, ModelRunner
-from synthgen.orchestrator.tracing import set_attributes
+from synthgen.orchestrator.observe.tracing import set_attributes
+from synthgen.orchestrator.run.runner import ItemFailed, ModelRunner
 from synthgen.schemas.document import SourceDocument, Window
 from synthgen.schemas.drafts import EvidenceDraft, ExtractionDraft, PolicyDraft, UseCaseDraft
 from synthgen.schemas.items import Evidence, Policy, UseCase

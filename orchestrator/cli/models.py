@@ -6,9 +6,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from synthgen.orchestrator.cli_errors import friendly_errors
-from synthgen.orchestrator.local_models.catalog import ALIASES, CATALOG, DEFAULT_LOCAL_MODEL, LocalModelSpec
-from synthgen.orchestrator.local_models.weights import MODELS_DIR_ENV, WeightsStatus, models_dir, pull, status
+from synthgen.orchestrator.cli.errors import friendly_errors
+from synthgen.orchestrator.llm.local.catalog import ALIASES, CATALOG, DEFAULT_LOCAL_MODEL, LocalModelSpec
+from synthgen.orchestrator.llm.local.weights import MODELS_DIR_ENV, WeightsStatus, models_dir, pull, status
 
 models_app = typer.Typer(help="List the embedded local models (no API key needed) and fetch their weights.")
 

@@ -1,0 +1,1 @@
+"""Seeing a run: traces (Logfire and trace.jsonl), the trace viewer, logs and progress on stderr."""
