@@ -16,6 +16,7 @@ from synthgen.schemas.gates import GateReport
 from synthgen.schemas.items import DatasetExample, Policy, TestCase
 
 PROMPT = load_prompt("supervisor")
+REVIEW_BATCH_SIZE = 8  # examples per review: enough to compare them, few enough for a small model's context
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """The run manifest: what went in, what came out, and what happened in between."""
 
+from collections import Counter
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated
 
@@ -97,13 +99,33 @@ class StageReport(StrictModel):
     )
     usage: TokenUsage = Field(default_factory=TokenUsage)
 
-    def reject(self, reason_code: str, count: int = 1) -> None:
-        self.rejected += count
-        self.reasons[reason_code] = self.reasons.get(reason_code, 0) + count
+    @classmethod
+    def tally(
+        cls,
+        requested: int,
+        accepted: int,
+        reasons: Mapping[str, int] | None = None,
+        notes: Mapping[str, int] | None = None,
+    ) -> "StageReport":
+        """A report from what a stage's items came to: every rejected item has a reason code."""
+        reasons, notes = reasons or {}, notes or {}
+        return cls(
+            requested=requested,
+            accepted=accepted,
+            rejected=sum(reasons.values()),
+            reasons={code: n for code, n in reasons.items() if n},
+            notes={event: n for event, n in notes.items() if n},
+        )
 
-    def note(self, event: str, count: int = 1) -> None:
-        if count:
-            self.notes[event] = self.notes.get(event, 0) + count
+    def __add__(self, other: "StageReport") -> "StageReport":
+        return StageReport(
+            requested=self.requested + other.requested,
+            accepted=self.accepted + other.accepted,
+            rejected=self.rejected + other.rejected,
+            reasons=dict(Counter(self.reasons) + Counter(other.reasons)),
+            notes=dict(Counter(self.notes) + Counter(other.notes)),
+            usage=self.usage + other.usage,
+        )
 
 
 class AxisCoverage(StrictModel):

@@ -5,7 +5,6 @@ import pytest
 from synthgen.errors import GateError
 from synthgen.orchestrator.run.stages.extract import merge_drafts
 from synthgen.schemas.drafts import ExtractionDraft, PolicyDraft
-from synthgen.schemas.manifest import StageReport
 from synthgen.tools.evidence import check_evidence
 from synthgen.tools.parser import parse_document
 
@@ -32,9 +31,7 @@ def _rules_only() -> ExtractionDraft:
 
 def test_rules_without_use_cases_make_the_whole_document_one_use_case_quoted_from_its_title() -> None:
     doc = parse_document("aup.md", RULES)
-    report = StageReport()
-
-    extraction = merge_drafts(doc, [_rules_only()], report)
+    extraction, report = merge_drafts(doc, [_rules_only()])
 
     (use_case,) = extraction.use_cases
     assert use_case.name == "Requests governed by Example acceptable use"
@@ -42,10 +39,11 @@ def test_rules_without_use_cases_make_the_whole_document_one_use_case_quoted_fro
     assert all(check_evidence(doc, e).ok for e in use_case.evidence)
     assert extraction.policies[0].applies_to == [use_case.id]
     assert report.notes == {"document_use_case_added": 1}
-    assert (report.requested, report.accepted) == (2, 2)
+    # The merge requests the use case it adds (the window's report counts the policy) and accepts both.
+    assert (report.requested, report.accepted, report.rejected) == (1, 2, 0)
 
 
 def test_rules_without_use_cases_or_a_title_still_fail_loudly() -> None:
     doc = parse_document("aup.md", b"Conduct rules, no heading.\n\n\n\n\nYou must not post spam.\n")
     with pytest.raises(GateError, match="extraction found 0 use cases and 1 policies"):
-        merge_drafts(doc, [_rules_only()], StageReport())
+        merge_drafts(doc, [_rules_only()])

@@ -31,7 +31,6 @@ from pydantic_ai.exceptions import (
     ModelRateLimitError,
     ModelServerError,
     ModelTimeoutError,
-    UnexpectedModelBehavior,
 )
 from pydantic_ai.messages import ModelResponse, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
@@ -44,9 +43,9 @@ from synthgen.orchestrator.cli.app import app
 from synthgen.orchestrator.llm.resolve import resolve_model
 from synthgen.orchestrator.llm.retries import AdaptiveLimiter, RetryPolicy, item_failure, retry_policy, transient_kind
 from synthgen.orchestrator.run.failures import FailureBudget, StageFailed
+from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext
 from synthgen.orchestrator.run.runner import ItemFailed, ModelRunner
 from synthgen.schemas.drafts import SupervisorReview
-from synthgen.schemas.manifest import StageReport
 
 PROMPT = "Give one verdict for each of these ids: ex_0123456789ab."
 # Short waits so the suite stays fast; the defaults (0.5 s doubling, 120 s budgets) are measured in the docs.
@@ -189,10 +188,8 @@ def test_which_responses_are_transient(response: httpx2.Response, kind: str | No
 # --- The runner: one item's bad luck, or the run's end ---------------------------------------------
 
 
-def _runner(model: Any, concurrency: int = 2, max_rate: float = 1.0) -> ModelRunner:
-    return ModelRunner(
-        model, "test", ModelSettings(), concurrency, {"supervise": StageReport()}, failures=FailureBudget(max_rate)
-    )
+def _runner(model: Any, concurrency: int = 2) -> ModelRunner:
+    return ModelRunner(model, ModelSettings(), AdaptiveLimiter(concurrency))
 
 
 @pytest.mark.usefixtures("allow_model_requests")
@@ -220,7 +217,6 @@ def test_an_item_whose_retries_are_spent_fails_alone_with_a_reason_code(
     assert str(failed.value).startswith("review of ex_0123456789ab: ")
     if fault.kind not in ("schema_violation",):
         assert f"after {FAST.max_attempts} attempt(s)" in str(failed.value)
-    assert runner.failures.failed == {"supervise": {reason_code: 1}}
 
 
 def _raising(error: BaseException) -> FunctionModel:
@@ -274,7 +270,7 @@ def test_an_index_error_of_our_own_is_a_bug_not_an_item_failure() -> None:
         found: list[Out] = [o for o in [out] if o.x > 1]
         return found[0]  # a bug in a validator must crash loudly, not be filed as an empty response
 
-    runner = ModelRunner(agent.model, "test", ModelSettings(), 1, {"write": StageReport()})
+    runner = _runner(agent.model, concurrency=1)
     with pytest.raises(IndexError):
         asyncio.run(runner.run(agent, "go", None, "write", "example"))
 
@@ -343,7 +339,7 @@ def test_concurrency_drops_on_429s_and_recovers_against_the_server() -> None:
             return await asyncio.gather(*(review(n) for n in range(24)))
 
         results = asyncio.run(all_reviews())
-    limiter = runner._semaphore()
+    limiter = runner.limiter
     assert len(results) == 24 and server.request_count == 28
     assert limiter.changes[0] == 2  # the burst of four 429s halved it once
     assert limiter.changes[-1] == 4 and limiter.limit == 4  # then successes brought it back
@@ -449,8 +445,10 @@ def test_an_example_that_keeps_failing_is_rejected_and_the_run_goes_on(
     assert result.exit_code == 0, result.stderr
     assert manifest(out)["stages"]["write"]["reasons"] == {reason_code: 1}
     assert len((out / "dataset.jsonl").read_text().splitlines()) == 2
-    rejected = [line for line in result.stderr.splitlines() if line.startswith("synthgen: rejected tc_")]
-    assert len(rejected) == 1 and "example for test case tc_" in rejected[0]
+    rejected = [
+        line for line in result.stderr.splitlines() if line.startswith("synthgen: rejected example for test case tc_")
+    ]
+    assert len(rejected) == 1 and rejected[0].endswith("; try a stronger model")
     assert cli_runner.invoke(app, ["validate", str(out)]).exit_code == 0
 
 
@@ -518,33 +516,75 @@ def test_max_failure_rate_zero_stops_at_the_first_failed_item(
 
 
 def test_failure_budget_stops_as_soon_as_the_share_is_certain() -> None:
-    budget = FailureBudget(0.5)
-    budget.plan("write", 4)
+    budget = FailureBudget("write", 0.5, planned=4)
     for _ in range(4):
-        budget.attempt("write")
-    budget.fail("write", "model_timeout")
-    budget.fail("write", "model_timeout")  # 2 of 4 = 50%: not more than the rate
+        budget.attempt()
+    budget.fail("model_timeout")
+    budget.fail("model_timeout")  # 2 of 4 = 50%: not more than the rate
     with pytest.raises(StageFailed, match=r"^write stage: 3 of 4 items failed"):
-        budget.fail("write", "model_server_error")
-    unplanned = FailureBudget(0.5)
-    unplanned.attempt("supervise")
-    unplanned.fail("supervise", "supervisor_invalid_output")  # size unknown: only the end of the stage decides
+        budget.fail("model_server_error")
+    unplanned = FailureBudget("supervise", 0.5)
+    unplanned.attempt()
+    unplanned.fail("supervisor_invalid_output")  # size unknown: only the end of the stage decides
     with pytest.raises(StageFailed, match=r"^supervise stage: 1 of 1 items failed"):
-        unplanned.check("supervise")
+        unplanned.check()
     with pytest.raises(ValueError):
-        FailureBudget(1.5)
+        FailureBudget("write", 1.5)
 
 
-def test_an_unexpected_model_behavior_is_counted_against_the_stage() -> None:
+def _invalid_reviews() -> Agent[None, SupervisorReview]:
     def respond(messages: Any, info: AgentInfo) -> ModelResponse:
         return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, {"verdicts": "not a list"})])
 
-    agent = Agent(FunctionModel(respond), output_type=SupervisorReview, name="supervisor", retries=1)
-    runner = _runner(agent.model, max_rate=0.0)
-    runner.failures.plan("supervise", 1)
+    return Agent(FunctionModel(respond), output_type=SupervisorReview, name="supervisor", retries=1)
+
+
+def _review_item(agent: Agent[None, SupervisorReview], stage: Stage) -> Any:
+    item = Item("doc_0123456789ab", "review", "review ex_0123456789ab", "review of ex_0123456789ab")
+    return stage.run(item, lambda: stage.runner.run(agent, PROMPT, None, "supervise", item.name), "try again")
+
+
+def test_an_item_the_model_fails_on_is_rejected_loudly_and_counted_against_the_stage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    agent = _invalid_reviews()
+    context = StageContext(_runner(agent.model), max_failure_rate=0.0)
+
+    async def review_once() -> Any:
+        with context.stage("supervise", 1, planned=False) as stage:
+            return await _review_item(agent, stage)
+
     with pytest.raises(StageFailed) as stopped:
-        asyncio.run(runner.run(agent, PROMPT, None, "supervise", "review"))
-    assert isinstance(stopped.value.__context__, UnexpectedModelBehavior)
+        asyncio.run(review_once())
+    assert "supervise stage: 1 of 1 items failed after their retries (supervisor_invalid_output (1))" in str(
+        stopped.value
+    )
+    # Every stage's failed item warns the same way, the supervisor's review included.
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.getMessage().startswith("rejected review of ex_0123456789ab: Exceeded maximum output retries")
+    assert warning.getMessage().endswith("; try again")
+    assert (warning.event, warning.reason_code) == ("rejected", "supervisor_invalid_output")  # type: ignore[attr-defined]
+
+    async def review_planned() -> Any:
+        with context.stage("supervise", 1) as stage:
+            return await _review_item(agent, stage)
+
+    with pytest.raises(StageFailed):  # a planned stage stops at the first failure past the rate
+        asyncio.run(review_planned())
+
+
+def test_under_the_rate_a_failed_item_is_a_rejection_with_its_reason() -> None:
+    agent = _invalid_reviews()
+    context = StageContext(_runner(agent.model), max_failure_rate=1.0)
+
+    async def review_once() -> Any:
+        with context.stage("supervise", 1, planned=False) as stage:
+            return await _review_item(agent, stage)
+
+    rejected = asyncio.run(review_once())
+    assert isinstance(rejected, Rejected)
+    assert (rejected.item, rejected.reason_code) == ("review of ex_0123456789ab", "supervisor_invalid_output")
+    assert context.progress.counts("supervise").done == 1
 
 
 @pytest.mark.usefixtures("fast_cli")

@@ -28,6 +28,7 @@ from pydantic_ai.models import Model
 from pydantic_ai.models.wrapper import WrapperModel
 
 from synthgen.agents.prompts import all_prompts
+from synthgen.agents.supervisor import REVIEW_BATCH_SIZE
 from synthgen.errors import SynthgenError
 from synthgen.schemas.document import SourceDocument, Window
 from synthgen.schemas.manifest import STAGES, CallCost, PricingInfo, TokenUsage
@@ -336,7 +337,7 @@ def estimate_run(
         "write", examples, examples * (instructions("example_writer") + EXAMPLE_INPUT_TOKENS),
         examples * EXAMPLE_OUTPUT_TOKENS,
     )  # fmt: skip
-    batches = -(-examples // 8)
+    batches = -(-examples // REVIEW_BATCH_SIZE)
     estimate.add(
         "supervise", batches, batches * instructions("supervisor") + examples * REVIEW_INPUT_TOKENS,
         examples * REVIEW_OUTPUT_TOKENS,

@@ -24,48 +24,42 @@ class StageFailed(SynthgenError):
 
 @dataclass
 class FailureBudget:
+    """The failed items of one stage, against the share of them the run tolerates."""
+
+    stage: str
     max_rate: float = DEFAULT_MAX_FAILURE_RATE
     calls_path: Path | None = None  # where the answers so far are kept, for the message
-    planned: dict[str, int] = field(default_factory=dict)  # stage -> items it will run, when known up front
-    attempted: Counter[str] = field(default_factory=Counter)
-    failed: dict[str, Counter[str]] = field(default_factory=dict)  # stage -> reason code -> count
+    planned: int | None = None  # items the stage will run, when known up front
+    attempted: int = 0
+    failed: Counter[str] = field(default_factory=Counter)  # reason code -> count
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_rate <= 1:
             raise ValueError(f"max_rate must be between 0 and 1, not {self.max_rate}")
 
-    def plan(self, stage: str, items: int) -> None:
-        """The stage will run `items` items: failures stop it as soon as the share is certain."""
-        self.planned[stage] = self.planned.get(stage, 0) + items
+    def attempt(self) -> None:
+        self.attempted += 1
 
-    def attempt(self, stage: str) -> None:
-        self.attempted[stage] += 1
-
-    def fail(self, stage: str, reason_code: str) -> None:
+    def fail(self, reason_code: str) -> None:
         """Count one failed item; raise StageFailed if the stage can no longer stay under the rate."""
-        self.failed.setdefault(stage, Counter())[reason_code] += 1
-        total = max(self.planned.get(stage, 0), self.attempted[stage])
-        if self.planned.get(stage) and self._over(stage, total):
-            raise StageFailed(self.message(stage, total))
+        self.failed[reason_code] += 1
+        total = max(self.planned or 0, self.attempted)
+        if self.planned and self._over(total):
+            raise StageFailed(self.message(total))
 
-    def check(self, stage: str) -> None:
-        """At the end of a stage: raise StageFailed if more than the allowed share of its items failed."""
-        total = self.attempted[stage]
-        if total and self._over(stage, total):
-            raise StageFailed(self.message(stage, total))
+    def check(self) -> None:
+        """At the end of the stage: raise StageFailed if more than the allowed share of its items failed."""
+        if self.attempted and self._over(self.attempted):
+            raise StageFailed(self.message(self.attempted))
 
-    def count(self, stage: str) -> int:
-        return sum(self.failed.get(stage, Counter()).values())
+    def _over(self, total: int) -> bool:
+        return self.failed.total() > self.max_rate * total
 
-    def _over(self, stage: str, total: int) -> bool:
-        return self.count(stage) > self.max_rate * total
-
-    def message(self, stage: str, total: int) -> str:
-        failed = self.count(stage)
-        reasons = ", ".join(f"{code} ({n})" for code, n in self.failed[stage].most_common(3))
+    def message(self, total: int) -> str:
+        reasons = ", ".join(f"{code} ({n})" for code, n in self.failed.most_common(3))
         kept = f" are kept in {self.calls_path}" if self.calls_path else " are kept"
         return (
-            f"{stage} stage: {failed} of {total} items failed after their retries ({reasons}), more than "
-            f"--max-failure-rate {self.max_rate:g} allows; the answers received so far{kept}: fix the cause "
-            "(see the warnings above) and run the same command again to resume"
+            f"{self.stage} stage: {self.failed.total()} of {total} items failed after their retries ({reasons}), "
+            f"more than --max-failure-rate {self.max_rate:g} allows; the answers received so far{kept}: fix the "
+            "cause (see the warnings above) and run the same command again to resume"
         )

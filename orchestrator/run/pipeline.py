@@ -1,8 +1,6 @@
 """The whole run: parse -> extract -> design -> write -> supervise -> output."""
 
-import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,14 +14,16 @@ from synthgen.errors import GateError
 from synthgen.orchestrator.llm.costs import PRICING, CostLedger, check_budget
 from synthgen.orchestrator.llm.recording import CALLS_FILE, CallLog, RecordingModel
 from synthgen.orchestrator.llm.resolve import ResolvedModel
+from synthgen.orchestrator.llm.retries import AdaptiveLimiter
 from synthgen.orchestrator.observe.logs import Progress
-from synthgen.orchestrator.observe.tracing import RunTrace, run_trace, set_attributes
-from synthgen.orchestrator.run.failures import DEFAULT_MAX_FAILURE_RATE, FailureBudget
-from synthgen.orchestrator.run.runner import ItemFailed, ModelRunner
-from synthgen.orchestrator.run.stages.design import Design, design_test_cases
-from synthgen.orchestrator.run.stages.extract import Extraction, extract_document
+from synthgen.orchestrator.observe.tracing import run_trace
+from synthgen.orchestrator.run.failures import DEFAULT_MAX_FAILURE_RATE
+from synthgen.orchestrator.run.items import StageContext, Stopwatch
+from synthgen.orchestrator.run.runner import ModelRunner
+from synthgen.orchestrator.run.stages.design import design
+from synthgen.orchestrator.run.stages.extract import extract
 from synthgen.orchestrator.run.stages.supervise import supervise
-from synthgen.orchestrator.run.stages.write import example_id, write_example
+from synthgen.orchestrator.run.stages.write import write
 from synthgen.orchestrator.rundir.directory import (
     RUNS_DIR,
     RunDirectory,
@@ -50,8 +50,8 @@ from synthgen.schemas.manifest import (
     TokenUsage,
     VolatileInfo,
 )
+from synthgen.schemas.stages import Design
 from synthgen.tools.gates import ItemIndex, run_problems
-from synthgen.tools.windows import section_windows
 
 log = logging.getLogger("synthgen")
 
@@ -113,21 +113,6 @@ def plan_run(documents: list[SourceDocument], model: ResolvedModel, options: Run
     return binding, run_dir
 
 
-def select_test_cases(designs: list[Design], max_examples: int | None, report: StageReport) -> list[TestCase]:
-    """Round-robin over documents so a cap keeps every document represented."""
-    queues = [list(d.test_cases) for d in designs]
-    chosen: list[TestCase] = []
-    while any(queues):
-        for queue in queues:
-            if queue:
-                chosen.append(queue.pop(0))
-    if max_examples is not None and len(chosen) > max_examples:
-        report.reject("over_max_examples", len(chosen) - max_examples)
-        chosen = chosen[:max_examples]
-    report.accepted += len(chosen)
-    return chosen
-
-
 def lineage(examples: list[DatasetExample], index: ItemIndex) -> list[LineageEntry]:
     entries = []
     for example in examples:
@@ -150,12 +135,47 @@ def lineage(examples: list[DatasetExample], index: ItemIndex) -> list[LineageEnt
     return entries
 
 
-class _StageClock:
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+@dataclass(frozen=True)
+class Generated:
+    """Everything the stages made, before it is written."""
 
-    def measure(self, stage: str, started: float) -> None:
-        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.monotonic() - started, 3)
+    index: ItemIndex  # the documents, use cases, policies and chosen test cases, by ID
+    designs: list[Design]
+    test_cases: list[TestCase]  # the ones examples were written for
+    examples: list[DatasetExample]
+    reports: dict[str, StageReport]  # by stage
+    stage_seconds: dict[str, float]
+
+
+async def generate(documents: list[SourceDocument], context: StageContext, options: RunOptions) -> Generated:
+    """parse -> extract -> design -> write -> supervise: each stage's results feed the next."""
+    watch = Stopwatch()
+    extractions, extracted = await watch.time("extract", extract(documents, context, options.window_tokens))
+    designs, test_cases, designed = await watch.time(
+        "design", design(extractions, context, options.strength, options.seed, options.max_examples)
+    )
+    index = ItemIndex(
+        documents={doc.id: doc for doc in documents},
+        use_cases={uc.id: uc for x in extractions for uc in x.use_cases},
+        policies={p.id: p for x in extractions for p in x.policies},
+        test_cases={tc.id: tc for tc in test_cases},
+    )
+    drafts, written = await watch.time("write", write(test_cases, index, context))
+    examples, supervised = await watch.time("supervise", supervise(drafts, index, context, options.max_revisions))
+    check_dataset(index, examples)
+    reports = {"extract": extracted, "design": designed, "write": written, "supervise": supervised}
+    return Generated(index, designs, test_cases, examples, reports, watch.seconds)
+
+
+def check_dataset(index: ItemIndex, examples: list[DatasetExample]) -> None:
+    """GateError unless the finished dataset passes every run-level check and is not empty."""
+    problems = run_problems(index, examples)
+    if problems:
+        raise GateError(f"the finished dataset failed {len(problems)} check(s), first: {problems[0]}")
+    if not examples:
+        raise GateError(
+            "no example passed the gates and the supervisor: see the reasons with -v, or try a stronger model"
+        )
 
 
 async def run_pipeline(
@@ -168,164 +188,80 @@ async def run_pipeline(
     )  # fmt: skip
     directory = RunDirectory(run_dir, binding, options.force)
     progress = progress or Progress()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     try:
         with run_trace(directory.path, binding.run_id, documents, model=model.name, replay=options.replay) as trace:
-            return await _run_in(directory, documents, model, options, binding, trace, progress)
+            calls = CallLog(run_dir / CALLS_FILE)
+            if calls.records:
+                log.info("resuming: %d recorded call(s) in %s will be replayed", len(calls.records), calls.path)
+            ledger = CostLedger(options.max_cost, model.name)
+            ledger.calls_path = str(calls.path)
+            ledger.listeners.append(progress.on_call)
+            recording = RecordingModel(model.model, calls, "replay" if options.replay else "record", ledger)
+            runner = ModelRunner(
+                recording,
+                ModelSettings(temperature=options.temperature, seed=options.seed),
+                AdaptiveLimiter(options.concurrency),
+            )
+            context = StageContext(runner, trace, progress, options.max_failure_rate, calls.path)
+            generated = await generate(documents, context, options)
+            files = output_files(generated)
+            manifest = build_manifest(binding, generated, ledger, files, options, started_at)
+            trace.record_totals(len(generated.examples), ledger.live, ledger.replayed)
+            for name, (data, _) in files.items():
+                write_atomically(run_dir / name, data)
+            write_atomically(run_dir / "manifest.json", json_bytes(manifest))
     finally:
         progress.close()
         directory.close()
+    stale = [f"{record.stage}: {record.item}" for record in calls.stale]
+    if stale:
+        log.info("%d recorded call(s) were not asked for again (prompts or inputs changed)", len(stale))
+    return RunResult(run_dir, manifest, generated.examples, stale)
 
 
-async def _run_in(
-    directory: RunDirectory,
-    documents: list[SourceDocument],
-    model: ResolvedModel,
-    options: RunOptions,
-    binding: RunBinding,
-    trace: RunTrace,
-    progress: Progress,
-) -> RunResult:
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    run_dir = directory.path
-    calls = CallLog(run_dir / CALLS_FILE)
-    if calls.records:
-        log.info("resuming: %d recorded call(s) in %s will be replayed", len(calls.records), calls.path)
-    ledger = CostLedger(options.max_cost, model.name)
-    ledger.calls_path = str(calls.path)
-    ledger.listeners.append(progress.on_call)
-    recording = RecordingModel(model.model, calls, "replay" if options.replay else "record", ledger)
-    stages = {name: StageReport() for name in STAGES}
-    runner = ModelRunner(
-        recording,
-        model.name,
-        ModelSettings(temperature=options.temperature, seed=options.seed),
-        options.concurrency,
-        stages,
-        ledger=ledger,
-        trace=trace,
-        progress=progress,
-        failures=FailureBudget(options.max_failure_rate, calls.path),
-    )
-    clock = _StageClock()
-    runner.failures.plan("extract", sum(len(section_windows(d, options.window_tokens)) for d in documents))
-
-    start = time.monotonic()
-    log.info("extract: %d document(s)", len(documents))
-    extractions: list[Extraction] = await asyncio.gather(
-        *(extract_document(doc, runner, options.window_tokens) for doc in documents)
-    )
-    runner.failures.check("extract")
-    clock.measure("extract", start)
-    progress.finish("extract")
-
-    start = time.monotonic()
-    log.info("design: naming variation axes")
-    progress.expect("design", len(extractions))
-    runner.failures.plan("design", len(extractions))
-    designs: list[Design] = await asyncio.gather(
-        *(design_test_cases(x, runner, options.strength, options.seed) for x in extractions)
-    )
-    runner.failures.check("design")
-    test_cases = select_test_cases(designs, options.max_examples, stages["design"])
-    clock.measure("design", start)
-    progress.finish("design")
-
-    index = ItemIndex(
-        documents={doc.id: doc for doc in documents},
-        use_cases={uc.id: uc for x in extractions for uc in x.use_cases},
-        policies={p.id: p for x in extractions for p in x.policies},
-        test_cases={tc.id: tc for tc in test_cases},
-    )
-
-    start = time.monotonic()
-    log.info("write: %d example(s)", len(test_cases))
-    progress.expect("write", len(test_cases))
-    runner.failures.plan("write", len(test_cases))
-    with trace.stage("write", [tc.document_id for tc in test_cases]):
-        written = await asyncio.gather(*(_write_or_reject(tc, index, runner) for tc in test_cases))
-    drafts = [example for example in written if example is not None]
-    runner.failures.check("write")
-    clock.measure("write", start)
-    progress.finish("write")
-
-    start = time.monotonic()
-    log.info("supervise: reviewing %d example(s)", len(drafts))
-    examples, _ = await supervise(drafts, index, runner, options.max_revisions)
-    runner.failures.check("supervise")
-    clock.measure("supervise", start)
-    progress.finish("supervise")
-
-    problems = run_problems(index, examples)
-    if problems:
-        raise GateError(f"the finished dataset failed {len(problems)} check(s), first: {problems[0]}")
-    if not examples:
-        raise GateError(
-            "no example passed the gates and the supervisor: see the reasons with -v, or try a stronger model"
-        )
-
-    by_stage = ledger.by_stage()
-    usage = {name: by_stage.get(name, TokenUsage()) for name in stages}
-    files = {
+def output_files(generated: Generated) -> dict[str, tuple[bytes, int]]:
+    """The dataset's files: name -> (bytes, records)."""
+    index = generated.index
+    return {
         "use_cases.json": (json_bytes(list(index.use_cases.values())), len(index.use_cases)),
         "policies.json": (json_bytes(list(index.policies.values())), len(index.policies)),
-        "test_cases.json": (json_bytes(test_cases), len(test_cases)),
-        "dataset.jsonl": (jsonl_bytes(examples), len(examples)),
+        "test_cases.json": (json_bytes(generated.test_cases), len(generated.test_cases)),
+        "dataset.jsonl": (jsonl_bytes(generated.examples), len(generated.examples)),
     }
-    manifest = RunManifest(
+
+
+def build_manifest(
+    binding: RunBinding,
+    generated: Generated,
+    ledger: CostLedger,
+    files: dict[str, tuple[bytes, int]],
+    options: RunOptions,
+    started_at: str,
+) -> RunManifest:
+    by_stage = ledger.by_stage()
+    return RunManifest(
         run_id=binding.run_id,
         tool_version=__version__,
         inputs=binding.inputs,
         config=binding.config,
         prompts=[PromptVersion(name=p.name, version=p.version, sha256=p.sha256) for p in all_prompts()],
-        stages={name: report.model_copy(update={"usage": usage[name]}) for name, report in stages.items()},
+        stages={
+            name: generated.reports[name].model_copy(update={"usage": by_stage.get(name, TokenUsage())})
+            for name in STAGES
+        },
         usage_by_model=ledger.by_model(),
         usage_by_agent=ledger.by_agent(),
         calls=ledger.calls(),
         pricing=PRICING,
-        coverage=[d.coverage for d in designs],
+        coverage=[d.coverage for d in generated.designs],
         outputs=[output_file(name, data, records) for name, (data, records) in files.items()],
-        lineage=lineage(examples, index),
+        lineage=lineage(generated.examples, generated.index),
         volatile=VolatileInfo(
             started_at=started_at,
             finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            stage_seconds=clock.seconds,
+            stage_seconds=generated.stage_seconds,
             calls=CallCounts(live=ledger.live, replayed=ledger.replayed),
             max_cost_usd=float(options.max_cost) if options.max_cost is not None else None,
         ),
     )
-    trace.record_totals(len(examples), ledger.live, ledger.replayed)
-    for name, (data, _) in files.items():
-        write_atomically(run_dir / name, data)
-    write_atomically(run_dir / "manifest.json", json_bytes(manifest))
-    stale = [f"{record.stage}: {record.item}" for record in calls.stale]
-    if stale:
-        log.info("%d recorded call(s) were not asked for again (prompts or inputs changed)", len(stale))
-    return RunResult(run_dir, manifest, examples, stale)
-
-
-async def _write_or_reject(test_case: TestCase, index: ItemIndex, runner: ModelRunner) -> DatasetExample | None:
-    report = runner.stages["write"]
-    report.requested += 1
-    ex_id = example_id(test_case)
-    with runner.trace.item(
-        "write", test_case.document_id, "write example", f"example {ex_id} for {test_case.id}",
-        test_case_id=test_case.id, example_id=ex_id, use_case_id=test_case.use_case_id,
-        policy_ids=test_case.policy_ids,
-    ) as span:  # fmt: skip
-        try:
-            example = await write_example(test_case, index, runner)
-        except ItemFailed as err:
-            log.warning(
-                "rejected %s: %s",
-                test_case.id,
-                err,
-                extra={"event": "rejected", "item": test_case.id, "reason_code": err.reason_code},
-            )
-            set_attributes(span, outcome="rejected", reason_code=err.reason_code)
-            report.reject(err.reason_code)
-            return None
-        finally:
-            runner.progress.advance("write")
-        set_attributes(span, outcome="written")
-    report.accepted += 1
-    return example

@@ -3,15 +3,16 @@
 The use case is itself an axis, so every use case meets every value of every other axis.
 """
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
 from synthgen.agents.test_design import TestDesignDeps, test_design_agent, test_design_prompt
-from synthgen.orchestrator.observe.tracing import set_attributes
-from synthgen.orchestrator.run.runner import ItemFailed, ModelRunner
-from synthgen.orchestrator.run.stages.extract import Extraction
+from synthgen.orchestrator.observe.tracing import annotate_current
+from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext
 from synthgen.schemas.items import Axis, Policy, TestCase, UseCase
-from synthgen.schemas.manifest import AxisCoverage, CoverageReport
+from synthgen.schemas.manifest import AxisCoverage, CoverageReport, StageReport
+from synthgen.schemas.stages import Design, Extraction
 from synthgen.tools.combinatorics import Row, coverage_stats, covering_array
 from synthgen.tools.ids import allocate_ids
 
@@ -21,14 +22,6 @@ STAGE = "design"
 USE_CASE_AXIS = "use_case"
 # Enough policies for a focused example; more would turn every example into a checklist.
 MAX_POLICIES_PER_TEST_CASE = 3
-
-
-@dataclass(frozen=True)
-class Design:
-    document_id: str
-    axes: list[Axis]
-    test_cases: list[TestCase]
-    coverage: CoverageReport
 
 
 def policies_for_row(row_index: int, use_case: UseCase, axes: list[Axis], policies: list[Policy]) -> list[str]:
@@ -111,45 +104,61 @@ def build_test_cases(
     return list(test_cases.values()), coverage
 
 
-async def design_test_cases(extraction: Extraction, runner: ModelRunner, strength: int, seed: int) -> Design:
+async def design_document(extraction: Extraction, stage: Stage, strength: int, seed: int) -> tuple[Design, StageReport]:
+    """The document's axes and test cases; none if the model fails on its design."""
     doc = extraction.document
     deps = TestDesignDeps(document=doc, use_cases=extraction.use_cases, policies=extraction.policies)
-    with runner.trace.stage(STAGE, [doc.id]):
-        with runner.trace.item(
-            STAGE, doc.id, "test design", "test design: name the variation axes",
-            use_case_ids=[uc.id for uc in extraction.use_cases], policy_ids=[p.id for p in extraction.policies],
-        ) as span:  # fmt: skip
-            try:
-                draft = await runner.run(
-                    test_design_agent, test_design_prompt(deps), deps, STAGE, f"test design for {doc.path}"
-                )
-            except ItemFailed as err:
-                # This document gets no test cases; too many such documents stop the run (failures.py).
-                log.warning(
-                    "rejected %s; try a stronger model",
-                    err,  # "test design for <path>: <what went wrong>"
-                    extra={"event": "rejected", "item": doc.path, "reason_code": err.reason_code},
-                )
-                set_attributes(span, outcome="rejected", reason_code=err.reason_code)
-                runner.stages[STAGE].requested += 1
-                runner.stages[STAGE].reject(err.reason_code)
-                runner.progress.advance(STAGE)
-                empty = CoverageReport(
-                    document_id=doc.id, strength=strength, axes=[], rows=0, full_product=0,
-                    interactions_total=0, interactions_covered=0,
-                )  # fmt: skip
-                return Design(doc.id, [], [], empty)
-            set_attributes(span, axes=[a.name for a in draft.axes], repairs=deps.repairs)
-        runner.stages[STAGE].note("axis_problem_repaired", deps.repairs)
-        axes = [Axis(name=a.name, values=a.values, rationale=a.rationale, policy_ids=a.policy_ids) for a in draft.axes]
+    item = Item(
+        doc.id, "test design", "test design: name the variation axes", f"test design for {doc.path}",
+        {"use_case_ids": [uc.id for uc in extraction.use_cases], "policy_ids": [p.id for p in extraction.policies]},
+    )  # fmt: skip
+
+    async def work() -> list[Axis]:
+        draft = await stage.runner.run(test_design_agent, test_design_prompt(deps), deps, STAGE, item.name)
+        annotate_current(axes=[a.name for a in draft.axes], repairs=deps.repairs)
+        return [Axis(name=a.name, values=a.values, rationale=a.rationale, policy_ids=a.policy_ids) for a in draft.axes]
+
+    with stage.trace.stage(STAGE, [doc.id]):
+        axes = await stage.run(item, work, advice="try a stronger model")
+        if isinstance(axes, Rejected):  # this document gets no test cases; too many such stop the run
+            empty = CoverageReport(
+                document_id=doc.id, strength=strength, axes=[], rows=0, full_product=0,
+                interactions_total=0, interactions_covered=0,
+            )  # fmt: skip
+            design = Design(document_id=doc.id, axes=[], test_cases=[], coverage=empty)
+            return design, StageReport.tally(1, 0, {axes.reason_code: 1})
         test_cases, coverage = build_test_cases(extraction, axes, strength, seed)
-        with runner.trace.item(
+        with stage.trace.item(
             STAGE, doc.id, "covering array",
             f"covering array: {len(test_cases)} test cases, {coverage.interactions_covered}/"
             f"{coverage.interactions_total} interactions of strength {strength}",
             test_case_ids=[tc.id for tc in test_cases], rows=coverage.rows, full_product=coverage.full_product,
         ):  # fmt: skip
             pass
-    runner.stages[STAGE].requested += len(test_cases)
-    runner.progress.advance(STAGE)
-    return Design(doc.id, axes, test_cases, coverage)
+    design = Design(document_id=doc.id, axes=axes, test_cases=test_cases, coverage=coverage)
+    # The test cases are accepted when the run picks them (select_test_cases), up to --max-examples.
+    return design, StageReport.tally(len(test_cases), 0, notes={"axis_problem_repaired": deps.repairs})
+
+
+def select_test_cases(designs: list[Design], max_examples: int | None) -> tuple[list[TestCase], StageReport]:
+    """Round-robin over documents so a cap keeps every document represented."""
+    queues = [list(d.test_cases) for d in designs]
+    chosen: list[TestCase] = []
+    while any(queues):
+        for queue in queues:
+            if queue:
+                chosen.append(queue.pop(0))
+    over = len(chosen) - max_examples if max_examples is not None and len(chosen) > max_examples else 0
+    return chosen[: len(chosen) - over], StageReport.tally(0, len(chosen) - over, {"over_max_examples": over})
+
+
+async def design(
+    extractions: list[Extraction], context: StageContext, strength: int, seed: int, max_examples: int | None
+) -> tuple[list[Design], list[TestCase], StageReport]:
+    """Each document's axes and test cases, and the test cases the run writes examples for."""
+    log.info("design: naming variation axes")
+    with context.stage(STAGE, len(extractions)) as stage:
+        results = await asyncio.gather(*(design_document(x, stage, strength, seed) for x in extractions))
+    designs = [d for d, _ in results]
+    test_cases, selected = select_test_cases(designs, max_examples)
+    return designs, test_cases, sum((report for _, report in results), selected)

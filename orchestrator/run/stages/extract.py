@@ -1,56 +1,42 @@
-"""Stage 1: read the document in section windows and extract use cases and policies."""
+"""Stage 1: read each document in section windows and extract use cases and policies."""
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections import Counter
 from typing import Any
+
+from opentelemetry.trace import get_current_span
 
 from synthgen.agents.extraction import EVIDENCE_REPAIRS, ExtractionDeps, extraction_agent, extraction_prompt
 from synthgen.errors import GateError
 from synthgen.orchestrator.observe.tracing import set_attributes
-from synthgen.orchestrator.run.runner import ItemFailed, ModelRunner
+from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext
 from synthgen.schemas.document import SourceDocument, Window
 from synthgen.schemas.drafts import EvidenceDraft, ExtractionDraft, PolicyDraft, UseCaseDraft
 from synthgen.schemas.items import Evidence, Policy, UseCase
 from synthgen.schemas.manifest import StageReport
+from synthgen.schemas.stages import Extraction
 from synthgen.tools.ids import allocate_ids, normalize_key
 from synthgen.tools.parser import document_title
 from synthgen.tools.windows import section_windows
-
-
-@dataclass(frozen=True)
-class Extraction:
-    document: SourceDocument
-    use_cases: list[UseCase]
-    policies: list[Policy]
-
 
 STAGE = "extract"
 log = logging.getLogger("synthgen")
 
 
-async def _extract_window(doc: SourceDocument, window: Window, runner: ModelRunner) -> ExtractionDraft:
+async def _extract_window(doc: SourceDocument, window: Window, stage: Stage) -> tuple[ExtractionDraft, StageReport]:
+    """One window's answer and what became of the items it proposed (an empty answer if it failed)."""
     deps = ExtractionDeps(document=doc, window=window)
-    item = f"extraction of {doc.path} lines {window.line_start}-{window.line_end}"
-    try:
-        draft = await runner.run(extraction_agent, extraction_prompt(deps), deps, STAGE, item)
-    except ItemFailed as err:
-        # The window is rejected, loudly: too many of them stop the run (--max-failure-rate, failures.py).
-        log.warning(
-            "rejected %s; try a stronger model or a smaller --window-tokens",
-            err,  # "<item>: <what went wrong>"
-            extra={"event": "rejected", "item": item, "reason_code": err.reason_code},
-        )
-        runner.stages[STAGE].requested += 1
-        runner.stages[STAGE].reject(err.reason_code)
-        return ExtractionDraft(use_cases=[], policies=[])
-    for repair in EVIDENCE_REPAIRS:
-        runner.stages[STAGE].note(repair, deps.evidence_repairs[repair])
-    runner.stages[STAGE].note("applies_to_repaired", deps.repaired_names)
-    if deps.dropped:  # items the model proposed that nothing in the document grounds
-        runner.stages[STAGE].requested += deps.dropped
-        runner.stages[STAGE].reject("ungrounded_item", deps.dropped)
-    return draft
+    draft = await stage.runner.run(extraction_agent, extraction_prompt(deps), deps, STAGE, _item_name(doc, window))
+    notes = Counter({repair: deps.evidence_repairs[repair] for repair in EVIDENCE_REPAIRS})
+    notes["applies_to_repaired"] = deps.repaired_names
+    # Items the model proposed that nothing in the document grounds are rejected here.
+    proposed = len(draft.use_cases) + len(draft.policies) + deps.dropped
+    return draft, StageReport.tally(proposed, 0, {"ungrounded_item": deps.dropped}, notes)
+
+
+def _item_name(doc: SourceDocument, window: Window) -> str:
+    return f"extraction of {doc.path} lines {window.line_start}-{window.line_end}"
 
 
 def _merge_evidence(into: list[Evidence], more: list[Evidence]) -> None:
@@ -74,17 +60,22 @@ def whole_document_use_case(doc: SourceDocument) -> UseCaseDraft | None:
     )
 
 
-def merge_drafts(doc: SourceDocument, drafts: list[ExtractionDraft], report: StageReport) -> Extraction:
-    """Merge window answers: one use case per name, one policy per statement, then assign IDs."""
+def merge_drafts(doc: SourceDocument, drafts: list[ExtractionDraft]) -> tuple[Extraction, StageReport]:
+    """Merge window answers: one use case per name, one policy per statement, then assign IDs.
+
+    The report counts the merge's own part: the items merged away as duplicates, the use case it
+    may add, and every item it accepts (the windows' reports count what the model proposed).
+    """
     use_cases: dict[str, UseCaseDraft] = {}
     policies: dict[str, PolicyDraft] = {}
+    reasons: Counter[str] = Counter()
+    notes: Counter[str] = Counter()
     for draft in drafts:
-        report.requested += len(draft.use_cases) + len(draft.policies)
         for use_case in draft.use_cases:
             key = normalize_key(use_case.name)
             if key in use_cases:
                 _merge_evidence(use_cases[key].evidence, use_case.evidence)
-                report.reject("duplicate_use_case")
+                reasons["duplicate_use_case"] += 1
             else:
                 use_cases[key] = use_case.model_copy(deep=True)
         for policy in draft.policies:
@@ -97,7 +88,7 @@ def merge_drafts(doc: SourceDocument, drafts: list[ExtractionDraft], report: Sta
                     kept.applies_to.extend(n for n in policy.applies_to if n not in kept.applies_to)
                 else:
                     kept.applies_to.clear()
-                report.reject("duplicate_policy")
+                reasons["duplicate_policy"] += 1
             else:
                 policies[key] = policy.model_copy(deep=True)
 
@@ -107,8 +98,7 @@ def merge_drafts(doc: SourceDocument, drafts: list[ExtractionDraft], report: Sta
         whole = whole_document_use_case(doc)
         if whole is not None:
             use_cases[normalize_key(whole.name)] = whole
-            report.requested += 1
-            report.note("document_use_case_added")
+            notes["document_use_case_added"] += 1
 
     uc_ids = allocate_ids("uc_", [f"{doc.id}|{key}" for key in use_cases])
     uc_by_name = dict(zip(use_cases, uc_ids))
@@ -139,29 +129,18 @@ def merge_drafts(doc: SourceDocument, drafts: list[ExtractionDraft], report: Sta
                 evidence=draft.evidence,
             )
         )
-    report.accepted += len(final_use_cases) + len(final_policies)
+    accepted = len(final_use_cases) + len(final_policies)
+    report = StageReport.tally(notes["document_use_case_added"], accepted, reasons, notes)
     if not final_use_cases or not final_policies:
         raise GateError(
             f"{doc.path}: extraction found {len(final_use_cases)} use cases and {len(final_policies)} policies; "
             "a dataset needs at least one of each: check that the document states rules, or try a stronger model"
         )
-    return Extraction(doc, final_use_cases, final_policies)
-
-
-async def _traced_window(doc: SourceDocument, window: Window, runner: ModelRunner) -> tuple[ExtractionDraft, Any]:
-    lines = f"{window.line_start}-{window.line_end}"
-    with runner.trace.item(
-        STAGE, doc.id, "extract window", f"window lines {lines}", lines=lines,
-        section=" > ".join(window.heading_path) or None,
-    ) as span:  # fmt: skip
-        draft = await _extract_window(doc, window, runner)
-        set_attributes(span, use_cases_found=len(draft.use_cases), policies_found=len(draft.policies))
-    runner.progress.advance(STAGE)
-    return draft, span.get_span_context()
+    return Extraction(document=doc, use_cases=final_use_cases, policies=final_policies), report
 
 
 def _trace_merge(
-    doc: SourceDocument, extraction: Extraction, windows: list[tuple[ExtractionDraft, Any]], runner: ModelRunner
+    doc: SourceDocument, extraction: Extraction, windows: list[tuple[ExtractionDraft, Any]], stage: Stage
 ) -> None:
     """A span naming the IDs merged from the windows, linked to each window's span with the IDs it gave."""
     use_case_ids = {normalize_key(uc.name): uc.id for uc in extraction.use_cases}
@@ -171,18 +150,48 @@ def _trace_merge(
         ids = [use_case_ids[k] for uc in draft.use_cases if (k := normalize_key(uc.name)) in use_case_ids]
         ids += [policy_ids[k] for p in draft.policies if (k := normalize_key(p.statement)) in policy_ids]
         links.append((context, {"item_ids": sorted(set(ids))}))
-    with runner.trace.item(
+    with stage.trace.item(
         STAGE, doc.id, "merge", f"merge: {len(extraction.use_cases)} use cases, {len(extraction.policies)} policies",
         links=links, use_case_ids=list(use_case_ids.values()), policy_ids=list(policy_ids.values()),
     ):  # fmt: skip
         pass
 
 
-async def extract_document(doc: SourceDocument, runner: ModelRunner, window_tokens: int) -> Extraction:
-    windows = section_windows(doc, window_tokens)
-    runner.progress.expect(STAGE, len(windows))
-    with runner.trace.stage(STAGE, [doc.id], windows=len(windows)):
-        results = await asyncio.gather(*(_traced_window(doc, w, runner) for w in windows))
-        extraction = merge_drafts(doc, [draft for draft, _ in results], runner.stages[STAGE])
-        _trace_merge(doc, extraction, list(results), runner)
-    return extraction
+async def _window(doc: SourceDocument, window: Window, stage: Stage) -> tuple[ExtractionDraft, StageReport, Any]:
+    """The window's draft and report, and its span's context for the merge span's links."""
+    lines = f"{window.line_start}-{window.line_end}"
+    item = Item(
+        doc.id, "extract window", f"window lines {lines}", _item_name(doc, window),
+        {"lines": lines, "section": " > ".join(window.heading_path) or None},
+    )  # fmt: skip
+
+    async def work() -> tuple[ExtractionDraft, StageReport, Any]:
+        draft, report = await _extract_window(doc, window, stage)
+        span = get_current_span()  # the window's, which `stage.run` opened
+        set_attributes(span, use_cases_found=len(draft.use_cases), policies_found=len(draft.policies))
+        return draft, report, span.get_span_context()
+
+    result = await stage.run(item, work, advice="try a stronger model or a smaller --window-tokens")
+    if isinstance(result, Rejected):  # the window adds nothing; too many such windows stop the run
+        empty = ExtractionDraft(use_cases=[], policies=[])
+        return empty, StageReport.tally(1, 0, {result.reason_code: 1}), result.span
+    return result
+
+
+async def extract_document(doc: SourceDocument, windows: list[Window], stage: Stage) -> tuple[Extraction, StageReport]:
+    with stage.trace.stage(STAGE, [doc.id], windows=len(windows)):
+        results = await asyncio.gather(*(_window(doc, w, stage) for w in windows))
+        extraction, merged = merge_drafts(doc, [draft for draft, _, _ in results])
+        _trace_merge(doc, extraction, [(draft, span) for draft, _, span in results], stage)
+    return extraction, sum((report for _, report, _ in results), merged)
+
+
+async def extract(
+    documents: list[SourceDocument], context: StageContext, window_tokens: int
+) -> tuple[list[Extraction], StageReport]:
+    """Every document's use cases and policies; GateError if a document yields none of either."""
+    windows = {doc.id: section_windows(doc, window_tokens) for doc in documents}
+    log.info("extract: %d document(s)", len(documents))
+    with context.stage(STAGE, sum(len(w) for w in windows.values())) as stage:
+        results = await asyncio.gather(*(extract_document(doc, windows[doc.id], stage) for doc in documents))
+    return [extraction for extraction, _ in results], sum((report for _, report in results), StageReport())

@@ -1,13 +1,22 @@
 """Stage 3: one example per test case, written by the example-writer agent."""
 
+import asyncio
+import logging
+from collections import Counter
 from dataclasses import dataclass
 
 from synthgen.agents.example_writer import ExampleWriterDeps, example_writer_agent, example_writer_prompt
 from synthgen.agents.extraction import EVIDENCE_REPAIRS
+from synthgen.orchestrator.observe.tracing import annotate_current
+from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext
 from synthgen.orchestrator.run.runner import ModelRunner
 from synthgen.schemas.drafts import CriterionDraft, ExampleDraft
 from synthgen.schemas.items import DatasetExample, EvaluationCriterion, ExampleMetadata, TestCase
+from synthgen.schemas.manifest import StageReport
 from synthgen.tools.gates import ItemIndex
+
+STAGE = "write"
+log = logging.getLogger("synthgen")
 
 
 @dataclass(frozen=True)
@@ -52,14 +61,17 @@ def example_from_draft(draft: ExampleDraft, test_case: TestCase, revisions: int)
     )
 
 
+def writer_item_name(test_case: TestCase, revision: "Revision | None" = None) -> str:
+    return f"{'revision' if revision else 'example'} for test case {test_case.id}"
+
+
 async def write_example(
-    test_case: TestCase,
-    index: ItemIndex,
-    runner: ModelRunner,
-    stage: str = "write",
-    revision: Revision | None = None,
-) -> DatasetExample:
-    """Write (or, given a revision, rewrite) the example of one test case; ItemFailed if the model cannot."""
+    test_case: TestCase, index: ItemIndex, runner: ModelRunner, stage: str = STAGE, revision: Revision | None = None
+) -> tuple[DatasetExample, Counter[str]]:
+    """Write (or, given a revision, rewrite) the example of one test case, and the repairs it took.
+
+    ItemFailed if the model cannot.
+    """
     deps = ExampleWriterDeps(
         document=index.documents[test_case.document_id],
         test_case=test_case,
@@ -68,13 +80,41 @@ async def write_example(
         revision_instruction=revision.instruction if revision else None,
         previous=draft_of(revision.previous) if revision else None,
     )
-    action = "revision" if revision else "example"
     draft = await runner.run(
-        example_writer_agent, example_writer_prompt(deps), deps, stage, f"{action} for test case {test_case.id}"
+        example_writer_agent, example_writer_prompt(deps), deps, stage, writer_item_name(test_case, revision)
     )
-    for repair in EVIDENCE_REPAIRS:
-        runner.stages[stage].note(repair, deps.evidence_repairs[repair])
-    runner.stages[stage].note("assistant_turns_trimmed", deps.trimmed_turns)
-    runner.stages[stage].note("ungrounded_criteria_dropped", deps.dropped_criteria)
+    notes = Counter({repair: deps.evidence_repairs[repair] for repair in EVIDENCE_REPAIRS})
+    notes["assistant_turns_trimmed"] = deps.trimmed_turns
+    notes["ungrounded_criteria_dropped"] = deps.dropped_criteria
     revisions = revision.previous.metadata.revisions + 1 if revision else 0
-    return example_from_draft(draft, test_case, revisions)
+    return example_from_draft(draft, test_case, revisions), notes
+
+
+async def _write(test_case: TestCase, index: ItemIndex, stage: Stage) -> tuple[DatasetExample, Counter[str]] | Rejected:
+    ex_id = example_id(test_case)
+    item = Item(
+        test_case.document_id, "write example", f"example {ex_id} for {test_case.id}", writer_item_name(test_case),
+        {"test_case_id": test_case.id, "example_id": ex_id, "use_case_id": test_case.use_case_id,
+         "policy_ids": test_case.policy_ids},
+    )  # fmt: skip
+
+    async def work() -> tuple[DatasetExample, Counter[str]]:
+        written = await write_example(test_case, index, stage.runner)
+        annotate_current(outcome="written")
+        return written
+
+    return await stage.run(item, work, advice="try a stronger model")
+
+
+async def write(
+    test_cases: list[TestCase], index: ItemIndex, context: StageContext
+) -> tuple[list[DatasetExample], StageReport]:
+    """An example for each test case, in their order; a test case the model fails on gets none."""
+    log.info("write: %d example(s)", len(test_cases))
+    documents = [tc.document_id for tc in test_cases]
+    with context.stage(STAGE, len(test_cases)) as stage, stage.trace.stage(STAGE, documents):
+        results = await asyncio.gather(*(_write(tc, index, stage) for tc in test_cases))
+    written = [result for result in results if not isinstance(result, Rejected)]
+    rejected = Counter(result.reason_code for result in results if isinstance(result, Rejected))
+    notes = sum((notes for _, notes in written), Counter())
+    return [example for example, _ in written], StageReport.tally(len(test_cases), len(written), rejected, notes)

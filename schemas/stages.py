@@ -1,0 +1,23 @@
+"""What each stage hands the next: plain, serialisable results (a stage may run in another process)."""
+
+from synthgen.schemas.base import StrictModel
+from synthgen.schemas.document import SourceDocument
+from synthgen.schemas.items import Axis, Policy, TestCase, UseCase
+from synthgen.schemas.manifest import CoverageReport
+
+
+class Extraction(StrictModel):
+    """One document's use cases and policies, with their final IDs."""
+
+    document: SourceDocument
+    use_cases: list[UseCase]
+    policies: list[Policy]
+
+
+class Design(StrictModel):
+    """One document's variation axes and the test cases a covering array picked over them."""
+
+    document_id: str
+    axes: list[Axis]
+    test_cases: list[TestCase]
+    coverage: CoverageReport
