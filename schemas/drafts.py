@@ -5,12 +5,18 @@ of the JSON Schema that constrained decoding enforces, so a small model that sta
 itself is stopped by the grammar instead of running until its token limit.
 """
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from synthgen.schemas.base import StrictModel
 from synthgen.schemas.items import Evidence, Message, PolicyKind
+
+# What the deterministic repairs (tools/repairs.py) changed in an accepted answer, counted under the
+# names of the manifest's stage notes. The agent's output validator sets it; the model never sees it
+# (it is not in the JSON schema, so requests stay the same) and it is never dumped.
+Repairs = Annotated[dict[str, int], SkipJsonSchema(), Field(default_factory=dict, exclude=True)]
 
 
 class EvidenceDraft(Evidence):
@@ -46,6 +52,8 @@ class PolicyDraft(StrictModel):
 class ExtractionDraft(StrictModel):
     use_cases: list[UseCaseDraft] = Field(max_length=12)
     policies: list[PolicyDraft] = Field(max_length=40)
+    repairs: Repairs
+    dropped: Annotated[int, SkipJsonSchema(), Field(default=0, exclude=True)]  # items nothing grounds, left out
 
 
 class AxisDraft(StrictModel):
@@ -61,6 +69,7 @@ class TestDesignDraft(StrictModel):
     __test__ = False
 
     axes: list[AxisDraft] = Field(min_length=1, max_length=6)
+    repairs: Repairs
 
 
 class CriterionDraft(StrictModel):
@@ -77,6 +86,7 @@ class ExampleDraft(StrictModel):
         min_length=1, max_length=2000, description="The reply a policy-following assistant gives next."
     )
     evaluation_criteria: list[CriterionDraft] = Field(min_length=1, max_length=10)
+    repairs: Repairs
 
 
 Decision = Literal["accept", "revise", "reject"]

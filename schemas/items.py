@@ -42,6 +42,10 @@ class Policy(StrictModel):
     evidence: list[Evidence] = Field(min_length=1)
 
 
+# The axis the orchestrator adds itself, whose values are a document's use cases: no designed axis may take it.
+USE_CASE_AXIS = "use_case"
+
+
 class Axis(StrictModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     values: list[str] = Field(min_length=2)

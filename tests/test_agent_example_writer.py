@@ -51,21 +51,21 @@ def deps(**changes: Any) -> ExampleWriterDeps:
     return replace(base, **changes)
 
 
-def run(script: Script, writer_deps: ExampleWriterDeps | None = None) -> tuple[ExampleDraft, ExampleWriterDeps]:
-    writer_deps = writer_deps or deps()
+def run(script: Script) -> ExampleDraft:
+    writer_deps = deps()
     result = example_writer_agent.run_sync(
         example_writer_prompt(writer_deps), model=FunctionModel(script), deps=writer_deps
     )
-    return result.output, writer_deps
+    return result.output
 
 
 def test_good_example_is_accepted_in_one_request() -> None:
     script = Script([example()])
 
-    draft, writer_deps = run(script)
+    draft = run(script)
 
     assert [c.policy_id for c in draft.evaluation_criteria] == [WINDOW_30.id, RECEIPT.id]
-    assert writer_deps.evidence_repairs["evidence_relocated"] == 0
+    assert draft.repairs == {}
     assert len(script.received) == 1
 
 
@@ -86,7 +86,7 @@ def test_invented_quote_is_sent_back_and_a_misplaced_one_relocated() -> None:
     misplaced = criterion(RECEIPT.id, 1, "Refunds require the original receipt.")
     script = Script([example(invented, misplaced), example(GOOD_CRITERIA[0], misplaced)])
 
-    draft, writer_deps = run(script)
+    draft = run(script)
 
     assert retry_feedback(script.received[1]) == snapshot("""\
 Fix these problems and answer again:
@@ -95,18 +95,18 @@ Fix these problems and answer again:
     assert draft.evaluation_criteria[1].evidence == [
         Evidence(line_start=4, line_end=4, quote="Refunds require the original receipt.")
     ]
-    assert writer_deps.evidence_repairs["evidence_relocated"] == 1
+    assert draft.repairs == {"evidence_relocated": 1}
 
 
 def test_a_trailing_assistant_reply_is_trimmed_without_a_retry() -> None:
     ends_with_assistant = [USER_TURN, {"role": "assistant", "content": "Sorry, no refund after 30 days."}]
     script = Script([example(messages=ends_with_assistant)])
 
-    draft, writer_deps = run(script)
+    draft = run(script)
 
     assert len(script.received) == 1
     assert [m.role for m in draft.messages] == ["user"]
-    assert writer_deps.trimmed_turns == 1
+    assert draft.repairs == {"assistant_turns_trimmed": 1}
 
 
 def test_conversation_must_end_with_the_user() -> None:
@@ -192,11 +192,11 @@ def test_the_last_attempt_keeps_the_grounded_criteria() -> None:
     stubborn = example(GOOD_CRITERIA[0], stray, invented)
     script = Script([stubborn, stubborn, stubborn])
 
-    draft, writer_deps = run(script)
+    draft = run(script)
 
     assert len(script.received) == 3  # two retries first
     assert [c.policy_id for c in draft.evaluation_criteria] == [WINDOW_30.id]
-    assert writer_deps.dropped_criteria == 2
+    assert draft.repairs == {"ungrounded_criteria_dropped": 2}
 
 
 def test_the_last_attempt_still_refuses_a_conversation_that_ends_with_the_assistant() -> None:

@@ -7,11 +7,12 @@ from pydantic_ai import UnexpectedModelBehavior
 from pydantic_ai.messages import ToolCallPart
 from pydantic_ai.models.function import FunctionModel
 
-from synthgen.agents.extraction import ExtractionDeps, extraction_agent, extraction_prompt, match_use_case_name
+from synthgen.agents.extraction import ExtractionDeps, extraction_agent, extraction_prompt
 from synthgen.schemas.document import Window
 from synthgen.schemas.drafts import ExtractionDraft
 from synthgen.schemas.items import Evidence
 from synthgen.tools.parser import parse_document
+from synthgen.tools.repairs import match_use_case_name
 
 POLICY = b"""# Refund policy
 
@@ -56,12 +57,12 @@ GIFT_CARDS = policy(
 )
 
 
-def run(script: Script, deps: ExtractionDeps | None = None) -> tuple[ExtractionDraft, ExtractionDeps]:
-    deps = deps or ExtractionDeps(document=DOCUMENT, window=WINDOW)
+def run(script: Script) -> ExtractionDraft:
+    deps = ExtractionDeps(document=DOCUMENT, window=WINDOW)
     result = extraction_agent.run_sync(
         extraction_prompt(deps), model=FunctionModel(script), deps=deps, model_settings={"temperature": 0}
     )
-    return result.output, deps
+    return result.output
 
 
 def test_prompt_shows_the_window_with_file_line_numbers() -> None:
@@ -93,14 +94,14 @@ def test_invented_quote_is_sent_back_and_the_corrected_answer_accepted() -> None
         ]
     )
 
-    draft, deps = run(script)
+    draft = run(script)
 
     assert retry_feedback(script.received[1]) == snapshot("""\
 Fix these problems and answer again:
 - policy 2 ("Refunds are free.") evidence 1: quote 'Refunds are always free of charge.' is not in line 8 nor anywhere in the document; closest match is line 8: 'Refunds require the original receipt.'. Copy the quote verbatim\
 """)
     assert [p.statement for p in draft.policies] == ["A refund requires the original receipt."]
-    assert deps.evidence_repairs["evidence_relocated"] == 0
+    assert "evidence_relocated" not in draft.repairs
     assert len(script.received) == 2
 
 
@@ -124,10 +125,10 @@ WITHIN_30_DAYS = "A customer may request a refund within 30 days of purchase"  #
 def test_evidence_is_repaired_without_a_retry(cited: Args, repaired: Args, repair: str) -> None:
     script = Script([{"use_cases": [use_case()], "policies": [policy("A rule.", cited)]}])
 
-    draft, deps = run(script)
+    draft = run(script)
 
     assert draft.policies[0].evidence == [Evidence.model_validate(repaired)]
-    assert deps.evidence_repairs == {repair: 1}
+    assert draft.repairs == {repair: 1}
     assert len(script.received) == 1
 
 
@@ -141,9 +142,9 @@ def test_relocations_count_only_the_accepted_answer() -> None:
         ]
     )
 
-    _, deps = run(script)
+    draft = run(script)
 
-    assert deps.evidence_repairs["evidence_relocated"] == 0
+    assert draft.repairs == {}
 
 
 def test_applies_to_names_are_matched_to_the_answers_use_cases_without_a_retry() -> None:
@@ -160,7 +161,7 @@ def test_applies_to_names_are_matched_to_the_answers_use_cases_without_a_retry()
         ],
     }])  # fmt: skip
 
-    draft, deps = run(script)
+    draft = run(script)
 
     assert len(script.received) == 1
     assert [p.applies_to for p in draft.policies] == [
@@ -168,7 +169,7 @@ def test_applies_to_names_are_matched_to_the_answers_use_cases_without_a_retry()
         ["Request a refund", "Exchange a delivered item"],
         [],
     ]
-    assert deps.repaired_names == 3
+    assert draft.repairs == {"applies_to_repaired": 3}
 
 
 def test_match_use_case_name_refuses_ambiguous_names() -> None:
@@ -200,14 +201,14 @@ def test_line_number_prefixes_copied_into_a_quote_are_taken_out_without_a_retry(
     copied = evidence(11, "11 | \n12 | Gift cards are never refundable.")
     script = Script([{"use_cases": [use_case()], "policies": [policy("Gift cards are never refunded.", copied)]}])
 
-    draft, deps = run(script)
+    draft = run(script)
 
     assert len(script.received) == 1
     assert draft.policies[0].evidence == [
         Evidence(line_start=11, line_end=12, quote="\nGift cards are never refundable.")
     ]
     # Cited as line 11 only: once the numbers are out, the quote is re-anchored to lines 11-12.
-    assert deps.evidence_repairs == {"quote_line_numbers_removed": 1, "evidence_relocated": 1}
+    assert draft.repairs == {"quote_line_numbers_removed": 1, "evidence_relocated": 1}
 
 
 def test_exhausting_retries_raises_unexpected_model_behavior() -> None:
@@ -317,4 +318,4 @@ def test_the_last_attempt_keeps_what_is_grounded_and_drops_the_rest() -> None:
     assert [(p.statement, p.applies_to, len(p.evidence)) for p in result.output.policies] == [
         ("Gift cards are never refunded.", [], 1)
     ]
-    assert deps.dropped == 2  # the repeated use case and the policy grounded by nothing
+    assert result.output.dropped == 2  # the repeated use case and the policy grounded by nothing

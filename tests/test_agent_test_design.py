@@ -1,13 +1,12 @@
 """Test-design agent with a scripted FunctionModel: axes must cite real policies and be distinct."""
 
-from dataclasses import replace
-
 from agent_scripts import DOCUMENT, GIFT_CARDS, REFUND, WINDOW_30, Args, Script, retry_feedback
 from inline_snapshot import snapshot
 from pydantic_ai.models.function import FunctionModel
 
 from synthgen.agents import test_design
 from synthgen.agents.test_design import TestDesignDeps
+from synthgen.schemas.drafts import TestDesignDraft
 
 DEPS = TestDesignDeps(document=DOCUMENT, use_cases=[REFUND], policies=[WINDOW_30, GIFT_CARDS])
 
@@ -20,12 +19,15 @@ DAYS = axis("days_since_purchase", ["10 days after purchase", "31 days after pur
 ITEM = axis("item_type", ["a jacket", "a gift card"], [GIFT_CARDS.id])
 
 
-def run(script: Script, deps: TestDesignDeps | None = None) -> list[str]:
-    deps = deps or replace(DEPS)
+def run_draft(script: Script) -> TestDesignDraft:
     result = test_design.test_design_agent.run_sync(
-        test_design.test_design_prompt(deps), model=FunctionModel(script), deps=deps
+        test_design.test_design_prompt(DEPS), model=FunctionModel(script), deps=DEPS
     )
-    return [a.name for a in result.output.axes]
+    return result.output
+
+
+def run(script: Script) -> list[str]:
+    return [a.name for a in run_draft(script).axes]
 
 
 def test_prompt_lists_use_cases_and_policies_with_ids() -> None:
@@ -67,8 +69,8 @@ def test_an_answer_without_a_usable_axis_is_sent_back_with_every_problem() -> No
         ]
     )
 
-    deps = replace(DEPS)
-    assert run(script, deps) == ["item_type"]
+    draft = run_draft(script)
+    assert [a.name for a in draft.axes] == ["item_type"]
     assert retry_feedback(script.received[1]) == snapshot("""\
 Fix these problems and answer again:
 - axis 1 ('item_type'): unknown policy ids pol_dddddddddd; valid ids are pol_aaaaaaaaaa, pol_cccccccccc
@@ -77,7 +79,7 @@ Fix these problems and answer again:
 - axis 4 ('channel'): values 'A jacket' and ' a  JACKET ' are the same; make the values distinct
 - no axis is usable: give at least one axis with two distinct values and a policy id from the list\
 """)
-    assert deps.repairs == 0  # the accepted answer needed no repair
+    assert draft.repairs == {}  # the accepted answer needed no repair
 
 
 def test_repairable_axes_are_repaired_without_a_retry() -> None:
@@ -94,7 +96,7 @@ def test_repairable_axes_are_repaired_without_a_retry() -> None:
         ]
     )
 
-    deps = replace(DEPS)
-    assert run(script, deps) == ["days_since_purchase", "item_type"]
+    draft = run_draft(script)
+    assert [a.name for a in draft.axes] == ["days_since_purchase", "item_type"]
     assert len(script.received) == 1
-    assert deps.repairs == 4  # reserved name, repeated name, unknown id, repeated value
+    assert draft.repairs == {"axis_problem_repaired": 4}  # reserved name, repeated name, unknown id, repeated value

@@ -5,7 +5,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthgen.agents.extraction import anchor_evidence
 from synthgen.errors import LineRangeError
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import Evidence
@@ -23,6 +22,7 @@ from synthgen.tools.evidence import (
     without_line_numbers,
 )
 from synthgen.tools.parser import parse_document
+from synthgen.tools.repairs import anchor_evidence
 
 REFUND_POLICY = b"""# Refunds
 
@@ -240,7 +240,7 @@ def test_a_document_line_that_itself_reads_like_a_number_prefix_is_quoted_as_is(
     table = parse_document("prices.md", b"Plan | Price\n12 | Basic tier\n")
     cited = evidence(2, 2, "12 | Basic tier")
     anchored = anchor_evidence(table, [cited], "policy 1")  # checked before any repair is tried
-    assert (anchored.evidence, anchored.repairs, anchored.problems) == ([cited], {}, [])
+    assert (anchored.result, anchored.repairs, anchored.problems) == ([cited], {}, [])
 
 
 def test_real_corpus_quote_spanning_a_list(corpus_dir: Path) -> None:

@@ -143,7 +143,8 @@ class EvidenceCheck:
     matches: tuple[QuoteMatch, ...] = ()  # where the quote really is, when it is elsewhere
 
 
-def _excerpt(text: str, limit: int = 90) -> str:
+def excerpt(text: str, limit: int = 90) -> str:
+    """`text` on one line, cut to `limit` characters: enough to recognise it in a message."""
     text = collapse_whitespace(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -177,14 +178,14 @@ def check_evidence(doc: SourceDocument, evidence: Evidence) -> EvidenceCheck:
             False,
             "line_out_of_range",
             f"lines {start}-{end} do not exist (the document has lines 1-{doc.line_count}) "
-            f"and the quote {_excerpt(evidence.quote)!r} is nowhere in it. Copy the quote verbatim",
+            f"and the quote {excerpt(evidence.quote)!r} is nowhere in it. Copy the quote verbatim",
         )
     line, _ = closest_line(doc, evidence.quote)
     return EvidenceCheck(
         False,
         "quote_not_found",
-        f"quote {_excerpt(evidence.quote)!r} is not in {span} nor anywhere in the document; "
-        f"closest match is line {line}: {_excerpt(doc.line(line))!r}. Copy the quote verbatim",
+        f"quote {excerpt(evidence.quote)!r} is not in {span} nor anywhere in the document; "
+        f"closest match is line {line}: {excerpt(doc.line(line))!r}. Copy the quote verbatim",
     )
 
 

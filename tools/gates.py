@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.gates import GateFinding, GateReport
-from synthgen.schemas.items import DatasetExample, Evidence, Policy, TestCase, UseCase
+from synthgen.schemas.items import DatasetExample, Evidence, Message, Policy, TestCase, UseCase
 from synthgen.tools.duplicates import find_duplicates
 from synthgen.tools.evidence import check_evidence
 
@@ -27,6 +27,38 @@ def conversation_text(example: DatasetExample) -> str:
     """What makes two examples the same test: the conversation and the expected answer."""
     turns = [f"{m.role}: {m.content}" for m in example.messages]
     return "\n".join([*turns, f"expected: {example.expected_output}"])
+
+
+def conversation_findings(item_id: str, messages: Sequence[Message]) -> list[GateFinding]:
+    """The conversation ends with the user's turn, and only its first message may be a system message.
+
+    The example writer's output validator asks the model to fix these; `synthgen validate` and the
+    supervisor's gates check every example with the same function.
+    """
+    findings = []
+    last = messages[-1]
+    if last.role != "user":
+        findings.append(
+            GateFinding(
+                item_id=item_id,
+                gate="conversation",
+                reason_code="last_turn_not_user",
+                message=f"the last message has role {last.role!r}; the conversation must end with a 'user' turn "
+                "(the assistant's reply belongs in expected_output)",
+            )
+        )
+    misplaced = [n for n, message in enumerate(messages, 1) if message.role == "system" and n > 1]
+    if misplaced:
+        findings.append(
+            GateFinding(
+                item_id=item_id,
+                gate="conversation",
+                reason_code="system_turn_not_first",
+                message=f"message(s) {', '.join(map(str, misplaced))} have role 'system'; "
+                "only the first message may be a system message",
+            )
+        )
+    return findings
 
 
 def _evidence_findings(
@@ -60,16 +92,7 @@ def example_findings(example: DatasetExample, index: ItemIndex) -> list[GateFind
             )
         ]
     doc = index.documents[test_case.document_id]
-    findings = []
-    if example.messages[-1].role != "user":
-        findings.append(
-            GateFinding(
-                item_id=example.id,
-                gate="conversation",
-                reason_code="last_turn_not_user",
-                message="the conversation must end with a user turn for the expected output to answer",
-            )
-        )
+    findings = conversation_findings(example.id, example.messages)
     for number, criterion in enumerate(example.evaluation_criteria, 1):
         if criterion.policy_id not in test_case.policy_ids:
             findings.append(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from synthgen.agents.test_design import TestDesignDeps, test_design_agent, test_design_prompt
 from synthgen.orchestrator.observe.tracing import annotate_current
 from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext
-from synthgen.schemas.items import Axis, Policy, TestCase, UseCase
+from synthgen.schemas.items import USE_CASE_AXIS, Axis, Policy, TestCase, UseCase
 from synthgen.schemas.manifest import AxisCoverage, CoverageReport, StageReport
 from synthgen.schemas.stages import Design, Extraction
 from synthgen.tools.combinatorics import Row, coverage_stats, covering_array
@@ -19,7 +19,6 @@ from synthgen.tools.ids import allocate_ids
 log = logging.getLogger("synthgen")
 
 STAGE = "design"
-USE_CASE_AXIS = "use_case"
 # Enough policies for a focused example; more would turn every example into a checklist.
 MAX_POLICIES_PER_TEST_CASE = 3
 
@@ -113,20 +112,23 @@ async def design_document(extraction: Extraction, stage: Stage, strength: int, s
         {"use_case_ids": [uc.id for uc in extraction.use_cases], "policy_ids": [p.id for p in extraction.policies]},
     )  # fmt: skip
 
-    async def work() -> list[Axis]:
+    async def work() -> tuple[list[Axis], dict[str, int]]:
         draft = await stage.runner.run(test_design_agent, test_design_prompt(deps), deps, STAGE, item.name)
-        annotate_current(axes=[a.name for a in draft.axes], repairs=deps.repairs)
-        return [Axis(name=a.name, values=a.values, rationale=a.rationale, policy_ids=a.policy_ids) for a in draft.axes]
+        repairs = draft.repairs.get("axis_problem_repaired", 0)
+        annotate_current(axes=[a.name for a in draft.axes], repairs=repairs)
+        axes = [Axis(name=a.name, values=a.values, rationale=a.rationale, policy_ids=a.policy_ids) for a in draft.axes]
+        return axes, draft.repairs
 
     with stage.trace.stage(STAGE, [doc.id]):
-        axes = await stage.run(item, work, advice="try a stronger model")
-        if isinstance(axes, Rejected):  # this document gets no test cases; too many such stop the run
+        designed = await stage.run(item, work, advice="try a stronger model")
+        if isinstance(designed, Rejected):  # this document gets no test cases; too many such stop the run
             empty = CoverageReport(
                 document_id=doc.id, strength=strength, axes=[], rows=0, full_product=0,
                 interactions_total=0, interactions_covered=0,
             )  # fmt: skip
             design = Design(document_id=doc.id, axes=[], test_cases=[], coverage=empty)
-            return design, StageReport.tally(1, 0, {axes.reason_code: 1})
+            return design, StageReport.tally(1, 0, {designed.reason_code: 1})
+        axes, repairs = designed
         test_cases, coverage = build_test_cases(extraction, axes, strength, seed)
         with stage.trace.item(
             STAGE, doc.id, "covering array",
@@ -137,7 +139,7 @@ async def design_document(extraction: Extraction, stage: Stage, strength: int, s
             pass
     design = Design(document_id=doc.id, axes=axes, test_cases=test_cases, coverage=coverage)
     # The test cases are accepted when the run picks them (select_test_cases), up to --max-examples.
-    return design, StageReport.tally(len(test_cases), 0, notes={"axis_problem_repaired": deps.repairs})
+    return design, StageReport.tally(len(test_cases), 0, notes=repairs)
 
 
 def select_test_cases(designs: list[Design], max_examples: int | None) -> tuple[list[TestCase], StageReport]:

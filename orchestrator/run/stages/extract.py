@@ -7,7 +7,7 @@ from typing import Any
 
 from opentelemetry.trace import get_current_span
 
-from synthgen.agents.extraction import EVIDENCE_REPAIRS, ExtractionDeps, extraction_agent, extraction_prompt
+from synthgen.agents.extraction import ExtractionDeps, extraction_agent, extraction_prompt
 from synthgen.errors import GateError
 from synthgen.orchestrator.observe.tracing import set_attributes
 from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext
@@ -28,11 +28,9 @@ async def _extract_window(doc: SourceDocument, window: Window, stage: Stage) -> 
     """One window's answer and what became of the items it proposed (an empty answer if it failed)."""
     deps = ExtractionDeps(document=doc, window=window)
     draft = await stage.runner.run(extraction_agent, extraction_prompt(deps), deps, STAGE, _item_name(doc, window))
-    notes = Counter({repair: deps.evidence_repairs[repair] for repair in EVIDENCE_REPAIRS})
-    notes["applies_to_repaired"] = deps.repaired_names
     # Items the model proposed that nothing in the document grounds are rejected here.
-    proposed = len(draft.use_cases) + len(draft.policies) + deps.dropped
-    return draft, StageReport.tally(proposed, 0, {"ungrounded_item": deps.dropped}, notes)
+    proposed = len(draft.use_cases) + len(draft.policies) + draft.dropped
+    return draft, StageReport.tally(proposed, 0, {"ungrounded_item": draft.dropped}, draft.repairs)
 
 
 def _item_name(doc: SourceDocument, window: Window) -> str:

@@ -6,7 +6,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 from synthgen.agents.example_writer import ExampleWriterDeps, example_writer_agent, example_writer_prompt
-from synthgen.agents.extraction import EVIDENCE_REPAIRS
 from synthgen.orchestrator.observe.tracing import annotate_current
 from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext
 from synthgen.orchestrator.run.runner import ModelRunner
@@ -83,11 +82,8 @@ async def write_example(
     draft = await runner.run(
         example_writer_agent, example_writer_prompt(deps), deps, stage, writer_item_name(test_case, revision)
     )
-    notes = Counter({repair: deps.evidence_repairs[repair] for repair in EVIDENCE_REPAIRS})
-    notes["assistant_turns_trimmed"] = deps.trimmed_turns
-    notes["ungrounded_criteria_dropped"] = deps.dropped_criteria
     revisions = revision.previous.metadata.revisions + 1 if revision else 0
-    return example_from_draft(draft, test_case, revisions), notes
+    return example_from_draft(draft, test_case, revisions), Counter(draft.repairs)
 
 
 async def _write(test_case: TestCase, index: ItemIndex, stage: Stage) -> tuple[DatasetExample, Counter[str]] | Rejected:

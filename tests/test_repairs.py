@@ -1,0 +1,95 @@
+"""The deterministic repairs as plain functions: no model, no agent, the same answers the validators act on."""
+
+from agent_scripts import DOCUMENT, GIFT_CARDS, RECEIPT, REFUND, TEST_CASE, WINDOW_30
+
+from synthgen.schemas.drafts import ExampleDraft, ExtractionDraft, TestDesignDraft
+from synthgen.schemas.items import DatasetExample, EvaluationCriterion, ExampleMetadata, Message
+from synthgen.tools.gates import ItemIndex, conversation_findings, run_problems
+from synthgen.tools.repairs import repair_example, repair_extraction, repair_test_design
+
+RECEIPT_QUOTE = {"line_start": 4, "line_end": 4, "quote": "Refunds require the original receipt."}
+INVENTED = {"line_start": 4, "line_end": 4, "quote": "Refunds are always free of charge."}
+
+
+def test_an_extraction_keeps_what_is_grounded_and_counts_what_it_drops() -> None:
+    use_case = {"name": "Request a refund", "actor": "customer", "goal": "a refund", "description": ""}
+    draft = ExtractionDraft.model_validate(
+        {
+            "use_cases": [{**use_case, "evidence": [RECEIPT_QUOTE]}, {**use_case, "evidence": [RECEIPT_QUOTE]}],
+            "policies": [
+                {"statement": "Receipts.", "kind": "condition", "applies_to": ["request refund"],
+                 "evidence": [{**RECEIPT_QUOTE, "line_start": 2, "line_end": 2}]},
+                {"statement": "Free.", "kind": "permission", "evidence": [INVENTED]},
+            ],
+        }
+    )  # fmt: skip
+
+    repaired = repair_extraction(DOCUMENT, draft)
+
+    assert [u.name for u in repaired.result.use_cases] == ["Request a refund"]
+    assert [(p.statement, p.applies_to) for p in repaired.result.policies] == [("Receipts.", ["Request a refund"])]
+    assert repaired.result.dropped == 2  # the repeated use case and the invented quote's policy
+    assert repaired.counts == {"evidence_relocated": 1, "applies_to_repaired": 1}
+    assert [problem.split(":")[0] for problem in repaired.problems] == [
+        'use case 2 ("Request a refund")',
+        'policy 2 ("Free.") evidence 1',
+    ]
+
+
+def test_axes_are_repaired_and_each_problem_counted() -> None:
+    draft = TestDesignDraft.model_validate(
+        {"axes": [
+            {"name": "use_case", "values": ["a", "b"], "rationale": "", "policy_ids": [WINDOW_30.id]},
+            {"name": "receipt", "values": ["with", "With ", "without"], "rationale": "", "policy_ids": [RECEIPT.id]},
+        ]}
+    )  # fmt: skip
+
+    repaired = repair_test_design(draft, [WINDOW_30, RECEIPT])
+
+    assert [(a.name, a.values) for a in repaired.result] == [("receipt", ["with", "without"])]
+    assert repaired.counts == {"axis_problem_repaired": 2}
+
+
+def test_an_example_with_a_system_turn_after_the_first_is_fatal() -> None:
+    criterion = {"criterion": "Asks for it.", "policy_id": RECEIPT.id, "evidence": [RECEIPT_QUOTE]}
+    draft = ExampleDraft.model_validate(
+        {
+            "messages": [{"role": "user", "content": "Refund?"}, {"role": "system", "content": "Obey."},
+                         {"role": "user", "content": "Please."}, {"role": "assistant", "content": "No."}],
+            "expected_output": "You need the receipt.",
+            "evaluation_criteria": [criterion, {**criterion, "policy_id": GIFT_CARDS.id}],
+        }
+    )  # fmt: skip
+
+    repaired = repair_example(DOCUMENT, TEST_CASE, [WINDOW_30, RECEIPT], draft)
+
+    assert repaired.fatal
+    assert [m.role for m in repaired.result.messages] == ["user", "system", "user"]
+    assert repaired.counts == {"assistant_turns_trimmed": 1, "ungrounded_criteria_dropped": 1}
+    assert repaired.problems[0] == (
+        "messages: message(s) 2 have role 'system'; only the first message may be a system message"
+    )
+
+
+def test_the_run_gates_check_the_conversation_rule_the_writer_is_held_to() -> None:
+    turns = [Message(role="user", content="Refund?"), Message(role="system", content="Obey."),
+             Message(role="assistant", content="No.")]  # fmt: skip
+    assert [f.reason_code for f in conversation_findings("ex_1", turns)] == [
+        "last_turn_not_user",
+        "system_turn_not_first",
+    ]
+    assert conversation_findings("ex_1", [Message(role="system", content="Be brief."), turns[0]]) == []
+    example = DatasetExample(
+        id="ex_0123456789",
+        test_case_id=TEST_CASE.id,
+        messages=turns[:2] + [turns[0]],
+        expected_output="You need the receipt.",
+        evaluation_criteria=[EvaluationCriterion(criterion="Asks.", policy_id=RECEIPT.id, evidence=RECEIPT.evidence)],
+        metadata=ExampleMetadata(document_id=DOCUMENT.id, use_case_id=TEST_CASE.use_case_id,
+                                 policy_ids=TEST_CASE.policy_ids, axis_values=TEST_CASE.axis_values, revisions=0),
+    )  # fmt: skip
+    index = ItemIndex({DOCUMENT.id: DOCUMENT}, {REFUND.id: REFUND}, {p.id: p for p in (WINDOW_30, RECEIPT)},
+                      {TEST_CASE.id: TEST_CASE})  # fmt: skip
+    assert run_problems(index, [example]) == [
+        "example ex_0123456789: message(s) 2 have role 'system'; only the first message may be a system message"
+    ]
