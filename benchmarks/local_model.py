@@ -17,7 +17,6 @@ import httpx2
 from pydantic_ai.models import override_allow_model_requests
 
 from synthgen.orchestrator.llm.local.adapter import LocalChatModel
-from synthgen.orchestrator.llm.local.resolve import aclose_local_models
 from synthgen.orchestrator.llm.resolve import resolve_model
 from synthgen.orchestrator.run.pipeline import RunOptions, run_pipeline
 from synthgen.orchestrator.rundir.documents import load_documents
@@ -51,10 +50,8 @@ async def main(name: str, document: Path, max_examples: int) -> None:
     print(f"baseline: plain chat completion, {baseline:.1f} output tokens/s (prompt time included)")
     with tempfile.TemporaryDirectory() as tmp:
         options = RunOptions(out=Path(tmp) / "run", max_examples=max_examples)
-        try:
+        async with resolved:
             result = await run_pipeline(load_documents([document]), resolved, options)
-        finally:
-            await aclose_local_models()
     manifest = result.manifest
     print(f"\n{'stage':<10}{'requests':>9}{'in tok':>9}{'out tok':>9}{'wall s':>9}{'out tok/s':>11}{'vs baseline':>13}")
     for stage, report in manifest.stages.items():

@@ -30,7 +30,6 @@ def _fingerprint(path: Path) -> str:
 
 async def _replay(case: RecordedRun, out: Path) -> list[str]:
     from synthgen.errors import SynthgenError
-    from synthgen.orchestrator.llm.local.resolve import aclose_local_models
     from synthgen.orchestrator.llm.recording import CALLS_FILE
     from synthgen.orchestrator.llm.resolve import resolve_model
     from synthgen.orchestrator.run.pipeline import run_pipeline
@@ -39,15 +38,10 @@ async def _replay(case: RecordedRun, out: Path) -> list[str]:
     out.mkdir(parents=True)
     shutil.copyfile(case.cassette, out / CALLS_FILE)
     try:
-        await run_pipeline(
-            load_documents([case.document_path]),
-            resolve_model(case.model, None, replay=True),
-            case.run_options(out, replay=True),
-        )
+        async with resolve_model(case.model, None, replay=True) as model:
+            await run_pipeline(load_documents([case.document_path]), model, case.run_options(out, replay=True))
     except SynthgenError as err:
         return [f"{case.name}\terror\t{err}"]
-    finally:
-        await aclose_local_models()
     return [f"{case.name}\t{name}\t{_fingerprint(out / name)}" for name in FINGERPRINTED]
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from synthgen.errors import SynthgenError
 from synthgen.evals.suite import CASSETTES_DIR, RECORDED_RUNS, RecordedRun
-from synthgen.orchestrator.llm.local.resolve import aclose_local_models
 from synthgen.orchestrator.llm.recording import CALLS_FILE
 from synthgen.orchestrator.llm.resolve import resolve_model
 from synthgen.orchestrator.run.pipeline import run_pipeline
@@ -26,11 +25,11 @@ async def record(case: RecordedRun) -> Path:
         run_dir = Path(tmp) / "run"
         options = case.run_options(run_dir, replay=False)
         try:
-            await run_pipeline(load_documents([case.document_path]), resolve_model(case.model, None), options)
+            async with resolve_model(case.model, None) as model:
+                await run_pipeline(load_documents([case.document_path]), model, options)
         except SynthgenError as err:
             print(f"{case.name}: the run failed, its calls are kept: {err}", file=sys.stderr)
         finally:
-            await aclose_local_models()
             CASSETTES_DIR.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(run_dir / CALLS_FILE, case.cassette)
     return case.cassette

@@ -15,7 +15,6 @@ from pydantic_evals import Case, Dataset
 from pydantic_evals.evaluators import Evaluator, EvaluatorContext
 
 from synthgen.errors import SynthgenError
-from synthgen.orchestrator.llm.local.resolve import aclose_local_models
 from synthgen.orchestrator.llm.recording import CALLS_FILE
 from synthgen.orchestrator.llm.resolve import resolve_model
 from synthgen.orchestrator.run.pipeline import RunOptions, run_pipeline
@@ -73,11 +72,10 @@ async def replay_recorded_run(case: RecordedRun) -> ReplayOutcome:
         model = resolve_model(case.model, None, replay=True)
         options = case.run_options(run_dir, replay=True)
         try:
-            result = await run_pipeline(documents, model, options)
+            async with model:
+                result = await run_pipeline(documents, model, options)
         except SynthgenError as err:  # a replay miss, or the recorded run failing the same way again
             return ReplayOutcome(problems=[str(err)])
-        finally:
-            await aclose_local_models()
         report = evaluate_run(run_dir)
         calls = result.manifest.volatile.calls
         return ReplayOutcome(

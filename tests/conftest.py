@@ -25,7 +25,9 @@ def use_model(monkeypatch: pytest.MonkeyPatch) -> Callable[[ScriptedModel], Scri
     """Make `synthgen agent run` use the given scripted model instead of resolving --model."""
 
     def install(scripted: ScriptedModel) -> ScriptedModel:
-        def resolve(spec: str | None, base_url: str | None, replay: bool = False) -> ResolvedModel:
+        def resolve(
+            spec: str | None, base_url: str | None, replay: bool = False, retry: object = None
+        ) -> ResolvedModel:
             return ResolvedModel(scripted.model(), "function:scripted")
 
         monkeypatch.setattr(cli, "resolve_model", resolve)

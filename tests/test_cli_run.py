@@ -341,7 +341,7 @@ def test_an_invented_quote_never_reaches_any_output(
     scripted = ScriptedModel()
     model = FunctionModel(_inventing(scripted, invented), model_name="scripted")
     monkeypatch.setattr(
-        cli, "resolve_model", lambda spec, base_url, replay=False: ResolvedModel(model, "function:scripted")
+        cli, "resolve_model", lambda spec, base_url, replay=False, retry=None: ResolvedModel(model, "function:scripted")
     )
     out = tmp_path / "run"
     result = run_cli("agent", "run", corpus_dir / "tau2_retail_policy.md", "--out", out, "--max-examples", "3")

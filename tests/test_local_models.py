@@ -32,6 +32,7 @@ from synthgen.orchestrator.cli.models import models_app
 from synthgen.orchestrator.llm.local import resolve, weights
 from synthgen.orchestrator.llm.local.adapter import LocalChatModel
 from synthgen.orchestrator.llm.local.catalog import CATALOG, LocalModelError, LocalModelSpec, get_spec
+from synthgen.orchestrator.llm.resolve import ResolvedModel
 
 # --- a fake OpenAI-compatible chat-completions server and a fake runtime in front of it ---------------
 
@@ -216,7 +217,7 @@ def test_text_output_is_passed_through(chat_server: FakeChatServer) -> None:
     assert chat_server.bodies[0]["cache_prompt"] is False
 
 
-def test_calls_are_serialized_and_close_stops_the_server(chat_server: FakeChatServer) -> None:
+def test_calls_are_serialized_and_the_run_s_block_stops_the_server(chat_server: FakeChatServer) -> None:
     runtime = FakeRuntime(chat_server.url)
     model = LocalChatModel("qwen-test", runtime)
     agent = _agent(model)
@@ -224,8 +225,9 @@ def test_calls_are_serialized_and_close_stops_the_server(chat_server: FakeChatSe
     chat_server.delay = 0.05
 
     async def three_runs_then_close() -> list[Person]:
-        results = await asyncio.gather(*(agent.run(f"Ann is 30 ({i}).") for i in range(3)))
-        await model.aclose()
+        async with ResolvedModel(model, "local:test", local=True):  # as the CLI holds the run's model
+            results = await asyncio.gather(*(agent.run(f"Ann is 30 ({i}).") for i in range(3)))
+            assert runtime.running
         return [result.output for result in results]
 
     assert asyncio.run(three_runs_then_close()) == [Person(name="Ann", age=30)] * 3
@@ -235,6 +237,16 @@ def test_calls_are_serialized_and_close_stops_the_server(chat_server: FakeChatSe
     chat_server.replies = ['{"name": "Bo", "age": 5}']
     assert agent.run_sync("Bo is 5.").output == Person(name="Bo", age=5)  # a closed model starts again
     assert runtime.starts == 2
+
+    async def failing_run() -> None:
+        async with ResolvedModel(model, "local:test", local=True):
+            await agent.run("Cy is 7.")
+            raise RuntimeError("the run failed")
+
+    chat_server.replies = ['{"name": "Cy", "age": 7}']
+    with pytest.raises(RuntimeError):
+        asyncio.run(failing_run())
+    assert (runtime.closes, runtime.running) == (2, False)  # stopped however the run ends
 
 
 # --- weights ----------------------------------------------------------------------------------------
@@ -450,16 +462,15 @@ def test_real_local_model_answers_a_tiny_structured_request_the_same_way_twice()
         pytest.skip(message)
 
     async def ask_twice() -> list[ToolCallPart]:
+        model = resolve.resolve_local_model("local")
         agent = Agent(
-            resolve.resolve_local_model("local"),
+            model,
             output_type=Person,
             instructions="Extract the person.",
             model_settings=ModelSettings(temperature=0, seed=42, max_tokens=64),
         )
-        try:
+        async with model:  # stops the server
             results = [await agent.run("Ann is 30 years old.") for _ in range(2)]
-        finally:
-            await resolve.aclose_local_models()
         assert [result.output for result in results] == [Person(name="Ann", age=30)] * 2
         responses = [
             message for result in results for message in result.new_messages() if isinstance(message, ModelResponse)

@@ -127,7 +127,9 @@ def use(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[..., ModelRespons
 
     def install(respond: Callable[..., ModelResponse]) -> None:
         model = FunctionModel(respond, model_name="scripted")
-        monkeypatch.setattr(cli, "resolve_model", lambda spec, base_url, replay=False: ResolvedModel(model, "scripted"))
+        monkeypatch.setattr(
+            cli, "resolve_model", lambda spec, base_url, replay=False, retry=None: ResolvedModel(model, "scripted")
+        )
 
     return install
 

@@ -41,7 +41,7 @@ from synthgen.evals.fake_openai import FakeOpenAIServer, Fault, agent_of
 from synthgen.orchestrator.cli import app as cli
 from synthgen.orchestrator.cli.app import app
 from synthgen.orchestrator.llm.resolve import resolve_model
-from synthgen.orchestrator.llm.retries import AdaptiveLimiter, RetryPolicy, item_failure, retry_policy, transient_kind
+from synthgen.orchestrator.llm.retries import AdaptiveLimiter, RetryPolicy, item_failure, transient_kind
 from synthgen.orchestrator.run.failures import FailureBudget, StageFailed
 from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext
 from synthgen.orchestrator.run.runner import ItemFailed, ModelRunner
@@ -67,8 +67,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 def http_agent(server: FakeOpenAIServer, policy: RetryPolicy = FAST) -> Agent[None, SupervisorReview]:
     """An agent on the real OpenAI chat model, resolved the way `--base-url` resolves it."""
-    with retry_policy(policy):
-        model = resolve_model("gpt-4o-mini", server.base_url).model
+    model = resolve_model("gpt-4o-mini", server.base_url, retry=policy).model
     return Agent(model, output_type=SupervisorReview, retries=1, name="supervisor")
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from synthgen.evals.suite import RECORDED_RUNS, RecordedRun
-from synthgen.orchestrator.llm.local.resolve import aclose_local_models
 from synthgen.orchestrator.llm.recording import CALLS_FILE
 from synthgen.orchestrator.llm.resolve import resolve_model
 from synthgen.orchestrator.run.pipeline import run_pipeline
@@ -21,14 +20,8 @@ from synthgen.schemas.manifest import RunManifest
 async def _replay(case: RecordedRun, out: Path) -> RunManifest:
     out.mkdir()
     shutil.copyfile(case.cassette, out / CALLS_FILE)
-    try:
-        result = await run_pipeline(
-            load_documents([case.document_path]),
-            resolve_model(case.model, None, replay=True),
-            case.run_options(out, replay=True),
-        )
-    finally:
-        await aclose_local_models()
+    async with resolve_model(case.model, None, replay=True) as model:
+        result = await run_pipeline(load_documents([case.document_path]), model, case.run_options(out, replay=True))
     return result.manifest
 
 

@@ -1,6 +1,5 @@
 """The `synthgen` command: a thin Typer layer over orchestrator functions."""
 
-import warnings
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -12,9 +11,8 @@ from synthgen.orchestrator.cli.errors import OneLineUsageErrors, friendly_errors
 from synthgen.orchestrator.cli.export import export_command
 from synthgen.orchestrator.cli.models import models_app
 from synthgen.orchestrator.cli.summary import render_summary, summary_json
-from synthgen.orchestrator.llm.local.resolve import aclose_local_models
 from synthgen.orchestrator.llm.resolve import DEFAULT_MODEL, ResolvedModel, resolve_model
-from synthgen.orchestrator.llm.retries import RetryPolicy, retry_policy
+from synthgen.orchestrator.llm.retries import RetryPolicy
 from synthgen.orchestrator.observe.logs import LogFormat, Progress, configure_logging, make_progress
 from synthgen.orchestrator.observe.trace_view import trace_command
 from synthgen.orchestrator.observe.tracing import configure_logfire, flush_traces
@@ -63,10 +61,8 @@ def _configure_logging(verbose: int, quiet: bool, log_format: LogFormat = "text"
 async def _run_and_close(
     docs: list[SourceDocument], model: ResolvedModel, options: RunOptions, progress: Progress | None = None
 ) -> RunResult:
-    try:
+    async with model:  # an embedded model server must not outlive its run
         return await run_pipeline(docs, model, options, progress)
-    finally:
-        await aclose_local_models()  # an embedded model server must not outlive its run
 
 
 @agent_app.command("run")
@@ -159,8 +155,8 @@ def run(
     with friendly_errors():
         configure_logfire()
         docs = load_documents(documents, max_bytes)
-        with retry_policy(RetryPolicy(max_attempts=max_attempts, max_wait=max_wait, timeout=timeout)):
-            resolved = resolve_model(model, base_url, replay)
+        retry = RetryPolicy(max_attempts=max_attempts, max_wait=max_wait, timeout=timeout)
+        resolved = resolve_model(model, base_url, replay, retry)
         options = RunOptions(
             out=out,
             seed=seed,
@@ -222,9 +218,4 @@ def eval_command(
 
 
 def main() -> None:
-    # A run stopped by --max-cost, a failure-rate gate or a signal abandons the model calls still
-    # queued behind the concurrency limit, by design (their answers were never received, so nothing
-    # is lost). Python reports each abandoned coroutine at exit, after the one-line error; keep
-    # stderr to that line.
-    warnings.filterwarnings("ignore", message=r"coroutine .* was never awaited", category=RuntimeWarning)
     app()

@@ -29,8 +29,8 @@ import logging
 import math
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
@@ -86,23 +86,6 @@ class RetryPolicy:
             raise ValueError("max_attempts must be at least 1")
         if self.max_wait < 0 or self.timeout <= 0 or self.initial_delay < 0 or self.max_delay < 0:
             raise ValueError("waits and timeouts cannot be negative, and the timeout must be positive")
-
-
-_policy: ContextVar[RetryPolicy] = ContextVar("synthgen_retry_policy", default=RetryPolicy())  # noqa: B039
-
-
-@contextmanager
-def retry_policy(policy: RetryPolicy) -> Iterator[RetryPolicy]:
-    """Models resolved inside the block (`resolve_model`) retry under `policy` instead of the default."""
-    token = _policy.set(policy)
-    try:
-        yield policy
-    finally:
-        _policy.reset(token)
-
-
-def current_retry_policy() -> RetryPolicy:
-    return _policy.get()
 
 
 # --- Adaptive concurrency ---------------------------------------------------------------------
@@ -418,9 +401,8 @@ def retrying_transport(
     )
 
 
-def openai_provider(base_url: str | None = None, api_key: str | None = None) -> OpenAIProvider:
-    """An OpenAI provider whose requests retry under the current policy, with the SDK's own retries off."""
-    policy = current_retry_policy()
+def openai_provider(policy: RetryPolicy, base_url: str | None = None, api_key: str | None = None) -> OpenAIProvider:
+    """An OpenAI provider whose requests retry under `policy`, with the SDK's own retries off."""
     client = create_async_httpx2_client(
         timeout=httpx2.Timeout(policy.timeout, connect=min(5.0, policy.timeout)),
         transport=retrying_transport(policy),

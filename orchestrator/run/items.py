@@ -7,9 +7,10 @@ code, the reason on its span, and a `Rejected` value instead of a result. Nothin
 behind the caller's back: the stage builds its report from the values its items return.
 """
 
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,20 @@ class Stage:
         finally:
             if advance:
                 self.context.progress.advance(self.name)
+
+
+async def gather_all(work: Iterable[Awaitable[T]]) -> list[T]:
+    """Like `asyncio.gather`, but when one fails or the run is cancelled, the others are cancelled and
+    awaited before the error goes on: no call stays queued behind the concurrency limit, or running,
+    after the run has stopped (and nothing is left for Python to report as never awaited)."""
+    tasks = [asyncio.ensure_future(each) for each in work]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 @dataclass

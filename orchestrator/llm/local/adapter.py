@@ -103,6 +103,11 @@ class LocalChatModel(OpenAIChatModel):
         self._server.close()
         await self.client.close()
 
+    async def __aexit__(self, *exc_info: object) -> bool | None:
+        """Leaving `async with model:` stops the server: it must not outlive the run that started it."""
+        await self.aclose()
+        return None
+
 
 def _sole_output_tool(params: ModelRequestParameters) -> ToolDefinition | None:
     """The output tool to turn into JSON-Schema output, or None when the request can be sent as it is."""

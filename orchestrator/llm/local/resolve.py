@@ -12,30 +12,17 @@ from synthgen.orchestrator.llm.local.weights import verify, weights_path
 # attempts with their history (~15k tokens) still fit the 16k context. Agent settings override it.
 DEFAULT_MAX_TOKENS = 4096
 
-# One model, so one server and one request queue, per weights file in a process: two servers of
-# the same model on 2 cores would only compete for them and double the memory.
-_resolved: dict[str, LocalChatModel] = {}
-
 
 def resolve_local_model(name: str, check_weights: bool = True) -> LocalChatModel:
     """The model for `local`, `local:0.5b` or `local:1.5b`.
 
     Raises `LocalModelError` (one line, says how to re-fetch) if the weights are missing or corrupt
-    (unless `check_weights` is off, for replays that never start the server);
-    nothing is loaded until the first request. Stop the server with `aclose_local_models()`.
+    (unless `check_weights` is off, for replays that never start the server). Nothing is loaded
+    until the first request; the caller owns the server: `async with model:` stops it at the end
+    of the block. Resolve it once per run: two servers of one model on 2 cores would only compete
+    for them and double the memory.
     """
     spec = get_spec(name)
-    model = _resolved.get(spec.name)
-    if model is None:
-        # A replay never starts the server, so it needs no weights on disk.
-        server = XllamacppServer(spec, verify(spec.name) if check_weights else weights_path(spec))
-        model = LocalChatModel(spec.model_name, server, settings=ModelSettings(max_tokens=DEFAULT_MAX_TOKENS))
-        _resolved[spec.name] = model
-    return model
-
-
-async def aclose_local_models() -> None:
-    """Stop every server that `resolve_local_model` started; safe to call when none was."""
-    while _resolved:
-        _, model = _resolved.popitem()
-        await model.aclose()
+    # A replay never starts the server, so it needs no weights on disk.
+    server = XllamacppServer(spec, verify(spec.name) if check_weights else weights_path(spec))
+    return LocalChatModel(spec.model_name, server, settings=ModelSettings(max_tokens=DEFAULT_MAX_TOKENS))

@@ -3,13 +3,12 @@
 The use case is itself an axis, so every use case meets every value of every other axis.
 """
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
 from synthgen.agents.test_design import TestDesignDeps, test_design_agent, test_design_prompt
 from synthgen.orchestrator.observe.tracing import annotate_current
-from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext
+from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext, gather_all
 from synthgen.schemas.items import USE_CASE_AXIS, Axis, Policy, TestCase, UseCase
 from synthgen.schemas.manifest import AxisCoverage, CoverageReport, StageReport
 from synthgen.schemas.stages import Design, Extraction
@@ -160,7 +159,7 @@ async def design(
     """Each document's axes and test cases, and the test cases the run writes examples for."""
     log.info("design: naming variation axes")
     with context.stage(STAGE, len(extractions)) as stage:
-        results = await asyncio.gather(*(design_document(x, stage, strength, seed) for x in extractions))
+        results = await gather_all(design_document(x, stage, strength, seed) for x in extractions)
     designs = [d for d, _ in results]
     test_cases, selected = select_test_cases(designs, max_examples)
     return designs, test_cases, sum((report for _, report in results), selected)

@@ -1,6 +1,5 @@
 """Stage 1: read each document in section windows and extract use cases and policies."""
 
-import asyncio
 import logging
 from collections import Counter
 from typing import Any
@@ -10,7 +9,7 @@ from opentelemetry.trace import get_current_span
 from synthgen.agents.extraction import ExtractionDeps, extraction_agent, extraction_prompt
 from synthgen.errors import GateError
 from synthgen.orchestrator.observe.tracing import set_attributes
-from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext
+from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext, gather_all
 from synthgen.schemas.document import SourceDocument, Window
 from synthgen.schemas.drafts import EvidenceDraft, ExtractionDraft, PolicyDraft, UseCaseDraft
 from synthgen.schemas.items import Evidence, Policy, UseCase
@@ -178,7 +177,7 @@ async def _window(doc: SourceDocument, window: Window, stage: Stage) -> tuple[Ex
 
 async def extract_document(doc: SourceDocument, windows: list[Window], stage: Stage) -> tuple[Extraction, StageReport]:
     with stage.trace.stage(STAGE, [doc.id], windows=len(windows)):
-        results = await asyncio.gather(*(_window(doc, w, stage) for w in windows))
+        results = await gather_all(_window(doc, w, stage) for w in windows)
         extraction, merged = merge_drafts(doc, [draft for draft, _, _ in results])
         _trace_merge(doc, extraction, [(draft, span) for draft, _, span in results], stage)
     return extraction, sum((report for _, report, _ in results), merged)
@@ -191,5 +190,5 @@ async def extract(
     windows = {doc.id: section_windows(doc, window_tokens) for doc in documents}
     log.info("extract: %d document(s)", len(documents))
     with context.stage(STAGE, sum(len(w) for w in windows.values())) as stage:
-        results = await asyncio.gather(*(extract_document(doc, windows[doc.id], stage) for doc in documents))
+        results = await gather_all(extract_document(doc, windows[doc.id], stage) for doc in documents)
     return [extraction for extraction, _ in results], sum((report for _, report in results), StageReport())

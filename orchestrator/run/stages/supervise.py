@@ -4,7 +4,6 @@ write -> deterministic gates -> supervisor agent -> revise (at most N times) -> 
 Gates run on every version of every example, so the supervisor can only narrow what passes.
 """
 
-import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -12,7 +11,7 @@ from dataclasses import dataclass, field
 
 from synthgen.agents.supervisor import REVIEW_BATCH_SIZE, SupervisorDeps, supervisor_agent, supervisor_prompt
 from synthgen.orchestrator.observe.tracing import annotate_current
-from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext
+from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext, gather_all
 from synthgen.orchestrator.run.stages.write import Revision, write_example
 from synthgen.schemas.drafts import Verdict
 from synthgen.schemas.gates import GateReport
@@ -85,7 +84,7 @@ async def _review(
         for group in by_document.values()
         for i in range(0, len(group), REVIEW_BATCH_SIZE)
     ]
-    results = await asyncio.gather(*(_review_batch(batch, gates, index, stage) for batch in batches))
+    results = await gather_all(_review_batch(batch, gates, index, stage) for batch in batches)
     return {item_id: verdict for verdicts in results for item_id, verdict in verdicts.items()}
 
 
@@ -177,7 +176,7 @@ async def _round(
         else:
             outcome.notes["supervisor_revise"] += 1
             to_revise.append(Revision(verdict.instruction, example))
-    for revision, result in zip(to_revise, await asyncio.gather(*(_rewrite(r, index, stage) for r in to_revise))):
+    for revision, result in zip(to_revise, await gather_all(_rewrite(r, index, stage) for r in to_revise)):
         if isinstance(result, Rejected):
             outcome.rejected.append(Rejection(revision.previous.id, result.reason_code, result.message))
         else:

@@ -1,13 +1,12 @@
 """Stage 3: one example per test case, written by the example-writer agent."""
 
-import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass
 
 from synthgen.agents.example_writer import ExampleWriterDeps, example_writer_agent, example_writer_prompt
 from synthgen.orchestrator.observe.tracing import annotate_current
-from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext
+from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext, gather_all
 from synthgen.orchestrator.run.runner import ModelRunner
 from synthgen.schemas.drafts import CriterionDraft, ExampleDraft
 from synthgen.schemas.items import DatasetExample, EvaluationCriterion, ExampleMetadata, TestCase
@@ -109,7 +108,7 @@ async def write(
     log.info("write: %d example(s)", len(test_cases))
     documents = [tc.document_id for tc in test_cases]
     with context.stage(STAGE, len(test_cases)) as stage, stage.trace.stage(STAGE, documents):
-        results = await asyncio.gather(*(_write(tc, index, stage) for tc in test_cases))
+        results = await gather_all(_write(tc, index, stage) for tc in test_cases)
     written = [result for result in results if not isinstance(result, Rejected)]
     rejected = Counter(result.reason_code for result in results if isinstance(result, Rejected))
     notes = sum((notes for _, notes in written), Counter())
