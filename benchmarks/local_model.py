@@ -20,6 +20,7 @@ from synthgen.orchestrator.llm.local.adapter import LocalChatModel
 from synthgen.orchestrator.llm.resolve import resolve_model
 from synthgen.orchestrator.run.pipeline import RunOptions, run_pipeline
 from synthgen.orchestrator.rundir.documents import load_documents
+from synthgen.schemas.layout import DATASET_FILE
 
 BASELINE_PROMPT = "Write a numbered list of 30 short rules a customer-support assistant must follow."
 
@@ -62,7 +63,7 @@ async def main(name: str, document: Path, max_examples: int) -> None:
             f"{seconds:>9.1f}{rate:>11.1f}{rate / baseline:>12.2f}x"
         )
     total = sum(manifest.volatile.stage_seconds.values())
-    examples = next(o.records for o in manifest.outputs if o.name == "dataset.jsonl")
+    examples = next(o.records for o in manifest.outputs if o.name == DATASET_FILE)
     print(f"\n{examples} examples in {total:.0f} s")
 
 

@@ -15,13 +15,14 @@ import tempfile
 from pathlib import Path
 
 from synthgen.evals.suite import RECORDED_RUNS, RecordedRun
+from synthgen.schemas.layout import DATA_FILES, MANIFEST_FILE
 
-FINGERPRINTED = ("use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl", "manifest.json")
+FINGERPRINTED = (*DATA_FILES, MANIFEST_FILE)
 
 
 def _fingerprint(path: Path) -> str:
     data = path.read_bytes()
-    if path.name == "manifest.json":
+    if path.name == MANIFEST_FILE:
         manifest = json.loads(data)
         manifest.pop("volatile", None)
         data = json.dumps(manifest, sort_keys=True).encode()
@@ -30,10 +31,10 @@ def _fingerprint(path: Path) -> str:
 
 async def _replay(case: RecordedRun, out: Path) -> list[str]:
     from synthgen.errors import SynthgenError
-    from synthgen.orchestrator.llm.recording import CALLS_FILE
     from synthgen.orchestrator.llm.resolve import resolve_model
     from synthgen.orchestrator.run.pipeline import run_pipeline
     from synthgen.orchestrator.rundir.documents import load_documents
+    from synthgen.schemas.layout import CALLS_FILE
 
     out.mkdir(parents=True)
     shutil.copyfile(case.cassette, out / CALLS_FILE)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from synthgen.errors import SynthgenError
 from synthgen.evals.suite import CASSETTES_DIR, RECORDED_RUNS, RecordedRun
-from synthgen.orchestrator.llm.recording import CALLS_FILE
 from synthgen.orchestrator.llm.resolve import resolve_model
 from synthgen.orchestrator.run.pipeline import run_pipeline
 from synthgen.orchestrator.rundir.documents import load_documents
+from synthgen.schemas.layout import CALLS_FILE
 
 
 async def record(case: RecordedRun) -> Path:

@@ -15,11 +15,11 @@ from pydantic_evals import Case, Dataset
 from pydantic_evals.evaluators import Evaluator, EvaluatorContext
 
 from synthgen.errors import SynthgenError
-from synthgen.orchestrator.llm.recording import CALLS_FILE
 from synthgen.orchestrator.llm.resolve import resolve_model
 from synthgen.orchestrator.run.pipeline import RunOptions, run_pipeline
 from synthgen.orchestrator.rundir.documents import load_documents
 from synthgen.orchestrator.rundir.evaluate import evaluate_run
+from synthgen.schemas.layout import CALLS_FILE
 from synthgen.tools.metrics import DatasetScores
 
 EVALS_DIR = Path(__file__).resolve().parent

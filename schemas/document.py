@@ -7,6 +7,8 @@ from pydantic import Field
 
 from synthgen.schemas.base import StrictModel
 
+DOCUMENT_ID = r"^doc_[0-9a-f]{12}$"  # doc_ + the first 12 hex digits of the file's sha256
+
 
 class Section(StrictModel):
     heading_path: list[str] = Field(description="Headings from the top level down to this section.")
@@ -18,7 +20,7 @@ class Section(StrictModel):
 
 
 class SourceDocument(StrictModel):
-    id: str = Field(pattern=r"^doc_[0-9a-f]{12}$", description="doc_ + first 12 hex chars of sha256.")
+    id: str = Field(pattern=DOCUMENT_ID, description="doc_ + first 12 hex chars of sha256.")
     path: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     encoding: Literal["utf-8", "utf-8-sig"]

@@ -15,6 +15,3 @@ class GateFinding(StrictModel):
 class GateReport(StrictModel):
     checked: list[str] = Field(description="IDs of the items the gates looked at.")
     findings: list[GateFinding]
-
-    def passed(self, item_id: str) -> bool:
-        return all(f.item_id != item_id for f in self.findings)

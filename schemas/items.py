@@ -1,10 +1,16 @@
 """Items of a dataset: what the pipeline extracts, designs and writes."""
 
+import re
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from synthgen.schemas.base import StrictModel
+from synthgen.schemas.document import DOCUMENT_ID
+
+# The hex digits of an item ID (tools/ids.py): ten, more only where two keys share ten.
+ID_DIGITS = "[0-9a-f]{10,64}"
+ITEM_ID = re.compile(rf"\b(?:uc|pol|tc|ex)_{ID_DIGITS}\b")  # an item ID anywhere in a text
 
 PolicyKind = Literal["obligation", "prohibition", "permission", "condition", "definition"]
 Role = Literal["system", "user", "assistant"]
@@ -23,8 +29,8 @@ class Evidence(StrictModel):
 
 
 class UseCase(StrictModel):
-    id: str = Field(pattern=r"^uc_[0-9a-f]{10,64}$")
-    document_id: str = Field(pattern=r"^doc_[0-9a-f]{12}$")
+    id: str = Field(pattern=rf"^uc_{ID_DIGITS}$")
+    document_id: str = Field(pattern=DOCUMENT_ID)
     name: str = Field(min_length=1)
     actor: str = Field(min_length=1)
     goal: str = Field(min_length=1)
@@ -33,8 +39,8 @@ class UseCase(StrictModel):
 
 
 class Policy(StrictModel):
-    id: str = Field(pattern=r"^pol_[0-9a-f]{10,64}$")
-    document_id: str = Field(pattern=r"^doc_[0-9a-f]{12}$")
+    id: str = Field(pattern=rf"^pol_{ID_DIGITS}$")
+    document_id: str = Field(pattern=DOCUMENT_ID)
     statement: str = Field(min_length=1)
     kind: PolicyKind
     conditions: list[str] = Field(default_factory=list)
@@ -56,8 +62,8 @@ class Axis(StrictModel):
 class TestCase(StrictModel):
     __test__ = False  # not a pytest class
 
-    id: str = Field(pattern=r"^tc_[0-9a-f]{10,64}$")
-    document_id: str = Field(pattern=r"^doc_[0-9a-f]{12}$")
+    id: str = Field(pattern=rf"^tc_{ID_DIGITS}$")
+    document_id: str = Field(pattern=DOCUMENT_ID)
     use_case_id: str
     policy_ids: list[str] = Field(min_length=1)
     axis_values: dict[str, str] = Field(description="Axis name -> chosen value.")
@@ -85,7 +91,7 @@ class ExampleMetadata(StrictModel):
 
 
 class DatasetExample(StrictModel):
-    id: str = Field(pattern=r"^ex_[0-9a-f]{10,64}$")
+    id: str = Field(pattern=rf"^ex_{ID_DIGITS}$")
     test_case_id: str
     messages: list[Message] = Field(min_length=1)
     expected_output: str = Field(min_length=1)

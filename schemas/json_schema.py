@@ -18,6 +18,15 @@ from pydantic import TypeAdapter
 
 from synthgen.schemas.calls import CallRecord
 from synthgen.schemas.items import DatasetExample, Policy, TestCase, UseCase
+from synthgen.schemas.layout import (
+    BINDING_FILE,
+    CALLS_FILE,
+    DATASET_FILE,
+    MANIFEST_FILE,
+    POLICIES_FILE,
+    TEST_CASES_FILE,
+    USE_CASES_FILE,
+)
 from synthgen.schemas.manifest import RunBinding, RunManifest
 
 OutputKind = Literal["use_cases", "policies", "test_cases", "dataset", "manifest", "run", "calls"]
@@ -46,28 +55,28 @@ class OutputContract:
 OUTPUT_CONTRACTS: tuple[OutputContract, ...] = (
     OutputContract(
         "use_cases",
-        "use_cases.json",
+        USE_CASES_FILE,
         "use_cases.schema.json",
         "use_cases.json: the use cases extracted from the input documents, each with line-cited evidence.",
         TypeAdapter(list[UseCase]),
     ),
     OutputContract(
         "policies",
-        "policies.json",
+        POLICIES_FILE,
         "policies.schema.json",
         "policies.json: the rules extracted from the input documents, each with line-cited evidence.",
         TypeAdapter(list[Policy]),
     ),
     OutputContract(
         "test_cases",
-        "test_cases.json",
+        TEST_CASES_FILE,
         "test_cases.schema.json",
         "test_cases.json: one test case per covering-array row.",
         TypeAdapter(list[TestCase]),
     ),
     OutputContract(
         "dataset",
-        "dataset.jsonl",
+        DATASET_FILE,
         "dataset_example.schema.json",
         "One line of dataset.jsonl: a conversation, the expected reply and its evaluation criteria.",
         TypeAdapter(DatasetExample),
@@ -75,21 +84,21 @@ OUTPUT_CONTRACTS: tuple[OutputContract, ...] = (
     ),
     OutputContract(
         "manifest",
-        "manifest.json",
+        MANIFEST_FILE,
         "manifest.schema.json",
         "manifest.json: what went into a run, what came out, and what happened in between.",
         TypeAdapter(RunManifest),
     ),
     OutputContract(
         "run",
-        "run.json",
+        BINDING_FILE,
         "run.schema.json",
         "run.json: the inputs and settings a run directory is bound to.",
         TypeAdapter(RunBinding),
     ),
     OutputContract(
         "calls",
-        "calls.jsonl",
+        CALLS_FILE,
         "call_record.schema.json",
         "One line of calls.jsonl: a recorded model exchange, keyed by the hash of its request.",
         TypeAdapter(CallRecord),

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from itertools import pairwise
 from typing import Literal, get_args
 
+from synthgen.schemas.items import ID_DIGITS
+
 IdPrefix = Literal["uc_", "pol_", "tc_", "ex_"]
 
-ID_PATTERN = re.compile(r"^(uc|pol|tc|ex)_[0-9a-f]{10,64}$")
+ID_PATTERN = re.compile(rf"^(uc|pol|tc|ex)_{ID_DIGITS}$")
 SHORT_HEX = 10
 
 
@@ -32,11 +34,6 @@ def normalize_key(text: str) -> str:
     while end > start and _is_trimmable(collapsed[end - 1]):
         end -= 1
     return collapsed[start:end]
-
-
-def stable_id(prefix: IdPrefix, key: str) -> str:
-    """The short ID of one key, for when the other keys of its kind are not at hand."""
-    return _checked(prefix) + _digest(key)[:SHORT_HEX]
 
 
 def allocate_ids(prefix: IdPrefix, keys: Sequence[str]) -> list[str]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from synthgen.orchestrator.llm.costs import usage_cost, usd
 from synthgen.orchestrator.run.pipeline import RunResult
+from synthgen.schemas.layout import DATASET_FILE, MANIFEST_FILE
 from synthgen.schemas.manifest import RunManifest, TokenUsage
 
 
@@ -30,13 +31,13 @@ def render_summary(result: RunResult) -> str:
             f"{usage_cost(stage.usage):>12}  {reasons}".rstrip()
         )
     total = sum(manifest.usage_by_model.values(), TokenUsage())
-    examples = next(o.records for o in manifest.outputs if o.name == "dataset.jsonl")
+    examples = next(o.records for o in manifest.outputs if o.name == DATASET_FILE)
     lines += [
         "",
         f"dataset  {examples} examples from {len(manifest.inputs)} document(s)",
         f"tokens   {total.input_tokens:,} in / {total.output_tokens:,} out in {total.requests:,} model requests",
         f"cost     {cost_line(manifest)}",
-        f"files    {result.run_dir}/  " + " ".join([o.name for o in manifest.outputs] + ["manifest.json"]),
+        f"files    {result.run_dir}/  " + " ".join([o.name for o in manifest.outputs] + [MANIFEST_FILE]),
     ]
     return "\n".join(lines)
 
@@ -76,7 +77,7 @@ def summary_json(result: RunResult) -> str:
         "model": manifest.config.model,
         "seed": manifest.config.seed,
         "documents": [i.path for i in manifest.inputs],
-        "examples": next(o.records for o in manifest.outputs if o.name == "dataset.jsonl"),
+        "examples": next(o.records for o in manifest.outputs if o.name == DATASET_FILE),
         "stages": {
             name: {
                 "requested": stage.requested,
@@ -93,7 +94,7 @@ def summary_json(result: RunResult) -> str:
         "spent_this_run": _usage_json(manifest.volatile.calls.live),
         "replayed": _usage_json(manifest.volatile.calls.replayed),
         "pricing": manifest.pricing.model_dump(mode="json") if manifest.pricing else None,
-        "files": [*(o.name for o in manifest.outputs), "manifest.json"],
+        "files": [*(o.name for o in manifest.outputs), MANIFEST_FILE],
         "stale_calls": len(result.stale_calls),
     }
     return json.dumps(data, indent=2)

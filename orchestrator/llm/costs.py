@@ -30,9 +30,9 @@ from pydantic_ai.models.wrapper import WrapperModel
 from synthgen.agents.prompts import all_prompts
 from synthgen.agents.supervisor import REVIEW_BATCH_SIZE
 from synthgen.errors import SynthgenError
-from synthgen.schemas.document import SourceDocument, Window
+from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.manifest import STAGES, CallCost, PricingInfo, TokenUsage
-from synthgen.tools.windows import section_windows
+from synthgen.tools.windows import CHARS_PER_TOKEN, estimate_tokens, section_windows
 
 log = logging.getLogger("synthgen")
 
@@ -278,7 +278,6 @@ class CostLedger:
 
 # -- the up-front estimate ---------------------------------------------------------------------
 
-CHARS_PER_TOKEN = 4
 TOOL_SCHEMA_TOKENS = 400  # the output tool's JSON schema, sent with every request
 # Rough answer sizes, from runs on the corpus: extraction quotes about half of what it reads.
 EXTRACTION_OUTPUT_RATIO = 0.5
@@ -369,18 +368,16 @@ def recorded_cost(calls_path: Path) -> Decimal:
     return total
 
 
-def _window_tokens(doc: SourceDocument, window: Window) -> int:
-    chars = sum(len(doc.line(n)) + 7 for n in range(window.line_start, window.line_end + 1))  # + "NNN | " and newline
-    return -(-chars // CHARS_PER_TOKEN)
-
-
 def estimate_for(
     documents: Sequence[SourceDocument], price_per_mtok: ModelPrice | None, *, window_tokens: int,
     max_examples: int | None,
 ) -> Estimate:  # fmt: skip
     """The up-front estimate of a fresh run over these documents."""
     return estimate_run(
-        [[_window_tokens(doc, w) for w in section_windows(doc, window_tokens)] for doc in documents],
+        [
+            [estimate_tokens(doc, w.line_start, w.line_end) for w in section_windows(doc, window_tokens)]
+            for doc in documents
+        ],
         [len(doc.sections) for doc in documents],
         {p.name: len(p.text) for p in all_prompts()},
         max_examples,

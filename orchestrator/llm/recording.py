@@ -30,7 +30,6 @@ from synthgen.schemas.manifest import TokenUsage
 
 log = logging.getLogger("synthgen")
 
-CALLS_FILE = "calls.jsonl"
 RecordMode = Literal["record", "replay"]
 _RESPONSE = TypeAdapter(ModelResponse)
 # Fields that change on every run without changing what was asked.

@@ -6,7 +6,6 @@ the item spans. A test case and its example share their hash, so `tc_X` and `ex_
 other's spans too.
 """
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,9 +18,10 @@ import typer
 from synthgen.errors import InputError
 from synthgen.orchestrator.cli.errors import friendly_errors
 from synthgen.orchestrator.llm.costs import usd
-from synthgen.orchestrator.observe.tracing import PREFIX, TRACE_FILE
+from synthgen.orchestrator.observe.tracing import PREFIX
+from synthgen.schemas.items import ITEM_ID
+from synthgen.schemas.layout import TRACE_FILE
 
-_ID = re.compile(r"\b(?:uc|pol|tc|ex)_[0-9a-f]{10,64}\b")
 LABEL_WIDTH = 64
 NOTE_WIDTH = 160
 
@@ -146,7 +146,7 @@ def _mentions(values: Iterable[Any], targets: set[str]) -> bool:
     for value in values:
         items = value if isinstance(value, list) else [value]
         for item in items:
-            if isinstance(item, str) and targets.intersection(_ID.findall(item)):
+            if isinstance(item, str) and targets.intersection(ITEM_ID.findall(item)):
                 return True
     return False
 
@@ -162,7 +162,7 @@ def known_ids(roots: list[SpanNode]) -> set[str]:
             for value in _synthgen_values(node.attributes):
                 for item in value if isinstance(value, list) else [value]:
                     if isinstance(item, str):
-                        ids.update(_ID.findall(item))
+                        ids.update(ITEM_ID.findall(item))
     return ids
 
 
@@ -242,7 +242,7 @@ def note(node: SpanNode, targets: set[str] | None = None) -> str:
     def only(entries: Any) -> list[str]:
         entries = [str(e) for e in (entries or [])]
         if targets:
-            entries = [e for e in entries if targets.intersection(_ID.findall(e))]
+            entries = [e for e in entries if targets.intersection(ITEM_ID.findall(e))]
         return entries
 
     parts = []

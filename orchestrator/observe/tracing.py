@@ -17,7 +17,6 @@ trace.jsonl, one JSON object per line, with its parent's id. The file is volatil
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,9 +36,10 @@ from opentelemetry.trace import Link, SpanContext, Status, StatusCode
 from synthgen import __version__
 from synthgen.errors import InputError
 from synthgen.schemas.document import SourceDocument
+from synthgen.schemas.items import ITEM_ID
+from synthgen.schemas.layout import TRACE_FILE
 from synthgen.schemas.manifest import TokenUsage
 
-TRACE_FILE = "trace.jsonl"
 SERVICE_NAME = "synthgen"
 PREFIX = "synthgen."
 TRACE_FILE_VERSION = 1
@@ -428,4 +428,4 @@ def run_trace(run_dir: Path, run_id: str, documents: Sequence[SourceDocument], *
 
 def item_ids(text: str) -> list[str]:
     """The uc_/pol_/tc_/ex_ IDs mentioned in a text."""
-    return re.findall(r"\b(?:uc|pol|tc|ex)_[0-9a-f]{10,64}\b", text)
+    return ITEM_ID.findall(text)

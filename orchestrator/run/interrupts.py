@@ -19,6 +19,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from synthgen.schemas.layout import CALLS_FILE
+
 T = TypeVar("T")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 GRACE_SECONDS = 10.0
@@ -51,9 +53,9 @@ def recorded_answers(calls_path: Path) -> int:
 
 def resume_line(stop: Interrupted, run_dir: Path) -> str:
     """The one line printed when a run is interrupted."""
-    answers = recorded_answers(run_dir / "calls.jsonl")
+    answers = recorded_answers(run_dir / CALLS_FILE)
     if answers:
-        kept = f"{answers} model answer(s) are kept in {run_dir / 'calls.jsonl'}"
+        kept = f"{answers} model answer(s) are kept in {run_dir / CALLS_FILE}"
         return f"synthgen: interrupted ({stop.signal_name}): {kept}; run the same command again to resume"
     return (
         f"synthgen: interrupted ({stop.signal_name}) before any model answer was recorded; run the same command again"

@@ -12,7 +12,7 @@ from synthgen import __version__
 from synthgen.agents.prompts import all_prompts
 from synthgen.errors import GateError
 from synthgen.orchestrator.llm.costs import PRICING, CostLedger, check_budget
-from synthgen.orchestrator.llm.recording import CALLS_FILE, CallLog, RecordingModel
+from synthgen.orchestrator.llm.recording import CallLog, RecordingModel
 from synthgen.orchestrator.llm.resolve import ResolvedModel
 from synthgen.orchestrator.llm.retries import AdaptiveLimiter
 from synthgen.orchestrator.observe.logs import Progress
@@ -36,6 +36,14 @@ from synthgen.orchestrator.rundir.directory import (
 )
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import DatasetExample, TestCase
+from synthgen.schemas.layout import (
+    CALLS_FILE,
+    DATASET_FILE,
+    MANIFEST_FILE,
+    POLICIES_FILE,
+    TEST_CASES_FILE,
+    USE_CASES_FILE,
+)
 from synthgen.schemas.manifest import (
     STAGES,
     CallCounts,
@@ -210,7 +218,7 @@ async def run_pipeline(
             trace.record_totals(len(generated.examples), ledger.live, ledger.replayed)
             for name, (data, _) in files.items():
                 write_atomically(run_dir / name, data)
-            write_atomically(run_dir / "manifest.json", json_bytes(manifest))
+            write_atomically(run_dir / MANIFEST_FILE, json_bytes(manifest))
     finally:
         progress.close()
         directory.close()
@@ -224,10 +232,10 @@ def output_files(generated: Generated) -> dict[str, tuple[bytes, int]]:
     """The dataset's files: name -> (bytes, records)."""
     index = generated.index
     return {
-        "use_cases.json": (json_bytes(list(index.use_cases.values())), len(index.use_cases)),
-        "policies.json": (json_bytes(list(index.policies.values())), len(index.policies)),
-        "test_cases.json": (json_bytes(generated.test_cases), len(generated.test_cases)),
-        "dataset.jsonl": (jsonl_bytes(generated.examples), len(generated.examples)),
+        USE_CASES_FILE: (json_bytes(list(index.use_cases.values())), len(index.use_cases)),
+        POLICIES_FILE: (json_bytes(list(index.policies.values())), len(index.policies)),
+        TEST_CASES_FILE: (json_bytes(generated.test_cases), len(generated.test_cases)),
+        DATASET_FILE: (jsonl_bytes(generated.examples), len(generated.examples)),
     }
 
 

@@ -14,21 +14,10 @@ from pydantic import BaseModel, ValidationError
 
 from synthgen.errors import RunDirectoryError
 from synthgen.schemas.document import SourceDocument
+from synthgen.schemas.layout import BINDING_FILE, MANIFEST_FILE, RUN_FILES
 from synthgen.schemas.manifest import OutputFile, RunBinding, RunConfig
 
 RUNS_DIR = Path("runs")
-BINDING_FILE = "run.json"
-# Everything synthgen writes into a run directory; --force removes these and nothing else.
-RUN_FILES = (
-    "run.json",
-    "calls.jsonl",
-    "trace.jsonl",
-    "use_cases.json",
-    "policies.json",
-    "test_cases.json",
-    "dataset.jsonl",
-    "manifest.json",
-)
 
 
 def run_id_for(documents: Sequence[SourceDocument], config: RunConfig) -> str:
@@ -45,7 +34,7 @@ def run_id_for(documents: Sequence[SourceDocument], config: RunConfig) -> str:
 
 def bound_run_id(path: Path) -> str | None:
     """The run a directory was made for, or None for a new or empty directory."""
-    for name in (BINDING_FILE, "manifest.json"):
+    for name in (BINDING_FILE, MANIFEST_FILE):
         file = path / name
         if file.exists():
             try:

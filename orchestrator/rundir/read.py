@@ -8,15 +8,16 @@ from pydantic import TypeAdapter
 
 from synthgen.errors import InputError
 from synthgen.schemas.items import DatasetExample, Policy, TestCase, UseCase
+from synthgen.schemas.layout import DATASET_FILE, MANIFEST_FILE, POLICIES_FILE, TEST_CASES_FILE, USE_CASES_FILE
 from synthgen.schemas.manifest import RunManifest
 from synthgen.tools.schema_validator import validate_json_file
 
 OUTPUT_FILES = {
-    "use_cases.json": "use_cases",
-    "policies.json": "policies",
-    "test_cases.json": "test_cases",
-    "dataset.jsonl": "dataset",
-    "manifest.json": "manifest",
+    USE_CASES_FILE: "use_cases",
+    POLICIES_FILE: "policies",
+    TEST_CASES_FILE: "test_cases",
+    DATASET_FILE: "dataset",
+    MANIFEST_FILE: "manifest",
 }
 
 
@@ -45,13 +46,13 @@ def read_run_files(run_dir: Path) -> tuple[RunFiles | None, list[str]]:
     files = RunFiles(
         run_dir=run_dir,
         contents=contents,
-        manifest=RunManifest.model_validate_json(contents["manifest.json"]),
-        use_cases=TypeAdapter(list[UseCase]).validate_json(contents["use_cases.json"]),
-        policies=TypeAdapter(list[Policy]).validate_json(contents["policies.json"]),
-        test_cases=TypeAdapter(list[TestCase]).validate_json(contents["test_cases.json"]),
+        manifest=RunManifest.model_validate_json(contents[MANIFEST_FILE]),
+        use_cases=TypeAdapter(list[UseCase]).validate_json(contents[USE_CASES_FILE]),
+        policies=TypeAdapter(list[Policy]).validate_json(contents[POLICIES_FILE]),
+        test_cases=TypeAdapter(list[TestCase]).validate_json(contents[TEST_CASES_FILE]),
         examples=[
             DatasetExample.model_validate(orjson.loads(line))
-            for line in contents["dataset.jsonl"].splitlines()
+            for line in contents[DATASET_FILE].splitlines()
             if line.strip()
         ],
     )
