@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any, Literal, Self
 
-from synthgen.evals.scripted import ScriptedModel, example_answer, extraction_answer, test_design_answer
+from synthgen.evals.scripted import ScriptedModel, design_answer, example_answer, extraction_answer
 
 HOST = "127.0.0.1"  # never anything else: this server must not be reachable from another machine
 OUTPUT_TOOL_PREFIX = "final_result"  # pydantic-ai names its output tool final_result (final_result_<Type> for unions)
@@ -145,7 +145,7 @@ def scripted_answer(agent: AgentName, prompt: str, scripted: ScriptedModel) -> d
     if agent == "extraction":
         return extraction_answer(prompt)
     if agent == "test_design":
-        return test_design_answer(prompt)
+        return design_answer(prompt)
     if agent == "supervisor":
         return scripted.supervisor_answer(prompt)
     return example_answer(prompt)  # ScriptedModel treats any other schema as the example writer, so do we

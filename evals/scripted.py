@@ -129,7 +129,7 @@ def extraction_answer(prompt: str) -> dict[str, object]:
     return {"use_cases": use_cases[:MAX_USE_CASES], "policies": policies[:MAX_POLICIES]}
 
 
-def test_design_answer(prompt: str) -> dict[str, object]:
+def design_answer(prompt: str) -> dict[str, object]:
     ids = list(dict.fromkeys(_POLICY_ID.findall(prompt)))
     half = max(1, len(ids) // 2)
     first, second = ids[:half], ids[half:] or ids[:half]
@@ -149,9 +149,6 @@ def test_design_answer(prompt: str) -> dict[str, object]:
             },
         ]
     }
-
-
-test_design_answer.__test__ = False  # type: ignore[attr-defined]
 
 
 def _policy_sources(prompt: str) -> dict[str, tuple[str, int, str]]:
@@ -221,7 +218,7 @@ class ScriptedModel:
         if "use_cases" in fields:
             agent, answer = "extraction", extraction_answer(prompt)
         elif "axes" in fields:
-            agent, answer = "test_design", test_design_answer(prompt)
+            agent, answer = "test_design", design_answer(prompt)
         elif "verdicts" in fields:
             agent, answer = "supervisor", self.supervisor_answer(prompt)
         else:

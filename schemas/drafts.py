@@ -7,7 +7,7 @@ itself is stopped by the grammar instead of running until its token limit.
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from synthgen.schemas.base import StrictModel
@@ -65,8 +65,9 @@ class AxisDraft(StrictModel):
     )
 
 
-class TestDesignDraft(StrictModel):
-    __test__ = False
+class DesignDraft(StrictModel):
+    # The title is part of the output tool's JSON schema, so of every recorded request's key: kept.
+    model_config = ConfigDict(extra="forbid", title="TestDesignDraft")
 
     axes: list[AxisDraft] = Field(min_length=1, max_length=6)
     repairs: Repairs

@@ -41,7 +41,7 @@ from synthgen.agents.extraction import ExtractionDeps, extraction_agent, extract
 from synthgen.evals.fake_openai import INVENTED_QUOTE, FakeOpenAIServer, Fault, agent_of
 from synthgen.evals.scripted import extraction_answer
 from synthgen.schemas.document import Window
-from synthgen.schemas.drafts import ExampleDraft, ExtractionDraft, SupervisorReview, TestDesignDraft
+from synthgen.schemas.drafts import DesignDraft, ExampleDraft, ExtractionDraft, SupervisorReview
 from synthgen.tools.parser import parse_document
 
 EXTRACTION_PROMPT = """Lines 1-5 of 5.
@@ -130,7 +130,7 @@ def test_a_valid_request_gets_the_scripted_answer_as_a_tool_call(server: FakeOpe
     ("output_type", "agent"),
     [
         (ExtractionDraft, "extraction"),
-        (TestDesignDraft, "test_design"),
+        (DesignDraft, "test_design"),
         (ExampleDraft, "example_writer"),
         (SupervisorReview, "supervisor"),
     ],

@@ -2,10 +2,10 @@
 
 from agent_scripts import DOCUMENT, GIFT_CARDS, RECEIPT, REFUND, TEST_CASE, WINDOW_30
 
-from synthgen.schemas.drafts import ExampleDraft, ExtractionDraft, TestDesignDraft
+from synthgen.schemas.drafts import DesignDraft, ExampleDraft, ExtractionDraft
 from synthgen.schemas.items import DatasetExample, EvaluationCriterion, ExampleMetadata, Message
 from synthgen.tools.gates import ItemIndex, conversation_findings, run_problems
-from synthgen.tools.repairs import repair_example, repair_extraction, repair_test_design
+from synthgen.tools.repairs import repair_design, repair_example, repair_extraction
 
 RECEIPT_QUOTE = {"line_start": 4, "line_end": 4, "quote": "Refunds require the original receipt."}
 INVENTED = {"line_start": 4, "line_end": 4, "quote": "Refunds are always free of charge."}
@@ -37,14 +37,14 @@ def test_an_extraction_keeps_what_is_grounded_and_counts_what_it_drops() -> None
 
 
 def test_axes_are_repaired_and_each_problem_counted() -> None:
-    draft = TestDesignDraft.model_validate(
+    draft = DesignDraft.model_validate(
         {"axes": [
             {"name": "use_case", "values": ["a", "b"], "rationale": "", "policy_ids": [WINDOW_30.id]},
             {"name": "receipt", "values": ["with", "With ", "without"], "rationale": "", "policy_ids": [RECEIPT.id]},
         ]}
     )  # fmt: skip
 
-    repaired = repair_test_design(draft, [WINDOW_30, RECEIPT])
+    repaired = repair_design(draft, [WINDOW_30, RECEIPT])
 
     assert [(a.name, a.values) for a in repaired.result] == [("receipt", ["with", "without"])]
     assert repaired.counts == {"axis_problem_repaired": 2}

@@ -16,10 +16,10 @@ from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.drafts import (
     AxisDraft,
     CriterionDraft,
+    DesignDraft,
     ExampleDraft,
     ExtractionDraft,
     PolicyDraft,
-    TestDesignDraft,
     UseCaseDraft,
 )
 from synthgen.schemas.items import USE_CASE_AXIS, Evidence, Message, Policy, TestCase
@@ -205,7 +205,7 @@ def _repair_axis(
     return axis.model_copy(update={"values": list(values.values()), "policy_ids": policy_ids}), problems
 
 
-def repair_test_design(draft: TestDesignDraft, policies: Sequence[Policy]) -> Repaired[list[AxisDraft]]:
+def repair_design(draft: DesignDraft, policies: Sequence[Policy]) -> Repaired[list[AxisDraft]]:
     """The usable axes: repeated values and unknown policy ids dropped, an axis left with fewer than
     two values or no policy dropped. Each problem repaired is counted as `axis_problem_repaired`."""
     valid_ids = [policy.id for policy in policies]

@@ -6,7 +6,7 @@ The use case is itself an axis, so every use case meets every value of every oth
 import logging
 from dataclasses import dataclass
 
-from synthgen.agents.test_design import TestDesignDeps, test_design_agent, test_design_prompt
+from synthgen.agents.designer import DesignerDeps, designer_agent, designer_prompt
 from synthgen.orchestrator.observe.tracing import annotate_current
 from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext, gather_all
 from synthgen.schemas.items import USE_CASE_AXIS, Axis, Policy, TestCase, UseCase
@@ -105,14 +105,14 @@ def build_test_cases(
 async def design_document(extraction: Extraction, stage: Stage, strength: int, seed: int) -> tuple[Design, StageReport]:
     """The document's axes and test cases; none if the model fails on its design."""
     doc = extraction.document
-    deps = TestDesignDeps(document=doc, use_cases=extraction.use_cases, policies=extraction.policies)
+    deps = DesignerDeps(document=doc, use_cases=extraction.use_cases, policies=extraction.policies)
     item = Item(
         doc.id, "test design", "test design: name the variation axes", f"test design for {doc.path}",
         {"use_case_ids": [uc.id for uc in extraction.use_cases], "policy_ids": [p.id for p in extraction.policies]},
     )  # fmt: skip
 
     async def work() -> tuple[list[Axis], dict[str, int]]:
-        draft = await stage.runner.run(test_design_agent, test_design_prompt(deps), deps, STAGE, item.name)
+        draft = await stage.runner.run(designer_agent, designer_prompt(deps), deps, STAGE, item.name)
         repairs = draft.repairs.get("axis_problem_repaired", 0)
         annotate_current(axes=[a.name for a in draft.axes], repairs=repairs)
         axes = [Axis(name=a.name, values=a.values, rationale=a.rationale, policy_ids=a.policy_ids) for a in draft.axes]

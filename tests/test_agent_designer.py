@@ -4,11 +4,11 @@ from agent_scripts import DOCUMENT, GIFT_CARDS, REFUND, WINDOW_30, Args, Script,
 from inline_snapshot import snapshot
 from pydantic_ai.models.function import FunctionModel
 
-from synthgen.agents import test_design
-from synthgen.agents.test_design import TestDesignDeps
-from synthgen.schemas.drafts import TestDesignDraft
+from synthgen.agents import designer
+from synthgen.agents.designer import DesignerDeps
+from synthgen.schemas.drafts import DesignDraft
 
-DEPS = TestDesignDeps(document=DOCUMENT, use_cases=[REFUND], policies=[WINDOW_30, GIFT_CARDS])
+DEPS = DesignerDeps(document=DOCUMENT, use_cases=[REFUND], policies=[WINDOW_30, GIFT_CARDS])
 
 
 def axis(name: str, values: list[str], policy_ids: list[str]) -> Args:
@@ -19,10 +19,8 @@ DAYS = axis("days_since_purchase", ["10 days after purchase", "31 days after pur
 ITEM = axis("item_type", ["a jacket", "a gift card"], [GIFT_CARDS.id])
 
 
-def run_draft(script: Script) -> TestDesignDraft:
-    result = test_design.test_design_agent.run_sync(
-        test_design.test_design_prompt(DEPS), model=FunctionModel(script), deps=DEPS
-    )
+def run_draft(script: Script) -> DesignDraft:
+    result = designer.designer_agent.run_sync(designer.designer_prompt(DEPS), model=FunctionModel(script), deps=DEPS)
     return result.output
 
 
@@ -31,7 +29,7 @@ def run(script: Script) -> list[str]:
 
 
 def test_prompt_lists_use_cases_and_policies_with_ids() -> None:
-    assert test_design.test_design_prompt(DEPS) == snapshot("""\
+    assert designer.designer_prompt(DEPS) == snapshot("""\
 Document: policy.md
 
 <use_cases>

@@ -1,4 +1,4 @@
-"""Test-design agent: use cases + policies -> named variation axes tied to policies.
+"""Designer agent: use cases + policies -> named variation axes tied to policies, for test cases.
 
 Combinations are not the model's business: `tools.combinatorics` picks them from these axes.
 """
@@ -10,34 +10,35 @@ from pydantic_ai import Agent, ModelRetry, RunContext
 from synthgen.agents.prompts import load_prompt
 from synthgen.agents.shared import retry_message
 from synthgen.schemas.document import SourceDocument
-from synthgen.schemas.drafts import TestDesignDraft
+from synthgen.schemas.drafts import DesignDraft
 from synthgen.schemas.items import Policy, UseCase
-from synthgen.tools.repairs import repair_test_design
+from synthgen.tools.repairs import repair_design
 
-PROMPT = load_prompt("test_design")
+# The name calls.jsonl, the manifest (usage_by_agent, calls, prompts) and the prompt file know this
+# agent by: kept from before the module was renamed, so recorded runs and manifests stay the same.
+AGENT_NAME = "test_design"
+PROMPT = load_prompt(AGENT_NAME)
 
 
 @dataclass(frozen=True)
-class TestDesignDeps:
-    __test__ = False  # not a pytest class
-
+class DesignerDeps:
     document: SourceDocument
     use_cases: list[UseCase]
     policies: list[Policy]
 
 
-test_design_agent = Agent(
+designer_agent = Agent(
     None,  # the orchestrator passes model= and model_settings= to each run
-    name="test_design",
-    output_type=TestDesignDraft,
-    deps_type=TestDesignDeps,
+    name=AGENT_NAME,
+    output_type=DesignDraft,
+    deps_type=DesignerDeps,
     instructions=PROMPT.text,
     retries=2,
     defer_model_check=True,
 )
 
 
-def test_design_prompt(deps: TestDesignDeps) -> str:
+def designer_prompt(deps: DesignerDeps) -> str:
     """The user message: every use case and policy with the id the answer must refer to."""
     use_cases = "\n".join(f"- {uc.id} | {uc.name} | goal: {uc.goal}" for uc in deps.use_cases)
     policies = "\n".join(_policy_line(policy) for policy in deps.policies)
@@ -49,22 +50,19 @@ def test_design_prompt(deps: TestDesignDeps) -> str:
     )
 
 
-test_design_prompt.__test__ = False  # type: ignore[attr-defined]  # its name starts with "test_"
-
-
 def _policy_line(policy: Policy) -> str:
     conditions = "; ".join(policy.conditions) or "always"
     return f"- {policy.id} | {policy.kind} | {policy.statement} | when: {conditions}"
 
 
-@test_design_agent.output_validator
-def validate_test_design(ctx: RunContext[TestDesignDeps], draft: TestDesignDraft) -> TestDesignDraft:
+@designer_agent.output_validator
+def validate_design(ctx: RunContext[DesignerDeps], draft: DesignDraft) -> DesignDraft:
     """Axes must cite real policies, have distinct names and distinct values.
 
     What can be repaired deterministically is (tools/repairs.py), and counted in the answer's
     `repairs`. Only an answer with no usable axis goes back to the model.
     """
-    repaired = repair_test_design(draft, ctx.deps.policies)
+    repaired = repair_design(draft, ctx.deps.policies)
     if not repaired.result:
         raise ModelRetry(
             retry_message(
