@@ -189,6 +189,7 @@ def check_dataset(index: ItemIndex, examples: list[DatasetExample]) -> None:
 async def run_pipeline(
     documents: list[SourceDocument], model: ResolvedModel, options: RunOptions, progress: Progress | None = None
 ) -> RunResult:
+    """Check the run can start, generate its dataset, then write the dataset and its manifest."""
     binding, run_dir = plan_run(documents, model, options)
     check_budget(
         documents, model.model, model.name, options.max_cost, window_tokens=options.window_tokens,
@@ -205,17 +206,14 @@ async def run_pipeline(
             ledger = CostLedger(options.max_cost, model.name)
             ledger.calls_path = str(calls.path)
             ledger.listeners.append(progress.on_call)
-            recording = RecordingModel(model.model, calls, "replay" if options.replay else "record", ledger)
-            runner = ModelRunner(
-                recording,
-                ModelSettings(temperature=options.temperature, seed=options.seed),
-                AdaptiveLimiter(options.concurrency),
+            context = StageContext(
+                _runner(model, options, calls, ledger), trace, progress, options.max_failure_rate, calls.path
             )
-            context = StageContext(runner, trace, progress, options.max_failure_rate, calls.path)
             generated = await generate(documents, context, options)
             files = output_files(generated)
             manifest = build_manifest(binding, generated, ledger, files, options, started_at)
             trace.record_totals(len(generated.examples), ledger.live, ledger.replayed)
+            # No await from here on: a cancellation lands before all of these files or after all of them.
             for name, (data, _) in files.items():
                 write_atomically(run_dir / name, data)
             write_atomically(run_dir / MANIFEST_FILE, json_bytes(manifest))
@@ -226,6 +224,13 @@ async def run_pipeline(
     if stale:
         log.info("%d recorded call(s) were not asked for again (prompts or inputs changed)", len(stale))
     return RunResult(run_dir, manifest, generated.examples, stale)
+
+
+def _runner(model: ResolvedModel, options: RunOptions, calls: CallLog, ledger: CostLedger) -> ModelRunner:
+    """The run's model behind calls.jsonl (record, or --replay only) and the cost ledger."""
+    recording = RecordingModel(model.model, calls, "replay" if options.replay else "record", ledger)
+    settings = ModelSettings(temperature=options.temperature, seed=options.seed)
+    return ModelRunner(recording, settings, AdaptiveLimiter(options.concurrency))
 
 
 def output_files(generated: Generated) -> dict[str, tuple[bytes, int]]:
