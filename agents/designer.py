@@ -5,10 +5,9 @@ Combinations are not the model's business: `tools.combinatorics` picks them from
 
 from dataclasses import dataclass
 
-from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai import ModelRetry, RunContext
 
-from synthgen.agents.prompts import load_prompt
-from synthgen.agents.shared import retry_message
+from synthgen.agents.shared import pipeline_agent, retry_message
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.drafts import DesignDraft
 from synthgen.schemas.items import Policy, UseCase
@@ -17,7 +16,6 @@ from synthgen.tools.repairs import repair_design
 # The name calls.jsonl, the manifest (usage_by_agent, calls, prompts) and the prompt file know this
 # agent by: kept from before the module was renamed, so recorded runs and manifests stay the same.
 AGENT_NAME = "test_design"
-PROMPT = load_prompt(AGENT_NAME)
 
 
 @dataclass(frozen=True)
@@ -27,15 +25,7 @@ class DesignerDeps:
     policies: list[Policy]
 
 
-designer_agent = Agent(
-    None,  # the orchestrator passes model= and model_settings= to each run
-    name=AGENT_NAME,
-    output_type=DesignDraft,
-    deps_type=DesignerDeps,
-    instructions=PROMPT.text,
-    retries=2,
-    defer_model_check=True,
-)
+designer_agent = pipeline_agent(AGENT_NAME, DesignDraft, DesignerDeps)
 
 
 def designer_prompt(deps: DesignerDeps) -> str:

@@ -2,18 +2,15 @@
 
 from dataclasses import dataclass
 
-from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai import ModelRetry, RunContext
 
-from synthgen.agents.prompts import load_prompt
-from synthgen.agents.shared import document_tools, is_last_attempt, retry_message
+from synthgen.agents.shared import document_tools, is_last_attempt, pipeline_agent, retry_message
 from synthgen.errors import LineRangeError
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.drafts import ExampleDraft
 from synthgen.schemas.items import Evidence, Policy, TestCase, UseCase
 from synthgen.tools.evidence import numbered_lines
 from synthgen.tools.repairs import repair_example
-
-PROMPT = load_prompt("example_writer")
 
 
 @dataclass(frozen=True)
@@ -26,16 +23,7 @@ class ExampleWriterDeps:
     previous: ExampleDraft | None = None  # the draft the instruction applies to
 
 
-example_writer_agent = Agent(
-    None,  # the orchestrator passes model= and model_settings= to each run
-    name="example_writer",
-    output_type=ExampleDraft,
-    deps_type=ExampleWriterDeps,
-    instructions=PROMPT.text,
-    toolsets=[document_tools],
-    retries=2,
-    defer_model_check=True,
-)
+example_writer_agent = pipeline_agent("example_writer", ExampleDraft, ExampleWriterDeps, [document_tools])
 
 
 def example_writer_prompt(deps: ExampleWriterDeps) -> str:

@@ -2,16 +2,13 @@
 
 from dataclasses import dataclass
 
-from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai import ModelRetry, RunContext
 
-from synthgen.agents.prompts import load_prompt
-from synthgen.agents.shared import document_tools, is_last_attempt, retry_message
+from synthgen.agents.shared import document_tools, is_last_attempt, pipeline_agent, retry_message
 from synthgen.schemas.document import SourceDocument, Window
 from synthgen.schemas.drafts import ExtractionDraft
 from synthgen.tools import evidence as evidence_tools
 from synthgen.tools.repairs import repair_extraction
-
-PROMPT = load_prompt("extraction")
 
 
 @dataclass(frozen=True)
@@ -20,16 +17,7 @@ class ExtractionDeps:
     window: Window
 
 
-extraction_agent = Agent(
-    None,  # the orchestrator passes model= and model_settings= to each run
-    name="extraction",
-    output_type=ExtractionDraft,
-    deps_type=ExtractionDeps,
-    instructions=PROMPT.text,
-    toolsets=[document_tools],
-    retries=2,
-    defer_model_check=True,
-)
+extraction_agent = pipeline_agent("extraction", ExtractionDraft, ExtractionDeps, [document_tools])
 
 
 def extraction_prompt(deps: ExtractionDeps) -> str:

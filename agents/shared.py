@@ -1,14 +1,38 @@
-"""What the agents share: the lookup_lines tool, the retry message and the last-attempt test."""
+"""What the agents share: how one is built, the lookup_lines tool, the retry message, the last-attempt test."""
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
-from pydantic_ai import ModelRetry, RunContext
-from pydantic_ai.toolsets import FunctionToolset
+from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
 
+from synthgen.agents.prompts import load_prompt
 from synthgen.errors import LineRangeError
 from synthgen.schemas.document import SourceDocument
 from synthgen.tools.evidence import numbered_lines
+
+DepsT = TypeVar("DepsT")
+OutputT = TypeVar("OutputT")
+
+
+def pipeline_agent(
+    name: str, output_type: type[OutputT], deps_type: type[DepsT], toolsets: Sequence[AbstractToolset[Any]] = ()
+) -> Agent[DepsT, OutputT]:
+    """An agent of the pipeline, instructed by its prompt template `agents/<name>.prompt.md`.
+
+    It has no model of its own: the orchestrator passes model= and model_settings= to each run.
+    An answer that fails the output validator goes back to the model twice before the item fails.
+    """
+    return Agent(
+        None,
+        name=name,
+        output_type=output_type,
+        deps_type=deps_type,
+        instructions=load_prompt(name).text,
+        toolsets=toolsets,
+        retries=2,
+        defer_model_check=True,
+    )
 
 
 class ReadsDocument(Protocol):

@@ -7,15 +7,13 @@ revision, so a model cannot talk an invalid item into the dataset.
 from collections import Counter
 from dataclasses import dataclass
 
-from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai import ModelRetry, RunContext
 
-from synthgen.agents.extraction import retry_message
-from synthgen.agents.prompts import load_prompt
+from synthgen.agents.shared import pipeline_agent, retry_message
 from synthgen.schemas.drafts import SupervisorReview
 from synthgen.schemas.gates import GateReport
 from synthgen.schemas.items import DatasetExample, Policy, TestCase
 
-PROMPT = load_prompt("supervisor")
 REVIEW_BATCH_SIZE = 8  # examples per review: enough to compare them, few enough for a small model's context
 
 
@@ -27,15 +25,7 @@ class SupervisorDeps:
     gate_report: GateReport
 
 
-supervisor_agent = Agent(
-    None,  # the orchestrator passes model= and model_settings= to each run
-    name="supervisor",
-    output_type=SupervisorReview,
-    deps_type=SupervisorDeps,
-    instructions=PROMPT.text,
-    retries=2,
-    defer_model_check=True,
-)
+supervisor_agent = pipeline_agent("supervisor", SupervisorReview, SupervisorDeps)
 
 
 def supervisor_prompt(deps: SupervisorDeps) -> str:
