@@ -36,14 +36,7 @@ from synthgen.orchestrator.rundir.directory import (
 )
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import DatasetExample, TestCase
-from synthgen.schemas.layout import (
-    CALLS_FILE,
-    DATASET_FILE,
-    MANIFEST_FILE,
-    POLICIES_FILE,
-    TEST_CASES_FILE,
-    USE_CASES_FILE,
-)
+from synthgen.schemas.layout import CALLS_FILE, DATA_FILES, MANIFEST_FILE
 from synthgen.schemas.manifest import (
     STAGES,
     CallCounts,
@@ -234,14 +227,15 @@ def _runner(model: ResolvedModel, options: RunOptions, calls: CallLog, ledger: C
 
 
 def output_files(generated: Generated) -> dict[str, tuple[bytes, int]]:
-    """The dataset's files: name -> (bytes, records)."""
+    """The dataset's files, in layout order: name -> (bytes, records)."""
     index = generated.index
-    return {
-        USE_CASES_FILE: (json_bytes(list(index.use_cases.values())), len(index.use_cases)),
-        POLICIES_FILE: (json_bytes(list(index.policies.values())), len(index.policies)),
-        TEST_CASES_FILE: (json_bytes(generated.test_cases), len(generated.test_cases)),
-        DATASET_FILE: (jsonl_bytes(generated.examples), len(generated.examples)),
-    }
+    contents = [
+        (json_bytes(list(index.use_cases.values())), len(index.use_cases)),
+        (json_bytes(list(index.policies.values())), len(index.policies)),
+        (json_bytes(generated.test_cases), len(generated.test_cases)),
+        (jsonl_bytes(generated.examples), len(generated.examples)),
+    ]
+    return dict(zip(DATA_FILES, contents, strict=True))
 
 
 def build_manifest(
