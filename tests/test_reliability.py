@@ -452,6 +452,20 @@ def test_an_example_that_keeps_failing_is_rejected_and_the_run_goes_on(
 
 
 @pytest.mark.usefixtures("fast_cli")
+def test_a_failed_review_warns_like_any_other_item_and_rejects_its_examples(
+    corpus_dir: Path, tmp_path: Path, server: FakeOpenAIServer
+) -> None:
+    server.fault_for = only_for("supervisor", 1, Fault.server_error(500))  # the first review, its one attempt
+    out = tmp_path / "run"
+    result = run(server, corpus_dir / "tau2_retail_policy.md", out, "--max-examples", "3", "--max-attempts", "1",
+                 "--max-failure-rate", "1")  # fmt: skip
+    assert result.exit_code == 1, result.stderr  # the only review failed, so no example is left
+    (warning,) = [line for line in result.stderr.splitlines() if line.startswith("synthgen: rejected review of ")]
+    assert "server error (HTTP 500)" in warning and warning.endswith("; try a stronger model")
+    assert result.stderr.splitlines()[-1].startswith("synthgen: error: no example passed the gates and the supervisor")
+
+
+@pytest.mark.usefixtures("fast_cli")
 def test_a_failed_extraction_window_is_rejected_and_the_run_goes_on(
     corpus_dir: Path, tmp_path: Path, server: FakeOpenAIServer
 ) -> None:

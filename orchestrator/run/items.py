@@ -76,6 +76,8 @@ class StageContext:
 
 @dataclass
 class Stage:
+    """One stage while it runs: its items share the model, the trace and one failure budget."""
+
     name: str
     context: StageContext
     budget: FailureBudget

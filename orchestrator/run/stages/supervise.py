@@ -197,5 +197,8 @@ async def _rewrite(
          "instruction": revision.instruction},
     )  # fmt: skip
     return await stage.run(
-        item, lambda: write_example(test_case, index, stage.runner, STAGE, revision), "try a stronger model", False
+        item,
+        lambda: write_example(test_case, index, stage.runner, STAGE, revision),
+        advice="try a stronger model",
+        advance=False,  # the rounds count an example once it is decided
     )
