@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,10 +23,9 @@ from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
 from synthgen.errors import SynthgenError
-from synthgen.orchestrator.llm.costs import CostLedger, call_usage, price
+from synthgen.orchestrator.llm.costs import CostLedger, call_usage
 from synthgen.orchestrator.observe.tracing import annotate_current
 from synthgen.schemas.calls import CallRecord
-from synthgen.schemas.manifest import TokenUsage
 
 log = logging.getLogger("synthgen")
 
@@ -105,12 +104,6 @@ def request_key(
 
 def _checksum(key: str, response: dict[str, Any]) -> str:
     return hashlib.sha256(key.encode() + orjson.dumps(response, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-@dataclass
-class CallStats:
-    live: TokenUsage = field(default_factory=TokenUsage)
-    replayed: TokenUsage = field(default_factory=TokenUsage)
 
 
 class CallLog:
@@ -204,13 +197,10 @@ class CallLog:
 class RecordingModel(WrapperModel):
     """Answers from calls.jsonl when it can; otherwise asks the wrapped model and records the answer."""
 
-    def __init__(
-        self, wrapped: Any, calls: CallLog, mode: RecordMode = "record", ledger: CostLedger | None = None
-    ) -> None:
+    def __init__(self, wrapped: Any, calls: CallLog, mode: RecordMode, ledger: CostLedger) -> None:
         super().__init__(wrapped)
         self.calls = calls
         self.mode = mode
-        self.stats = CallStats()
         self.ledger = ledger  # prices each call and holds live calls to --max-cost
 
     async def request(
@@ -223,7 +213,6 @@ class RecordingModel(WrapperModel):
         recorded = self.calls.response(key)
         context = current_call.get() or _UNNAMED
         if recorded is not None:
-            self.stats.replayed = self.stats.replayed + _usage(recorded)
             self._account(key, context, recorded, replayed=True)
             return recorded
         if self.mode == "replay":
@@ -237,32 +226,20 @@ class RecordingModel(WrapperModel):
                 f"--replay: no recorded answer for {context.stage} stage, {context.item} ({why}); "
                 "run without --replay to call the model"
             )
-        if self.ledger is not None:
-            await self.ledger.admit_live_call()  # BudgetExceeded once --max-cost is spent
+        await self.ledger.admit_live_call()  # BudgetExceeded once --max-cost is spent
         try:
             response = await self.wrapped.request(messages, model_settings, model_request_parameters)
         except BaseException:
-            if self.ledger is not None:
-                self.ledger.live_call_failed()
+            self.ledger.live_call_failed()
             raise
         self.calls.append(key, self.wrapped.model_name, context, response)
-        self.stats.live = self.stats.live + _usage(response)
         self._account(key, context, response, replayed=False)
         return response
 
     def _account(self, key: str, context: CallContext, response: ModelResponse, replayed: bool) -> None:
         """Price the call and tag the `chat` span pydantic-ai opened around this request."""
-        cost = None
-        if self.ledger is not None:
-            entry = self.ledger.record(key, context.stage, context.item, context.agent, response, replayed)
-            cost = entry.usage.cost_usd
-        else:
-            cost = price(response)
+        cost = self.ledger.record(key, context.stage, context.item, context.agent, response, replayed).usage.cost_usd
         annotate_current(
             **{"call.replayed": replayed, "call.key": key, "call.priced": cost is not None},
             **({"call.cost_usd": float(cost)} if cost is not None else {}),
         )
-
-
-def _usage(response: ModelResponse) -> TokenUsage:
-    return TokenUsage(requests=1, input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens)
