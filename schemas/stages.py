@@ -14,6 +14,15 @@ class Extraction(StrictModel):
     policies: list[Policy]
 
 
+class ItemIndex(StrictModel):
+    """Everything an example refers to, by ID: what the write and supervise stages look things up in."""
+
+    documents: dict[str, SourceDocument]
+    use_cases: dict[str, UseCase]
+    policies: dict[str, Policy]
+    test_cases: dict[str, TestCase]
+
+
 class Design(StrictModel):
     """One document's variation axes and the test cases a covering array picked over them."""
 

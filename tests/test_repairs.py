@@ -4,7 +4,8 @@ from agent_scripts import DOCUMENT, GIFT_CARDS, RECEIPT, REFUND, TEST_CASE, WIND
 
 from synthgen.schemas.drafts import DesignDraft, ExampleDraft, ExtractionDraft
 from synthgen.schemas.items import DatasetExample, EvaluationCriterion, ExampleMetadata, Message
-from synthgen.tools.gates import ItemIndex, conversation_findings, run_problems
+from synthgen.schemas.stages import ItemIndex
+from synthgen.tools.gates import conversation_findings, run_problems
 from synthgen.tools.repairs import repair_design, repair_example, repair_extraction
 
 RECEIPT_QUOTE = {"line_start": 4, "line_end": 4, "quote": "Refunds require the original receipt."}
@@ -88,8 +89,8 @@ def test_the_run_gates_check_the_conversation_rule_the_writer_is_held_to() -> No
         metadata=ExampleMetadata(document_id=DOCUMENT.id, use_case_id=TEST_CASE.use_case_id,
                                  policy_ids=TEST_CASE.policy_ids, axis_values=TEST_CASE.axis_values, revisions=0),
     )  # fmt: skip
-    index = ItemIndex({DOCUMENT.id: DOCUMENT}, {REFUND.id: REFUND}, {p.id: p for p in (WINDOW_30, RECEIPT)},
-                      {TEST_CASE.id: TEST_CASE})  # fmt: skip
+    index = ItemIndex(documents={DOCUMENT.id: DOCUMENT}, use_cases={REFUND.id: REFUND},
+                      policies={p.id: p for p in (WINDOW_30, RECEIPT)}, test_cases={TEST_CASE.id: TEST_CASE})  # fmt: skip
     assert run_problems(index, [example]) == [
         "example ex_0123456789: message(s) 2 have role 'system'; only the first message may be a system message"
     ]

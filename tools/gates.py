@@ -8,19 +8,10 @@ from dataclasses import dataclass, field
 
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.gates import GateFinding, GateReport
-from synthgen.schemas.items import DatasetExample, Evidence, Message, Policy, TestCase, UseCase
+from synthgen.schemas.items import DatasetExample, Evidence, Message
+from synthgen.schemas.stages import ItemIndex
 from synthgen.tools.duplicates import find_duplicates
 from synthgen.tools.evidence import check_evidence
-
-
-@dataclass(frozen=True)
-class ItemIndex:
-    """Everything an example refers to, looked up by ID."""
-
-    documents: dict[str, SourceDocument]
-    use_cases: dict[str, UseCase]
-    policies: dict[str, Policy]
-    test_cases: dict[str, TestCase]
 
 
 def conversation_text(example: DatasetExample) -> str:

@@ -5,7 +5,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from synthgen.schemas.items import DatasetExample, EvaluationCriterion, Policy
-from synthgen.tools.gates import ItemIndex, check_run
+from synthgen.schemas.stages import ItemIndex
+from synthgen.tools.gates import check_run
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,8 @@ from synthgen.schemas.manifest import (
     TokenUsage,
     VolatileInfo,
 )
-from synthgen.schemas.stages import Design
-from synthgen.tools.gates import ItemIndex, run_problems
+from synthgen.schemas.stages import Design, ItemIndex
+from synthgen.tools.gates import run_problems
 
 log = logging.getLogger("synthgen")
 

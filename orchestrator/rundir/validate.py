@@ -7,7 +7,8 @@ from synthgen.errors import SynthgenError
 from synthgen.orchestrator.rundir.documents import load_document
 from synthgen.orchestrator.rundir.read import RunFiles, read_run_files
 from synthgen.schemas.document import SourceDocument
-from synthgen.tools.gates import ItemIndex, run_problems
+from synthgen.schemas.stages import ItemIndex
+from synthgen.tools.gates import run_problems
 
 
 def source_documents(files: RunFiles) -> tuple[dict[str, SourceDocument], list[str]]:

@@ -17,7 +17,8 @@ from synthgen.schemas.drafts import Verdict
 from synthgen.schemas.gates import GateReport
 from synthgen.schemas.items import DatasetExample
 from synthgen.schemas.manifest import StageReport
-from synthgen.tools.gates import ItemIndex, gate_report
+from synthgen.schemas.stages import ItemIndex
+from synthgen.tools.gates import gate_report
 
 STAGE = "supervise"
 log = logging.getLogger("synthgen")

@@ -11,7 +11,7 @@ from synthgen.orchestrator.run.runner import ModelRunner
 from synthgen.schemas.drafts import CriterionDraft, ExampleDraft
 from synthgen.schemas.items import DatasetExample, EvaluationCriterion, ExampleMetadata, TestCase
 from synthgen.schemas.manifest import StageReport
-from synthgen.tools.gates import ItemIndex
+from synthgen.schemas.stages import ItemIndex
 
 STAGE = "write"
 log = logging.getLogger("synthgen")
