@@ -34,7 +34,7 @@ class Rejected:
     item: str  # as calls.jsonl names it, e.g. "example for test case tc_..."
     reason_code: str
     message: str
-    span: SpanContext | None = None  # the item's span, for links to it
+    span: SpanContext  # the item's span, for links to it
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,8 @@
 
 import logging
 from collections import Counter
-from typing import Any
 
-from opentelemetry.trace import get_current_span
+from opentelemetry.trace import SpanContext, get_current_span
 
 from synthgen.agents.extraction import ExtractionDeps, extraction_agent, extraction_prompt
 from synthgen.errors import GateError
@@ -24,7 +23,7 @@ log = logging.getLogger("synthgen")
 
 
 async def _extract_window(doc: SourceDocument, window: Window, stage: Stage) -> tuple[ExtractionDraft, StageReport]:
-    """One window's answer and what became of the items it proposed (an empty answer if it failed)."""
+    """One window's answer and what became of the items it proposed; ItemFailed if the model fails on it."""
     deps = ExtractionDeps(document=doc, window=window)
     draft = await stage.runner.run(extraction_agent, extraction_prompt(deps), deps, STAGE, _item_name(doc, window))
     # Items the model proposed that nothing in the document grounds are rejected here.
@@ -137,7 +136,7 @@ def merge_drafts(doc: SourceDocument, drafts: list[ExtractionDraft]) -> tuple[Ex
 
 
 def _trace_merge(
-    doc: SourceDocument, extraction: Extraction, windows: list[tuple[ExtractionDraft, Any]], stage: Stage
+    doc: SourceDocument, extraction: Extraction, windows: list[tuple[ExtractionDraft, SpanContext]], stage: Stage
 ) -> None:
     """A span naming the IDs merged from the windows, linked to each window's span with the IDs it gave."""
     use_case_ids = {normalize_key(uc.name): uc.id for uc in extraction.use_cases}
@@ -154,7 +153,9 @@ def _trace_merge(
         pass
 
 
-async def _window(doc: SourceDocument, window: Window, stage: Stage) -> tuple[ExtractionDraft, StageReport, Any]:
+async def _window(
+    doc: SourceDocument, window: Window, stage: Stage
+) -> tuple[ExtractionDraft, StageReport, SpanContext]:
     """The window's draft and report, and its span's context for the merge span's links."""
     lines = f"{window.line_start}-{window.line_end}"
     item = Item(
@@ -162,7 +163,7 @@ async def _window(doc: SourceDocument, window: Window, stage: Stage) -> tuple[Ex
         {"lines": lines, "section": " > ".join(window.heading_path) or None},
     )  # fmt: skip
 
-    async def work() -> tuple[ExtractionDraft, StageReport, Any]:
+    async def work() -> tuple[ExtractionDraft, StageReport, SpanContext]:
         draft, report = await _extract_window(doc, window, stage)
         span = get_current_span()  # the window's, which `stage.run` opened
         set_attributes(span, use_cases_found=len(draft.use_cases), policies_found=len(draft.policies))
