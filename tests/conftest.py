@@ -5,7 +5,7 @@ import pytest
 from pydantic_ai import models
 
 from synthgen.evals.scripted import ScriptedModel
-from synthgen.orchestrator.cli import app as cli
+from synthgen.orchestrator.llm import resolve as resolve_module
 from synthgen.orchestrator.llm.resolve import ResolvedModel
 
 models.ALLOW_MODEL_REQUESTS = False
@@ -28,7 +28,7 @@ def use_model(monkeypatch: pytest.MonkeyPatch) -> Callable[[ScriptedModel], Scri
         def resolve(spec: str | None, base_url: str | None, replay: bool = False) -> ResolvedModel:
             return ResolvedModel(scripted.model(), "function:scripted")
 
-        monkeypatch.setattr(cli, "resolve_model", resolve)
+        monkeypatch.setattr(resolve_module, "resolve_model", resolve)
         return scripted
 
     return install

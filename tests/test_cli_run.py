@@ -334,14 +334,14 @@ def test_an_invented_quote_never_reaches_any_output(
 ) -> None:
     from pydantic_ai.models.function import FunctionModel
 
-    from synthgen.orchestrator.cli import app as cli
+    from synthgen.orchestrator.llm import resolve as resolve_module
     from synthgen.orchestrator.llm.resolve import ResolvedModel
 
     invented = "Agents must always offer a free gift card to upset customers."
     scripted = ScriptedModel()
     model = FunctionModel(_inventing(scripted, invented), model_name="scripted")
     monkeypatch.setattr(
-        cli, "resolve_model", lambda spec, base_url, replay=False: ResolvedModel(model, "function:scripted")
+        resolve_module, "resolve_model", lambda spec, base_url, replay=False: ResolvedModel(model, "function:scripted")
     )
     out = tmp_path / "run"
     result = run_cli("agent", "run", corpus_dir / "tau2_retail_policy.md", "--out", out, "--max-examples", "3")

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli import app as cli
+from synthgen.orchestrator.llm import resolve as resolve_module
 from synthgen.orchestrator.llm.costs import PRICES_VERSION, call_usage, model_price, price, usage_cost, usd
 from synthgen.orchestrator.llm.resolve import ResolvedModel
 from synthgen.schemas.manifest import TokenUsage
@@ -88,7 +89,9 @@ def test_manifest_costs_per_stage_agent_model_and_call_and_replay_reproduces_the
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, corpus_dir: Path
 ) -> None:
     model = _priced_scripted(ScriptedModel())
-    monkeypatch.setattr(cli, "resolve_model", lambda spec, base_url, replay=False: ResolvedModel(model, "gpt-4o"))
+    monkeypatch.setattr(
+        resolve_module, "resolve_model", lambda spec, base_url, replay=False: ResolvedModel(model, "gpt-4o")
+    )
     out = tmp_path / "run"
     app_args = ["agent", "run", str(corpus_dir / "tau2_retail_policy.md"), "--out", str(out), "--max-examples", "2"]
     first = runner.invoke(cli.app, app_args)

@@ -27,8 +27,8 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from typer.testing import CliRunner, Result
 
 from synthgen.evals.scripted import ScriptedModel, _user_prompt
-from synthgen.orchestrator.cli import app as cli
 from synthgen.orchestrator.cli.app import app
+from synthgen.orchestrator.llm import resolve as resolve_module
 from synthgen.orchestrator.llm.resolve import ResolvedModel
 
 DOCUMENT = """\
@@ -127,7 +127,9 @@ def use(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[..., ModelRespons
 
     def install(respond: Callable[..., ModelResponse]) -> None:
         model = FunctionModel(respond, model_name="scripted")
-        monkeypatch.setattr(cli, "resolve_model", lambda spec, base_url, replay=False: ResolvedModel(model, "scripted"))
+        monkeypatch.setattr(
+            resolve_module, "resolve_model", lambda spec, base_url, replay=False: ResolvedModel(model, "scripted")
+        )
 
     return install
 

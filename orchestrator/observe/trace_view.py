@@ -11,13 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-import typer
 
 from synthgen.errors import InputError
-from synthgen.orchestrator.cli.errors import friendly_errors
 from synthgen.orchestrator.llm.costs import usd
 from synthgen.orchestrator.observe.tracing import PREFIX, TRACE_FILE
 
@@ -362,21 +360,3 @@ def render_run(run_dir: Path, item: str | None = None, every: bool = False) -> s
     if len(traces) > len(shown):
         out += ["", f"({len(traces) - len(shown)} earlier invocation(s) of this run in {TRACE_FILE}: --all shows them)"]
     return "\n".join(out)
-
-
-def trace_command(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/<run_id>.", show_default=False)],
-    item: Annotated[
-        str | None,
-        typer.Option(
-            "--item", help="Show one item's history: an ID (uc_/pol_/tc_/ex_…) or a unique prefix.", show_default=False
-        ),
-    ] = None,
-    every: Annotated[
-        bool, typer.Option("--all", help="Show every invocation recorded (a resumed run has several), not the last.")
-    ] = False,
-) -> None:
-    """Print a run's span tree from its trace.jsonl: durations, tokens and cost per span."""
-    with friendly_errors():
-        text = render_run(run_dir, item, every)
-    typer.echo(text)
