@@ -30,8 +30,8 @@ def _fingerprint(path: Path) -> str:
 
 async def _replay(case: RecordedRun, out: Path) -> list[str]:
     from synthgen.errors import SynthgenError
+    from synthgen.orchestrator.llm.calls_file import CALLS_FILE
     from synthgen.orchestrator.llm.local.resolve import aclose_local_models
-    from synthgen.orchestrator.llm.recording import CALLS_FILE
     from synthgen.orchestrator.llm.resolve import resolve_model
     from synthgen.orchestrator.run.pipeline import run_pipeline
     from synthgen.orchestrator.rundir.documents import load_documents

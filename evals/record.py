@@ -13,8 +13,8 @@ from pathlib import Path
 
 from synthgen.errors import SynthgenError
 from synthgen.evals.suite import CASSETTES_DIR, RECORDED_RUNS, RecordedRun
+from synthgen.orchestrator.llm.calls_file import CALLS_FILE
 from synthgen.orchestrator.llm.local.resolve import aclose_local_models
-from synthgen.orchestrator.llm.recording import CALLS_FILE
 from synthgen.orchestrator.llm.resolve import resolve_model
 from synthgen.orchestrator.run.pipeline import run_pipeline
 from synthgen.orchestrator.rundir.documents import load_documents

@@ -15,8 +15,8 @@ from pydantic_evals import Case, Dataset
 from pydantic_evals.evaluators import Evaluator, EvaluatorContext
 
 from synthgen.errors import SynthgenError
+from synthgen.orchestrator.llm.calls_file import CALLS_FILE
 from synthgen.orchestrator.llm.local.resolve import aclose_local_models
-from synthgen.orchestrator.llm.recording import CALLS_FILE
 from synthgen.orchestrator.llm.resolve import resolve_model
 from synthgen.orchestrator.run.pipeline import RunOptions, run_pipeline
 from synthgen.orchestrator.rundir.documents import load_documents

@@ -403,7 +403,8 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
     example = json.loads((out / "dataset.jsonl").read_text().splitlines()[0])["id"]
     history = _cli("trace", out, "--item", example[:7])  # a unique prefix is enough
     assert history.exit_code == 0, history.stderr
-    assert _labels(history.stdout) == snapshot(
+    tree, _, calls = history.stdout.partition("\n\nmodel calls, from calls.jsonl: ")
+    assert _labels(tree) == snapshot(
         [
             "trace <id> · started <time> · 24 spans · 5 model calls (5 live, 0 replayed) · 2,251 tokens · cost unpriced (no known price for the model)",
             "history of ex_492a9d4c3b",
@@ -425,7 +426,18 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
         ]
     )
     other = json.loads((out / "dataset.jsonl").read_text().splitlines()[1])["id"]
-    assert other not in history.stdout.replace(f"review {example}, {other}", "")
+    assert other not in tree.replace(f"review {example}, {other}", "")
+    # Then the exact prompt and answer of its two model calls, offline, from calls.jsonl.
+    written = json.loads((out / "dataset.jsonl").read_text().splitlines()[0])
+    scenario = next(t for t in json.loads((out / "test_cases.json").read_text()) if t["id"] == written["test_case_id"])
+    write_call, review_call = calls.split("\n── call ")[1:]
+    assert write_call.startswith(f"1 of 2 · write · example for test case {written['test_case_id']} · scripted · live")
+    assert "output ExampleDraft · tools lookup_lines · settings seed=42, temperature=0.0" in write_call
+    assert "  instructions:\n    You write one example of an evaluation dataset" in write_call
+    assert f"  user:\n    <test_case>\n    Scenario: {scenario['scenario']}" in write_call
+    assert "  answer calls final_result:" in write_call and json.dumps(written["expected_output"]) in write_call
+    assert review_call.startswith("2 of 2 · supervise · ")
+    assert "output SupervisorReview" in review_call and f'"item_id": "{example}"' in review_call
 
     policy = json.loads((out / "policies.json").read_text())[0]["id"]
     lineage = _cli("trace", out, "--item", policy)

@@ -20,15 +20,14 @@ from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import orjson
 from genai_prices import Usage, calc_price
-from pydantic import TypeAdapter, ValidationError
 from pydantic_ai.messages import ModelResponse
 from pydantic_ai.models import Model
 from pydantic_ai.models.wrapper import WrapperModel
 
 from synthgen.agents.prompts import all_prompts
 from synthgen.errors import SynthgenError
+from synthgen.orchestrator.llm.calls_file import RESPONSE, read_calls
 from synthgen.schemas.document import SourceDocument, Window
 from synthgen.schemas.manifest import STAGES, CallCost, PricingInfo, TokenUsage
 from synthgen.tools.windows import section_windows
@@ -40,7 +39,6 @@ try:
 except PackageNotFoundError:  # pragma: no cover - it is a dependency of pydantic-ai-slim
     PRICES_VERSION = "unknown"
 PRICING = PricingInfo(source="genai-prices", version=PRICES_VERSION)
-_RESPONSE = TypeAdapter(ModelResponse)
 
 
 class BudgetExceeded(SynthgenError):
@@ -353,19 +351,10 @@ def estimate_run(
 def recorded_cost(calls_path: Path) -> Decimal:
     """What the answers already in calls.jsonl cost at list price: a resumed run does not pay for them again.
 
-    Read-only and lenient: a record that does not parse is simply not counted (the run itself
-    reports it when it loads the file).
+    Only records the run will replay count (the run itself reports the others when it loads the file).
     """
-    if not calls_path.is_file():
-        return Decimal(0)
-    total = Decimal(0)
-    for line in calls_path.read_bytes().splitlines():
-        try:
-            response = _RESPONSE.validate_python(orjson.loads(line)["response"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError):
-            continue
-        total += price(response) or Decimal(0)
-    return total
+    records = read_calls(calls_path).records
+    return sum((price(RESPONSE.validate_python(record.response)) or Decimal(0) for record in records), Decimal(0))
 
 
 def _window_tokens(doc: SourceDocument, window: Window) -> int:

@@ -13,8 +13,9 @@ from pydantic_ai import ModelSettings
 from synthgen import __version__
 from synthgen.agents.prompts import all_prompts
 from synthgen.errors import GateError
+from synthgen.orchestrator.llm.calls_file import CALLS_FILE
 from synthgen.orchestrator.llm.costs import PRICING, CostLedger, check_budget
-from synthgen.orchestrator.llm.recording import CALLS_FILE, CallLog, RecordingModel
+from synthgen.orchestrator.llm.recording import CallLog, RecordingModel
 from synthgen.orchestrator.llm.resolve import ResolvedModel
 from synthgen.orchestrator.observe.logs import Progress
 from synthgen.orchestrator.observe.tracing import RunTrace, run_trace, set_attributes
