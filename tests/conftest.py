@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from pydantic_ai import models
 
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.llm import resolve as resolve_module
 from synthgen.orchestrator.llm.resolve import ResolvedModel
+from synthgen.testing.scripted import ScriptedModel
 
 models.ALLOW_MODEL_REQUESTS = False
 

@@ -16,11 +16,11 @@ from pydantic_ai.providers.openai import OpenAIProvider
 from pydantic_ai.usage import RequestUsage
 from typer.testing import CliRunner
 
-from synthgen.evals.fake_openai import FakeOpenAIServer, Fault, agent_of
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli.app import app
 from synthgen.orchestrator.llm.costs import BudgetExceeded, CostLedger, estimate_for, model_price
 from synthgen.orchestrator.rundir.documents import load_documents
+from synthgen.testing.fake_openai import FakeOpenAIServer, Fault, agent_of
+from synthgen.testing.scripted import ScriptedModel
 
 DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl", "manifest.json"]
 runner = CliRunner()

@@ -9,8 +9,8 @@ from dirty_equals import IsStr
 from inline_snapshot import snapshot
 from typer.testing import CliRunner
 
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli.app import app
+from synthgen.testing.scripted import ScriptedModel
 
 runner = CliRunner()
 

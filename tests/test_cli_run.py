@@ -13,8 +13,8 @@ from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models.function import AgentInfo
 from typer.testing import CliRunner
 
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli.app import app
+from synthgen.testing.scripted import ScriptedModel
 
 OUTPUTS = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl", "manifest.json"]
 RUN_FILES = [*OUTPUTS, "run.json", "calls.jsonl", "trace.jsonl"]

@@ -13,12 +13,12 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.usage import RequestUsage
 from typer.testing import CliRunner
 
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli import app as cli
 from synthgen.orchestrator.llm import resolve as resolve_module
 from synthgen.orchestrator.llm.costs import PRICES_VERSION, call_usage, model_price, price, usage_cost, usd
 from synthgen.orchestrator.llm.resolve import ResolvedModel
 from synthgen.schemas.manifest import TokenUsage
+from synthgen.testing.scripted import ScriptedModel
 
 runner = CliRunner()
 

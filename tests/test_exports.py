@@ -23,7 +23,6 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from typer.testing import CliRunner
 
 from synthgen.errors import InputError
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli import app as cli
 from synthgen.orchestrator.cli.export import export, export_command
 from synthgen.orchestrator.exports import files, registry
@@ -32,6 +31,7 @@ from synthgen.orchestrator.exports.registry import FORMATS
 from synthgen.orchestrator.exports.view import ExampleView, example_views
 from synthgen.orchestrator.llm import resolve as resolve_module
 from synthgen.orchestrator.llm.resolve import ResolvedModel
+from synthgen.testing.scripted import ScriptedModel
 
 DOCS = Path(__file__).resolve().parents[1] / "README.md"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}

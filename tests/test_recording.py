@@ -11,9 +11,9 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli.app import app
 from synthgen.schemas.calls import CallRecord
+from synthgen.testing.scripted import ScriptedModel
 
 runner = CliRunner()
 DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl"]

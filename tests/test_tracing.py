@@ -15,12 +15,12 @@ from logfire.testing import CaptureLogfire
 from pydantic_ai import Agent
 from typer.testing import CliRunner
 
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli.app import app
 from synthgen.orchestrator.llm.resolve import ResolvedModel
 from synthgen.orchestrator.observe import tracing
 from synthgen.orchestrator.run.pipeline import RunOptions, run_pipeline
 from synthgen.orchestrator.rundir.documents import load_documents
+from synthgen.testing.scripted import ScriptedModel
 
 RULES = (
     "# Refunds\n"
