@@ -11,7 +11,7 @@ from synthgen.schemas.manifest import PricingInfo, RunManifest, StageReport, Tok
 
 
 def render_summary(result: RunResult) -> str:
-    manifest = result.manifest
+    manifest, summary = result.manifest, run_summary(result)
     lines = [
         f"run      {manifest.run_id}",
         f"model    {manifest.config.model}   seed {manifest.config.seed}"
@@ -30,14 +30,13 @@ def render_summary(result: RunResult) -> str:
             f"{name:<10}{stage.requested:>10}{stage.accepted:>10}{stage.rejected:>10}{tokens:>11,}"
             f"{usage_cost(stage.usage):>12}  {reasons}".rstrip()
         )
-    total = sum(manifest.usage_by_model.values(), TokenUsage())
-    examples = next(o.records for o in manifest.outputs if o.name == "dataset.jsonl")
+    total = summary.usage
     lines += [
         "",
-        f"dataset  {examples} examples from {len(manifest.inputs)} document(s)",
+        f"dataset  {summary.examples} examples from {len(summary.documents)} document(s)",
         f"tokens   {total.input_tokens:,} in / {total.output_tokens:,} out in {total.requests:,} model requests",
         f"cost     {cost_line(manifest)}",
-        f"files    {result.run_dir}/  " + " ".join([o.name for o in manifest.outputs] + ["manifest.json"]),
+        f"files    {summary.run_dir}/  " + " ".join(summary.files),
     ]
     return "\n".join(lines)
 

@@ -28,18 +28,19 @@ def _block(title: str, body: str) -> list[str]:
     return [f"  {title}:", textwrap.indent(body, INDENT) if body else f"{INDENT}(empty)"]
 
 
-def _part_lines(part: Any) -> list[str]:
+def _part_lines(part: Any, speaker: str = "assistant") -> list[str]:
+    """A message part under its heading; `speaker` names the model's own parts (an earlier turn, or the answer)."""
     kind = part.part_kind
     if kind == "system-prompt":
         return _block("system", part.content)
     if kind == "user-prompt":
         return _block("user", _text(part.content))
     if kind == "text":
-        return _block("assistant", part.content)
+        return _block(speaker, part.content)
     if kind == "thinking":
-        return _block("assistant thinking", part.content)
+        return _block(f"{speaker} thinking", part.content)
     if kind == "tool-call":
-        return _block(f"assistant calls {part.tool_name}", _text(part.args_as_dict()))
+        return _block(f"{speaker} calls {part.tool_name}", _text(part.args_as_dict()))
     if kind == "tool-return":
         return _block(f"{part.tool_name} returned", _text(part.content))
     if kind in ("retry-prompt", "retry-feedback"):
@@ -58,10 +59,7 @@ def _message_lines(message: ModelMessage) -> list[str]:
 
 
 def _answer_lines(response: ModelResponse) -> list[str]:
-    lines: list[str] = []
-    for part in response.parts:
-        for line in _part_lines(part):
-            lines.append(line.replace("  assistant", "  answer", 1) if line.startswith("  assistant") else line)
+    lines = [line for part in response.parts for line in _part_lines(part, speaker="answer")]
     return lines or ["  answer: (no parts)"]
 
 

@@ -43,7 +43,6 @@ from synthgen.schemas.trace import SpanException, SpanLink, TraceSpan
 TRACE_FILE = "trace.jsonl"
 SERVICE_NAME = "synthgen"
 PREFIX = "synthgen."
-TRACE_FILE_VERSION = 1
 
 # Attributes left out of trace.jsonl: message contents and schemas (large; every answer is in
 # calls.jsonl, and Logfire gets them in full) and per-call random ids.
