@@ -1,8 +1,9 @@
 """The `synthgen` command: a thin Typer layer over orchestrator functions.
 
 Every command imports what it runs inside its body, not here: pydantic-ai, logfire and openai
-take seconds to import, and `synthgen --help`, `--version` or `validate` must not pay for them
-(tests/test_startup.py keeps it so; benchmarks/startup.py measures it).
+take seconds to import, and `synthgen --help` and `--version` must not pay for them, nor
+`validate` and `eval` for pydantic-ai and openai (tests/test_startup.py keeps it so;
+benchmarks/startup.py measures it).
 """
 
 import warnings
