@@ -57,7 +57,6 @@ def export_command(
             "--out",
             "-o",
             show_default=False,
-            # No square brackets: Typer's rich help would read them as markup and drop the text.
             help="Output folder (default: RUN_DIR/exports/FORMAT; with --format all, RUN_DIR/exports, "
             "one subfolder per format).",
         ),
