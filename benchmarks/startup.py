@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/startup.py [N]
 
 Each command runs N times (default 5) as its own process; the median wall time is compared
-with the median of the baseline, the floor any Typer CLI pays (interpreter start + typer).
+with the median of the baseline, the floor any Typer CLI pays (interpreter start + typer). The
+runs are interleaved, one of each command per round, so a busy machine slows them all alike.
 `validate` and `eval` run on a run directory replayed once, untimed, from the refund_policy
 cassette (evals/cassettes), so they read a real run; nothing reaches the network.
 """
@@ -28,11 +29,6 @@ def wall_time(command: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def median_time(command: list[str], runs: int) -> float:
-    wall_time(command)  # warm the OS file cache; not counted
-    return statistics.median(wall_time(command) for _ in range(runs))
-
-
 def replayed_run(root: Path) -> Path:
     """A finished run directory, replayed from a cassette through the CLI."""
     from synthgen.evals.suite import RECORDED_RUNS
@@ -53,18 +49,25 @@ def replayed_run(root: Path) -> Path:
 def main(runs: int) -> None:
     with tempfile.TemporaryDirectory(prefix="synthgen-startup-") as tmp:
         run_dir = str(replayed_run(Path(tmp)))
+        baseline = "python -c 'import typer'"
         commands = {
+            baseline: [sys.executable, "-c", "import typer"],
             "synthgen --help": [SYNTHGEN, "--help"],
             "synthgen --version": [SYNTHGEN, "--version"],
             "synthgen validate RUN_DIR": [SYNTHGEN, "validate", run_dir],
             "synthgen eval RUN_DIR": [SYNTHGEN, "eval", run_dir],
         }
-        baseline = median_time([sys.executable, "-c", "import typer"], runs)
-        print(f"median of {runs} runs, whole process; baseline python -c 'import typer': {baseline:.3f} s")
+        for command in commands.values():
+            wall_time(command)  # warm the OS file cache; not counted
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(runs):
+            for name, command in commands.items():
+                times[name].append(wall_time(command))
+        medians = {name: statistics.median(values) for name, values in times.items()}
+        print(f"median of {runs} runs each, whole process, against {baseline}")
         print(f"{'command':<28}{'seconds':>9}{'ratio':>8}")
-        for name, command in commands.items():
-            seconds = median_time(command, runs)
-            print(f"{name:<28}{seconds:>9.3f}{seconds / baseline:>7.1f}x")
+        for name, seconds in medians.items():
+            print(f"{name:<28}{seconds:>9.3f}{seconds / medians[baseline]:>7.1f}x")
 
 
 if __name__ == "__main__":
