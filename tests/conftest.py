@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from pydantic_ai import models
 
-from synthgen.evals.scripted import ScriptedModel
-from synthgen.orchestrator.cli import app as cli
+from synthgen.orchestrator.llm import resolve as resolve_module
 from synthgen.orchestrator.llm.resolve import ResolvedModel
+from synthgen.testing.scripted import ScriptedModel
 
 models.ALLOW_MODEL_REQUESTS = False
 
@@ -30,7 +30,7 @@ def use_model(monkeypatch: pytest.MonkeyPatch) -> Callable[[ScriptedModel], Scri
         ) -> ResolvedModel:
             return ResolvedModel(scripted.model(), "function:scripted")
 
-        monkeypatch.setattr(cli, "resolve_model", resolve)
+        monkeypatch.setattr(resolve_module, "resolve_model", resolve)
         return scripted
 
     return install

@@ -9,17 +9,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pydantic_ai.messages import ModelResponse, TextPart
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 from pydantic_ai.usage import RequestUsage
 from typer.testing import CliRunner
 
-from synthgen.evals.fake_openai import FakeOpenAIServer, Fault, agent_of
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli.app import app
 from synthgen.orchestrator.llm.costs import BudgetExceeded, CostLedger, estimate_for, model_price
 from synthgen.orchestrator.rundir.documents import load_documents
+from synthgen.testing.fake_openai import FakeOpenAIServer, Fault, agent_of
+from synthgen.testing.scripted import ScriptedModel
 
 DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl", "manifest.json"]
 runner = CliRunner()
@@ -59,13 +60,23 @@ def test_the_ledger_stops_new_live_calls_once_spent_but_lets_those_in_flight_lan
     assert events[1].startswith("refused after 2 recorded: --max-cost reached: this run spent $0.0200 of $0.0100")
 
 
-def test_replayed_calls_do_not_count_against_the_budget() -> None:
-    async def scenario() -> None:
+@pytest.mark.parametrize("replayed", [True, False])
+def test_replayed_calls_do_not_count_against_the_budget(replayed: bool) -> None:
+    async def scenario() -> str:
         ledger = CostLedger(max_cost=Decimal("0.01"))
-        ledger.record("a" * 64, "write", "one", "example_writer", _answer(400_000), replayed=True)  # $1 at list price
-        await ledger.admit_live_call()
+        if not replayed:
+            await ledger.admit_live_call()
+        ledger.record("a" * 64, "write", "one", "example_writer", _answer(400_000), replayed=replayed)  # $1 list price
+        assert ledger.entries[0].usage.cost_usd == Decimal(1)
+        try:
+            await ledger.admit_live_call()
+        except BudgetExceeded:
+            return f"refused, {ledger.spent} spent"
+        return f"admitted, {ledger.spent} spent, {ledger.replayed.cost_usd} replayed"
 
-    asyncio.run(scenario())
+    # The same $1 answer: replayed, it costs this run nothing and the next live call goes ahead;
+    # live, it spent the budget and the next live call is refused.
+    assert asyncio.run(scenario()) == ("admitted, 0 spent, 1.00 replayed" if replayed else "refused, 1.00 spent")
 
 
 def test_an_unpriced_model_with_max_cost_is_refused_before_anything_is_written(tmp_path: Path, use_model: Any) -> None:

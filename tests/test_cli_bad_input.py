@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli.app import app
+from synthgen.testing.scripted import ScriptedModel
 
 runner = CliRunner()
 

@@ -2,16 +2,19 @@
 
 import json
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import pytest
+from dirty_equals import IsFloat, IsList, IsNow, IsPositiveInt, IsStr
 from inline_snapshot import snapshot
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models.function import AgentInfo
 from typer.testing import CliRunner
 
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli.app import app
+from synthgen.testing.scripted import ScriptedModel
 
 OUTPUTS = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl", "manifest.json"]
 RUN_FILES = [*OUTPUTS, "run.json", "calls.jsonl", "trace.jsonl"]
@@ -52,34 +55,34 @@ def test_ids_and_outputs_are_stable_across_runs(
         assert (tmp_path / "a" / output).read_bytes() == (tmp_path / "b" / output).read_bytes(), output
 
 
-def test_manifest(
+@pytest.fixture
+def manifest(
     corpus_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     use_model: Callable[[ScriptedModel], ScriptedModel],
-) -> None:
+) -> dict[str, Any]:
     use_model(ScriptedModel())
     monkeypatch.chdir(corpus_dir)  # the manifest records the path as given
     out = tmp_path / "run"
     assert run_cli("agent", "run", "tau2_retail_policy.md", "--out", out, "--max-examples", "3").exit_code == 0
-    manifest = json.loads((out / "manifest.json").read_text())
-    volatile = manifest.pop("volatile")
-    assert set(volatile) == {"started_at", "finished_at", "stage_seconds", "calls", "max_cost_usd"}
-    assert volatile["calls"]["live"]["requests"] == 6 and volatile["calls"]["replayed"]["requests"] == 0
-    assert set(volatile["stage_seconds"]) == {"extract", "design", "write", "supervise"}
-    manifest["tool_version"] = "<installed version>" if manifest["tool_version"] else ""
-    manifest["prompts"] = [(p["name"], p["version"]) for p in manifest["prompts"]]
-    manifest["outputs"] = [(o["name"], o["records"]) for o in manifest["outputs"]]
-    # Request hashes and item wording change with every prompt edit: checked, then left out.
-    assert all(len(c.pop("key")) == 64 and c.pop("item") for c in manifest["calls"])
-    manifest["pricing"]["version"] = "<genai-prices version>"
-    assert len(manifest["lineage"]) == 3
-    manifest["lineage"] = manifest["lineage"][0]
-    assert manifest == snapshot(
+    return json.loads((out / "manifest.json").read_text())
+
+
+SHA256 = IsStr(regex=r"[0-9a-f]{64}")
+SCRIPTED_USAGE = {"input_tokens": IsPositiveInt, "output_tokens": IsPositiveInt, "cost_usd": None}
+
+
+def test_manifest_records_inputs_and_config(manifest: dict[str, Any]) -> None:
+    assert list(manifest) == snapshot(
+        ["schema_version", "run_id", "tool_version", "inputs", "config", "prompts", "stages", "usage_by_model",
+         "usage_by_agent", "calls", "pricing", "coverage", "outputs", "lineage", "volatile"]
+    )  # fmt: skip
+    assert {k: manifest[k] for k in ("schema_version", "run_id", "tool_version", "inputs", "config")} == snapshot(
         {
             "schema_version": 1,
             "run_id": "tau2-retail-policy-99068bc2",
-            "tool_version": "<installed version>",
+            "tool_version": IsStr(min_length=1),
             "inputs": [
                 {
                     "id": "doc_2c9652afbce5",
@@ -102,202 +105,136 @@ def test_manifest(
                 "window_tokens": 3000,
                 "strength": 2,
             },
-            "prompts": [("example_writer", 1), ("extraction", 2), ("supervisor", 1), ("test_design", 2)],
-            "stages": {
-                "extract": {
-                    "requested": 33,
-                    "accepted": 32,
-                    "rejected": 1,
-                    "reasons": {"duplicate_policy": 1},
-                    "notes": {},
-                    "usage": {
-                        "requests": 1,
-                        "input_tokens": 1934,
-                        "output_tokens": 3129,
-                        "cost_usd": None,
-                        "unpriced_requests": 1,
-                    },
-                },
-                "design": {
-                    "requested": 36,
-                    "accepted": 3,
-                    "rejected": 33,
-                    "reasons": {"over_max_examples": 33},
-                    "notes": {},
-                    "usage": {
-                        "requests": 1,
-                        "input_tokens": 1281,
-                        "output_tokens": 176,
-                        "cost_usd": None,
-                        "unpriced_requests": 1,
-                    },
-                },
-                "write": {
-                    "requested": 3,
-                    "accepted": 3,
-                    "rejected": 0,
-                    "reasons": {},
-                    "notes": {},
-                    "usage": {
-                        "requests": 3,
-                        "input_tokens": 1575,
-                        "output_tokens": 1569,
-                        "cost_usd": None,
-                        "unpriced_requests": 3,
-                    },
-                },
-                "supervise": {
-                    "requested": 3,
-                    "accepted": 3,
-                    "rejected": 0,
-                    "reasons": {},
-                    "notes": {},
-                    "usage": {
-                        "requests": 1,
-                        "input_tokens": 1900,
-                        "output_tokens": 71,
-                        "cost_usd": None,
-                        "unpriced_requests": 1,
-                    },
-                },
+        }
+    )
+    assert manifest["prompts"] == snapshot(
+        [
+            {"name": "example_writer", "version": 1, "sha256": SHA256},
+            {"name": "extraction", "version": 2, "sha256": SHA256},
+            {"name": "supervisor", "version": 1, "sha256": SHA256},
+            {"name": "test_design", "version": 2, "sha256": SHA256},
+        ]
+    )
+    assert manifest["pricing"] == {"source": "genai-prices", "version": IsStr(min_length=1)}
+
+
+def test_manifest_counts_every_stage_with_reasons(manifest: dict[str, Any]) -> None:
+    counts = {
+        name: (s["requested"], s["accepted"], s["rejected"], s["reasons"]) for name, s in manifest["stages"].items()
+    }
+    assert counts == snapshot(
+        {
+            "extract": (33, 32, 1, {"duplicate_policy": 1}),
+            "design": (36, 3, 33, {"over_max_examples": 33}),
+            "write": (3, 3, 0, {}),
+            "supervise": (3, 3, 0, {}),
+        }
+    )
+    assert all(s["requested"] == s["accepted"] + s["rejected"] == s["accepted"] + sum(s["reasons"].values())
+               for s in manifest["stages"].values())  # fmt: skip
+
+
+def test_manifest_usage_adds_up_per_stage_agent_model_and_call(manifest: dict[str, Any]) -> None:
+    calls = manifest["calls"]
+    assert [(c["stage"], c["agent"]) for c in calls] == snapshot(
+        [
+            ("extract", "extraction"),
+            ("design", "test_design"),
+            ("write", "example_writer"),
+            ("write", "example_writer"),
+            ("write", "example_writer"),
+            ("supervise", "supervisor"),
+        ]
+    )
+    call = {"key": SHA256, "stage": IsStr, "item": IsStr(min_length=1), "agent": IsStr, "model": "scripted"}
+    assert all(c == call | SCRIPTED_USAGE for c in calls)
+    tokens = {
+        "input_tokens": sum(c["input_tokens"] for c in calls),
+        "output_tokens": sum(c["output_tokens"] for c in calls),
+    }
+    unpriced = {"requests": 6, **tokens, "cost_usd": None, "unpriced_requests": 6}
+    assert manifest["usage_by_model"] == {"scripted": unpriced}
+    assert manifest["volatile"]["calls"]["live"] == unpriced
+    for group, key in (("stages", "stage"), ("usage_by_agent", "agent")):
+        by = manifest[group]
+        for name, value in by.items():
+            usage = value["usage"] if group == "stages" else value
+            mine = [c for c in calls if c[key] == name]
+            assert usage == {"requests": len(mine), "input_tokens": sum(c["input_tokens"] for c in mine),
+                             "output_tokens": sum(c["output_tokens"] for c in mine), "cost_usd": None,
+                             "unpriced_requests": len(mine)}  # fmt: skip
+
+
+def test_manifest_coverage_outputs_and_lineage(manifest: dict[str, Any]) -> None:
+    coverage = manifest["coverage"][0]
+    assert coverage == snapshot(
+        {
+            "document_id": "doc_2c9652afbce5",
+            "strength": 2,
+            "axes": [
+                {"name": "use_case", "values": IsList(length=12)},
+                {"name": "customer_mood", "values": ["calm", "frustrated"]},
+                {"name": "request_detail", "values": ["complete details", "missing details", "contradictory details"]},
+            ],
+            "rows": 36,
+            "full_product": 72,
+            "interactions_total": 66,
+            "interactions_covered": 66,
+        }
+    )
+    assert manifest["outputs"] == snapshot(
+        [
+            {"name": "use_cases.json", "sha256": SHA256, "records": 12},
+            {"name": "policies.json", "sha256": SHA256, "records": 20},
+            {"name": "test_cases.json", "sha256": SHA256, "records": 3},
+            {"name": "dataset.jsonl", "sha256": SHA256, "records": 3},
+        ]
+    )
+    assert len(manifest["lineage"]) == 3
+    assert manifest["lineage"][0] == snapshot(
+        {
+            "example_id": "ex_3c49a0c262",
+            "test_case_id": "tc_3c49a0c262",
+            "use_case_id": "uc_a8216120c9",
+            "document_id": "doc_2c9652afbce5",
+            "policy_ids": ["pol_3a39150b60", "pol_8c7a0ddb3a", "pol_ed84e4fcc2"],
+            "lines": [
+                {"policy_id": "pol_3a39150b60", "line_start": 16, "line_end": 16},
+                {"policy_id": "pol_8c7a0ddb3a", "line_start": 18, "line_end": 18},
+                {"policy_id": "pol_ed84e4fcc2", "line_start": 14, "line_end": 14},
+            ],
+        }
+    )
+
+
+def test_manifest_keeps_what_varies_under_volatile(manifest: dict[str, Any]) -> None:
+    assert manifest["volatile"] == snapshot(
+        {
+            "started_at": IsNow(iso_string=True, tz=UTC, delta=600),
+            "finished_at": IsNow(iso_string=True, tz=UTC, delta=600),
+            "stage_seconds": {
+                "extract": IsFloat(ge=0),
+                "design": IsFloat(ge=0),
+                "write": IsFloat(ge=0),
+                "supervise": IsFloat(ge=0),
             },
-            "usage_by_model": {
-                "scripted": {
+            "calls": {
+                "live": {
                     "requests": 6,
-                    "input_tokens": 6690,
-                    "output_tokens": 4945,
+                    "input_tokens": IsPositiveInt,
+                    "output_tokens": IsPositiveInt,
                     "cost_usd": None,
                     "unpriced_requests": 6,
-                }
-            },
-            "usage_by_agent": {
-                "example_writer": {
-                    "requests": 3,
-                    "input_tokens": 1575,
-                    "output_tokens": 1569,
-                    "cost_usd": None,
-                    "unpriced_requests": 3,
                 },
-                "extraction": {
-                    "requests": 1,
-                    "input_tokens": 1934,
-                    "output_tokens": 3129,
-                    "cost_usd": None,
-                    "unpriced_requests": 1,
-                },
-                "supervisor": {
-                    "requests": 1,
-                    "input_tokens": 1900,
-                    "output_tokens": 71,
-                    "cost_usd": None,
-                    "unpriced_requests": 1,
-                },
-                "test_design": {
-                    "requests": 1,
-                    "input_tokens": 1281,
-                    "output_tokens": 176,
-                    "cost_usd": None,
-                    "unpriced_requests": 1,
+                "replayed": {
+                    "requests": 0,
+                    "input_tokens": 0,
+                    "output_tokens": 0,
+                    "cost_usd": 0.0,
+                    "unpriced_requests": 0,
                 },
             },
-            "calls": [
-                {
-                    "stage": "extract",
-                    "agent": "extraction",
-                    "model": "scripted",
-                    "input_tokens": 1934,
-                    "output_tokens": 3129,
-                    "cost_usd": None,
-                },
-                {
-                    "stage": "design",
-                    "agent": "test_design",
-                    "model": "scripted",
-                    "input_tokens": 1281,
-                    "output_tokens": 176,
-                    "cost_usd": None,
-                },
-                {
-                    "stage": "write",
-                    "agent": "example_writer",
-                    "model": "scripted",
-                    "input_tokens": 560,
-                    "output_tokens": 556,
-                    "cost_usd": None,
-                },
-                {
-                    "stage": "write",
-                    "agent": "example_writer",
-                    "model": "scripted",
-                    "input_tokens": 611,
-                    "output_tokens": 604,
-                    "cost_usd": None,
-                },
-                {
-                    "stage": "write",
-                    "agent": "example_writer",
-                    "model": "scripted",
-                    "input_tokens": 404,
-                    "output_tokens": 409,
-                    "cost_usd": None,
-                },
-                {
-                    "stage": "supervise",
-                    "agent": "supervisor",
-                    "model": "scripted",
-                    "input_tokens": 1900,
-                    "output_tokens": 71,
-                    "cost_usd": None,
-                },
-            ],
-            "pricing": {"source": "genai-prices", "version": "<genai-prices version>"},
-            "coverage": [
-                {
-                    "document_id": "doc_2c9652afbce5",
-                    "strength": 2,
-                    "axes": [
-                        {
-                            "name": "use_case",
-                            "values": [
-                                "uc_a8216120c9",
-                                "uc_6b7f0311cf",
-                                "uc_7b3b5b100c",
-                                "uc_fd15716aa8",
-                                "uc_782af1a5c6",
-                                "uc_93ce93a106",
-                                "uc_b4a6e92ea5",
-                                "uc_8221039437",
-                                "uc_ae9bf25cfb",
-                                "uc_ad034c172e",
-                                "uc_47ff547ba8",
-                                "uc_f2b8e5161d",
-                            ],
-                        },
-                        {"name": "customer_mood", "values": ["calm", "frustrated"]},
-                        {
-                            "name": "request_detail",
-                            "values": ["complete details", "missing details", "contradictory details"],
-                        },
-                    ],
-                    "rows": 36,
-                    "full_product": 72,
-                    "interactions_total": 66,
-                    "interactions_covered": 66,
-                }
-            ],
-            "outputs": [("use_cases.json", 12), ("policies.json", 20), ("test_cases.json", 3), ("dataset.jsonl", 3)],
-            "lineage": {
-                "example_id": "ex_3c49a0c262",
-                "test_case_id": "tc_3c49a0c262",
-                "use_case_id": "uc_a8216120c9",
-                "document_id": "doc_2c9652afbce5",
-                "policy_ids": ["pol_3a39150b60", "pol_8c7a0ddb3a", "pol_ed84e4fcc2"],
-                "lines": [
-                    {"policy_id": "pol_3a39150b60", "line_start": 16, "line_end": 16},
-                    {"policy_id": "pol_8c7a0ddb3a", "line_start": 18, "line_end": 18},
-                    {"policy_id": "pol_ed84e4fcc2", "line_start": 14, "line_end": 14},
-                ],
-            },
+            "max_cost_usd": None,
         }
     )
 
@@ -334,14 +271,16 @@ def test_an_invented_quote_never_reaches_any_output(
 ) -> None:
     from pydantic_ai.models.function import FunctionModel
 
-    from synthgen.orchestrator.cli import app as cli
+    from synthgen.orchestrator.llm import resolve as resolve_module
     from synthgen.orchestrator.llm.resolve import ResolvedModel
 
     invented = "Agents must always offer a free gift card to upset customers."
     scripted = ScriptedModel()
     model = FunctionModel(_inventing(scripted, invented), model_name="scripted")
     monkeypatch.setattr(
-        cli, "resolve_model", lambda spec, base_url, replay=False, retry=None: ResolvedModel(model, "function:scripted")
+        resolve_module,
+        "resolve_model",
+        lambda spec, base_url, replay=False, retry=None: ResolvedModel(model, "function:scripted"),
     )
     out = tmp_path / "run"
     result = run_cli("agent", "run", corpus_dir / "tau2_retail_policy.md", "--out", out, "--max-examples", "3")

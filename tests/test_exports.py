@@ -23,12 +23,15 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from typer.testing import CliRunner
 
 from synthgen.errors import InputError
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli import app as cli
 from synthgen.orchestrator.cli.export import export, export_command
-from synthgen.orchestrator.exports import FORMATS, LoadedRun, files, load_run, registry
+from synthgen.orchestrator.exports import files, registry
+from synthgen.orchestrator.exports.loaded import LoadedRun, load_run
+from synthgen.orchestrator.exports.registry import FORMATS
 from synthgen.orchestrator.exports.view import ExampleView, example_views
+from synthgen.orchestrator.llm import resolve as resolve_module
 from synthgen.orchestrator.llm.resolve import ResolvedModel
+from synthgen.testing.scripted import ScriptedModel
 
 DOCS = Path(__file__).resolve().parents[1] / "README.md"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
@@ -101,7 +104,9 @@ def run_dir(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = FunctionModel(_with_earlier_turns(ScriptedModel()), model_name="scripted")
     out = tmp_path_factory.mktemp("export-run") / "run"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "resolve_model", lambda *args, **kwargs: ResolvedModel(model, "function:scripted"))
+        patch.setattr(
+            resolve_module, "resolve_model", lambda *args, **kwargs: ResolvedModel(model, "function:scripted")
+        )
         result = CliRunner().invoke(
             cli.app,
             ["agent", "run", str(corpus_dir / "tau2_retail_policy.md"), "--out", str(out), "--max-examples", "4"],

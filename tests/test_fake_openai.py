@@ -1,48 +1,25 @@
-"""The fake OpenAI server: each fault on the wire, what pydantic-ai makes of it, and one CLI run over HTTP.
+"""The fake OpenAI server, only as far as the product's tests rely on it.
 
-Observed with pydantic-ai-slim 2.62 / openai 3.57 (httpx2); the tests below pin it:
-- The openai client retries 429, 5xx, timeouts and dropped connections by itself, 2 times by default
-  (3 hits), honouring Retry-After; `ModelSettings(max_retries=0)` turns that off.
-- Truncated JSON is not retried by anyone: one hit, `ModelAPIError`.
-- An empty `choices` list escapes pydantic-ai as a bare `IndexError`.
-- Schema violations and invented quotes are retried by the agent (a second request with feedback).
-
-These are the libraries' defaults; synthgen's own retry policy (orchestrator/llm/retries.py) replaces the
-SDK's retries for OpenAI models and is tested in tests/test_reliability.py.
+tests/test_reliability.py, test_interrupts.py, test_budget.py and test_resume_crash.py assert how
+synthgen handles each fault; they prove something only if the fault really happens on the wire.
+So this file checks that each fault produces its response (or its silence), that answers are the
+scripted agent's, and that the server can never outlive a test or listen beyond 127.0.0.1.
 """
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx2
-import pydantic_ai.models
 import pytest
 from pydantic import BaseModel, ValidationError
-from pydantic_ai import (
-    Agent,
-    ModelAPIError,
-    ModelConnectionError,
-    ModelHTTPError,
-    ModelRateLimitError,
-    ModelSettings,
-    ModelTimeoutError,
-)
-from pydantic_ai.models.openai import OpenAIChatModel
-from pydantic_ai.providers.openai import OpenAIProvider
 
-from synthgen.agents.extraction import ExtractionDeps, extraction_agent, extraction_prompt
-from synthgen.evals.fake_openai import INVENTED_QUOTE, FakeOpenAIServer, Fault, agent_of
-from synthgen.evals.scripted import extraction_answer
-from synthgen.schemas.document import Window
 from synthgen.schemas.drafts import DesignDraft, ExampleDraft, ExtractionDraft, SupervisorReview
-from synthgen.tools.parser import parse_document
+from synthgen.testing.fake_openai import INVENTED_QUOTE, FakeOpenAIServer, Fault, agent_of
+from synthgen.testing.scripted import extraction_answer
 
 EXTRACTION_PROMPT = """Lines 1-5 of 5.
 
@@ -52,7 +29,6 @@ EXTRACTION_PROMPT = """Lines 1-5 of 5.
 3 | Customers must keep the receipt for every refund.
 4 | Gift cards are never refundable.
 </document>"""
-SUPERVISOR_PROMPT = "Give one verdict for each of these ids: ex_0123456789ab."
 
 
 def chat_body(output_type: type[BaseModel] = ExtractionDraft, prompt: str = EXTRACTION_PROMPT) -> dict[str, Any]:
@@ -84,22 +60,6 @@ def server() -> Iterator[FakeOpenAIServer]:
 def http(server: FakeOpenAIServer) -> Iterator[httpx2.Client]:
     with httpx2.Client(base_url=server.base_url, timeout=5) as client:
         yield client
-
-
-@pytest.fixture
-def allow_model_requests(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Real HTTP models, but only against the local fake server of the test.
-    monkeypatch.setattr(pydantic_ai.models, "ALLOW_MODEL_REQUESTS", True)
-
-
-def chat_model(server: FakeOpenAIServer) -> OpenAIChatModel:
-    return OpenAIChatModel("gpt-4o-mini", provider=OpenAIProvider(base_url=server.base_url, api_key="test"))
-
-
-def supervisor(server: FakeOpenAIServer, **settings: Any) -> Agent[None, SupervisorReview]:
-    merged = ModelSettings(timeout=5)
-    merged.update(settings)  # type: ignore[typeddict-item]
-    return Agent(chat_model(server), output_type=SupervisorReview, retries=1, model_settings=merged)
 
 
 def tool_arguments(completion: dict[str, Any]) -> dict[str, Any]:
@@ -237,13 +197,6 @@ def test_plan_is_consumed_in_order_then_fault_for_decides(http: httpx2.Client, s
     assert server.planned == 0 and server.request_count == 6
 
 
-def test_delay_applies_to_every_response() -> None:
-    with FakeOpenAIServer(delay=0.3, max_seconds=60) as server:
-        started = time.monotonic()
-        assert httpx2.post(f"{server.base_url}/chat/completions", json=chat_body()).status_code == 200
-        assert time.monotonic() - started >= 0.3
-
-
 def test_binds_loopback_on_a_free_port() -> None:
     with FakeOpenAIServer(max_seconds=60) as first, FakeOpenAIServer(max_seconds=60) as second:
         assert first.base_url == f"http://127.0.0.1:{first.port}/v1" and first.port != second.port
@@ -279,7 +232,7 @@ def test_stop_closes_idle_keep_alive_connections(server: FakeOpenAIServer, http:
 
 
 def test_standalone_module_prints_its_url_and_serves() -> None:
-    command = [sys.executable, "-m", "synthgen.evals.fake_openai", "--delay", "0", "--max-seconds", "30"]
+    command = [sys.executable, "-m", "synthgen.testing.fake_openai", "--delay", "0", "--max-seconds", "30"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         try:
             assert process.stdout is not None
@@ -291,152 +244,3 @@ def test_standalone_module_prints_its_url_and_serves() -> None:
         _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0
     assert "stopped (SIGTERM) after 1 requests" in stderr
-
-
-# --- What pydantic-ai makes of it ---
-
-
-@pytest.mark.usefixtures("allow_model_requests")
-def test_valid_answer_gives_a_typed_output(server: FakeOpenAIServer) -> None:
-    result = supervisor(server).run_sync(SUPERVISOR_PROMPT)
-    assert result.output == SupervisorReview.model_validate(
-        {"verdicts": [{"item_id": "ex_0123456789ab", "decision": "accept"}]}
-    )
-    assert result.usage.requests == 1 and result.usage.input_tokens > 0
-    body = server.bodies[0]
-    assert [t["function"]["name"] for t in body["tools"]] == ["final_result"]
-    assert body["tool_choice"] == "required" and server.agent_counts == {"supervisor": 1}
-
-
-@pytest.mark.usefixtures("allow_model_requests")
-def test_rate_limit_surfaces_when_sdk_retries_are_off(server: FakeOpenAIServer) -> None:
-    server.plan(Fault.rate_limit(retry_after=1))
-    with pytest.raises(ModelRateLimitError) as raised:
-        supervisor(server, max_retries=0).run_sync(SUPERVISOR_PROMPT)
-    assert isinstance(raised.value, ModelHTTPError) and raised.value.status_code == 429
-    assert server.request_count == 1
-
-
-@pytest.mark.usefixtures("allow_model_requests")
-def test_the_openai_client_retries_twice_by_default_honouring_retry_after(server: FakeOpenAIServer) -> None:
-    server.plan(*[Fault.rate_limit(retry_after=0.05)] * 3)
-    with pytest.raises(ModelRateLimitError):
-        supervisor(server).run_sync(SUPERVISOR_PROMPT)
-    assert server.request_count == 3
-    server.plan(Fault.server_error(502, retry_after=0.05), Fault.server_error(503, retry_after=0.05))
-    assert supervisor(server).run_sync(SUPERVISOR_PROMPT).usage.requests == 1  # retries are invisible to usage
-    assert server.request_count == 6
-    # Each attempt is a fresh copy of the same request, marked by the SDK.
-    assert server.bodies[3] == server.bodies[4] == server.bodies[5]
-
-
-@pytest.mark.usefixtures("allow_model_requests")
-@pytest.mark.parametrize(
-    ("status", "category"), [(500, "ModelServerError"), (502, "ModelServerError"), (503, "ModelUnavailableError")]
-)
-def test_server_errors_surface_by_category(server: FakeOpenAIServer, status: int, category: str) -> None:
-    server.plan(Fault.server_error(status))
-    with pytest.raises(ModelHTTPError) as raised:
-        supervisor(server, max_retries=0).run_sync(SUPERVISOR_PROMPT)
-    assert (type(raised.value).__name__, raised.value.status_code) == (category, status)
-
-
-@pytest.mark.usefixtures("allow_model_requests")
-def test_hang_past_the_timeout_is_a_model_timeout_error(server: FakeOpenAIServer) -> None:
-    server.plan(Fault.hang(10))
-    started = time.monotonic()
-    with pytest.raises(ModelTimeoutError):  # a subclass of ModelConnectionError
-        supervisor(server, max_retries=0, timeout=0.5).run_sync(SUPERVISOR_PROMPT)
-    assert time.monotonic() - started < 2 and server.request_count == 1
-
-
-@pytest.mark.usefixtures("allow_model_requests")
-def test_dropped_connection_is_a_model_connection_error(server: FakeOpenAIServer) -> None:
-    server.plan(Fault.disconnect())
-    with pytest.raises(ModelConnectionError) as raised:
-        supervisor(server, max_retries=0).run_sync(SUPERVISOR_PROMPT)
-    assert not isinstance(raised.value, ModelTimeoutError)
-    assert type(raised.value.__cause__.__cause__) is httpx2.RemoteProtocolError  # via openai.APIConnectionError
-    server.plan(Fault.disconnect())
-    assert supervisor(server).run_sync(SUPERVISOR_PROMPT).output.verdicts  # the SDK retries it by default
-    assert server.request_count == 3
-
-
-@pytest.mark.usefixtures("allow_model_requests")
-def test_truncated_json_is_not_retried(server: FakeOpenAIServer) -> None:
-    server.plan(Fault.truncated_json())
-    with pytest.raises(ModelAPIError, match="Failed to decode response as JSON"):
-        supervisor(server).run_sync(SUPERVISOR_PROMPT)  # default SDK retries: still one hit
-    assert server.request_count == 1
-
-
-@pytest.mark.usefixtures("allow_model_requests")
-def test_empty_choices_escapes_as_a_bare_index_error(server: FakeOpenAIServer) -> None:
-    # pydantic-ai 2.62 validates the completion, then reads choices[0] (pydantic/pydantic-ai#7909; the open
-    # PR #7910 makes it UnexpectedModelBehavior). If this starts failing, adapt the orchestrator's error handling.
-    server.plan(Fault.empty_choices())
-    with pytest.raises(IndexError):
-        supervisor(server).run_sync(SUPERVISOR_PROMPT)
-    assert server.request_count == 1
-
-
-@pytest.mark.usefixtures("allow_model_requests")
-def test_schema_violation_makes_the_agent_retry(server: FakeOpenAIServer) -> None:
-    server.plan(Fault.schema_violation())
-    result = supervisor(server).run_sync(SUPERVISOR_PROMPT)
-    assert result.output.verdicts[0].item_id == "ex_0123456789ab"
-    assert server.request_count == 2 and result.usage.requests == 2
-    feedback = server.bodies[1]["messages"][-1]
-    assert feedback["role"] == "tool" and "unexpected_field" in feedback["content"]
-
-
-@pytest.mark.usefixtures("allow_model_requests")
-def test_invented_quote_makes_the_extraction_agent_retry(server: FakeOpenAIServer) -> None:
-    document = parse_document("policy.md", b"# Refunds\n\nCustomers must keep the receipt for every refund.\n")
-    deps = ExtractionDeps(document=document, window=Window(line_start=1, line_end=3, heading_path=["Refunds"]))
-    server.plan(Fault.invented_quote())
-    result = extraction_agent.run_sync(
-        extraction_prompt(deps), deps=deps, model=chat_model(server), model_settings=ModelSettings(timeout=5)
-    )
-    assert result.output.use_cases[0].evidence[0].quote == "Refunds"
-    assert server.agent_counts == {"extraction": 2}
-    feedback = server.bodies[1]["messages"][-1]
-    assert feedback["role"] == "tool" and INVENTED_QUOTE[:40] in feedback["content"]
-
-
-# --- The whole CLI over HTTP ---
-
-
-def test_cli_run_against_the_fake_server(corpus_dir: Path, tmp_path: Path) -> None:
-    script = shutil.which("synthgen", path=str(Path(sys.executable).parent))
-    command = [script] if script else [sys.executable, "-c", "from synthgen.orchestrator.cli.app import main; main()"]
-    out = tmp_path / "run"
-    env = {**os.environ, "OPENAI_API_KEY": "sk-dummy"}
-    with FakeOpenAIServer(max_requests=200, max_seconds=120) as server:
-        completed = subprocess.run(
-            [
-                *command,
-                "agent",
-                "run",
-                str(corpus_dir / "tau2_retail_policy.md"),
-                "--base-url",
-                server.base_url,
-                "--model",
-                "gpt-4o-mini",
-                "--out",
-                str(out),
-                "--max-examples",
-                "3",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        counts = server.agent_counts
-    assert completed.returncode == 0, completed.stderr
-    assert len((out / "dataset.jsonl").read_text().splitlines()) == 3
-    assert counts["extraction"] >= 1 and counts["supervisor"] >= 1
-    assert (counts["test_design"], counts["example_writer"]) == (1, 3)
-    assert set(counts) == {"extraction", "test_design", "example_writer", "supervisor"}

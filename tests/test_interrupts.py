@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from synthgen.evals.fake_openai import FakeOpenAIServer, Fault
 from synthgen.orchestrator.run.interrupts import Interrupted, run_interruptible
+from synthgen.testing.fake_openai import FakeOpenAIServer, Fault
 
 FINAL_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl", "manifest.json"]
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli.app import app
 from synthgen.orchestrator.llm.costs import CallEntry
 from synthgen.orchestrator.observe.logs import LineProgress, LiveProgress, Progress, configure_logging, make_progress
 from synthgen.schemas.manifest import TokenUsage
+from synthgen.testing.scripted import ScriptedModel
 
 RULES = "# Rules\nAgents must verify the customer's email.\nAgents must not share order details.\n"
 runner = CliRunner()

@@ -26,10 +26,10 @@ from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, ModelRe
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from typer.testing import CliRunner, Result
 
-from synthgen.evals.scripted import ScriptedModel, _user_prompt
-from synthgen.orchestrator.cli import app as cli
 from synthgen.orchestrator.cli.app import app
+from synthgen.orchestrator.llm import resolve as resolve_module
 from synthgen.orchestrator.llm.resolve import ResolvedModel
+from synthgen.testing.scripted import ScriptedModel, _user_prompt
 
 DOCUMENT = """\
 # Refund requests
@@ -128,7 +128,9 @@ def use(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[..., ModelRespons
     def install(respond: Callable[..., ModelResponse]) -> None:
         model = FunctionModel(respond, model_name="scripted")
         monkeypatch.setattr(
-            cli, "resolve_model", lambda spec, base_url, replay=False, retry=None: ResolvedModel(model, "scripted")
+            resolve_module,
+            "resolve_model",
+            lambda spec, base_url, replay=False, retry=None: ResolvedModel(model, "scripted"),
         )
 
     return install

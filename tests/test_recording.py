@@ -1,16 +1,19 @@
 """calls.jsonl: every exchange recorded, replayed on re-run, resumed after a crash, checked on read."""
 
+import hashlib
 import json
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
 import pytest
 from typer.testing import CliRunner
 
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli.app import app
+from synthgen.schemas.calls import CallRecord
+from synthgen.testing.scripted import ScriptedModel
 
 runner = CliRunner()
 DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl"]
@@ -19,14 +22,14 @@ KEY_SCRIPT = """
 from pydantic_ai.messages import ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart, UserPromptPart
 from pydantic_ai.models import ModelRequestParameters
 from pydantic_ai.tools import ToolDefinition
-from synthgen.orchestrator.llm.recording import request_key
+from synthgen.orchestrator.llm.recording import describe_request
 messages = [
     ModelRequest(parts=[UserPromptPart("Lines 1-3 of policy.md")], instructions="Extract the rules."),
     ModelResponse(parts=[ToolCallPart("lookup_lines", {"start": 1, "end": 2})]),
     ModelRequest(parts=[ToolReturnPart("lookup_lines", "1 | # Rules", tool_call_id=ToolCallPart("x").tool_call_id)]),
 ]
 tool = ToolDefinition(name="final_result", parameters_json_schema={"type": "object", "properties": {"a": {"type": "integer"}}})
-print(request_key("gpt-4o", messages, {"temperature": 0, "seed": 42}, ModelRequestParameters(output_tools=[tool])))
+print(describe_request("gpt-4o", messages, {"temperature": 0, "seed": 42}, ModelRequestParameters(output_tools=[tool]))[0])
 """
 
 
@@ -63,6 +66,56 @@ def test_every_call_is_recorded_with_stage_item_and_usage(finished_run: Path) ->
     assert [r["stage"] for r in records].count("write") == 4
     assert all(r["usage"]["input_tokens"] > 0 for r in records)
     assert any(r["item"].startswith("example for test case tc_") for r in records)
+
+
+def test_each_record_keeps_the_request_it_answered(finished_run: Path) -> None:
+    records = [CallRecord.model_validate(r) for r in _records(finished_run)]
+    assert all(r.request is not None for r in records)
+    write = next(r for r in records if r.stage == "write")
+    assert write.request is not None
+    assert (write.request.output_schema, write.request.tools, write.request.settings) == (
+        "ExampleDraft",
+        ["lookup_lines"],
+        {"seed": 42, "temperature": 0.0},
+    )
+    first = write.request.messages[0]
+    assert first["instructions"].startswith("You write one example of an evaluation dataset")
+    user = next(p for p in first["parts"] if p["part_kind"] == "user-prompt")
+    test_case_id = write.item.removeprefix("example for test case ")
+    test_case = next(t for t in json.loads((finished_run / "test_cases.json").read_text()) if t["id"] == test_case_id)
+    assert f"Scenario: {test_case['scenario']}" in user["content"]
+
+
+def test_an_edited_request_is_not_trusted(
+    corpus_dir: Path, finished_run: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    records = _records(finished_run)
+    edited = next(i for i, r in enumerate(records) if r["stage"] == "write")
+    records[edited]["request"]["messages"][0]["instructions"] = "Something else."
+    (finished_run / "calls.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    scripted = use_model(ScriptedModel())
+    result = _run(corpus_dir / "tau2_retail_policy.md", finished_run)
+    assert result.exit_code == 0, result.stderr
+    assert f"calls.jsonl line {edited + 1}: checksum does not match (edited by hand?)" in result.stderr
+    assert scripted.requests == ["example_writer"]  # asked again; the trace will show what was really sent
+
+
+def test_records_written_before_requests_were_kept_still_replay(
+    corpus_dir: Path, finished_run: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    dataset = (finished_run / "dataset.jsonl").read_bytes()
+    old = []
+    for record in _records(finished_run):  # the format of the eval cassettes: no request, checksum of key + response
+        del record["request"]
+        response = orjson.dumps(record["response"], option=orjson.OPT_SORT_KEYS)
+        record["checksum"] = hashlib.sha256(record["key"].encode() + response).hexdigest()
+        old.append(json.dumps(record) + "\n")
+    (finished_run / "calls.jsonl").write_text("".join(old))
+    scripted = use_model(ScriptedModel())
+    result = _run(corpus_dir / "tau2_retail_policy.md", finished_run, "--replay")
+    assert result.exit_code == 0, result.stderr
+    assert scripted.requests == []
+    assert (finished_run / "dataset.jsonl").read_bytes() == dataset
 
 
 def test_rerun_replays_everything_and_rewrites_identical_files(

@@ -37,7 +37,6 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from typer.testing import CliRunner
 
 from synthgen.errors import ModelCallError
-from synthgen.evals.fake_openai import FakeOpenAIServer, Fault, agent_of
 from synthgen.orchestrator.cli import app as cli
 from synthgen.orchestrator.cli.app import app
 from synthgen.orchestrator.llm.resolve import resolve_model
@@ -46,6 +45,7 @@ from synthgen.orchestrator.run.failures import FailureBudget, StageFailed
 from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext
 from synthgen.orchestrator.run.runner import ItemFailed, ModelRunner
 from synthgen.schemas.drafts import SupervisorReview
+from synthgen.testing.fake_openai import FakeOpenAIServer, Fault, agent_of
 
 PROMPT = "Give one verdict for each of these ids: ex_0123456789ab."
 # Short waits so the suite stays fast; the defaults (0.5 s doubling, 120 s budgets) are measured in the docs.

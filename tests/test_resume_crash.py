@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from synthgen.evals.fake_openai import FakeOpenAIServer
+from synthgen.testing.fake_openai import FakeOpenAIServer
 
 DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl"]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from synthgen.evals.fake_openai import FakeOpenAIServer
+from synthgen.testing.fake_openai import FakeOpenAIServer
 
 OPENAI_KEY = "sk-canary-5f1e2d3c4b5a69788796a5b4c3d2e1f0"
 LOGFIRE_TOKEN = "pylf_v1_us_canaryLogfireToken0123456789abcdef"

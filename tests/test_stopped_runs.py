@@ -9,11 +9,11 @@ from pydantic_ai.exceptions import ModelHTTPError
 from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.llm.resolve import ResolvedModel
 from synthgen.orchestrator.run.failures import StageFailed
 from synthgen.orchestrator.run.pipeline import RunOptions, run_pipeline
 from synthgen.orchestrator.rundir.documents import load_documents
+from synthgen.testing.scripted import ScriptedModel
 
 
 def _failing_writer() -> FunctionModel:

@@ -9,17 +9,18 @@ from typing import Any
 
 import logfire
 import pytest
+from dirty_equals import IsNonNegative, IsPositiveInt, IsStr
 from inline_snapshot import snapshot
 from logfire.testing import CaptureLogfire
 from pydantic_ai import Agent
 from typer.testing import CliRunner
 
-from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli.app import app
 from synthgen.orchestrator.llm.resolve import ResolvedModel
 from synthgen.orchestrator.observe import tracing
 from synthgen.orchestrator.run.pipeline import RunOptions, run_pipeline
 from synthgen.orchestrator.rundir.documents import load_documents
+from synthgen.testing.scripted import ScriptedModel
 
 RULES = (
     "# Refunds\n"
@@ -31,10 +32,9 @@ RULES = (
 DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl"]
 runner = CliRunner()
 
-# Values that differ on every run: kept out of the snapshot rather than faked.
-VOLATILE = re.compile(r"^synthgen\.(queued_ms|call\.key)$")
 KEPT = re.compile(r"^(synthgen\..*|gen_ai\.usage\..*_tokens)$")
 REDUNDANT = {"logfire.msg", "synthgen.run_id", "synthgen.kind", "synthgen.stage"}  # in the title or the tree
+SHA256 = IsStr(regex=r"[0-9a-f]{64}")
 
 
 @pytest.fixture
@@ -44,35 +44,36 @@ def instrumented() -> Iterator[None]:
     Agent.instrument_all(False)
 
 
-def span_tree(spans: list[dict[str, Any]]) -> list[Any]:
-    """["name: message", {kept attributes}, [children...]] with siblings in a stable order.
+def _title(span: dict[str, Any]) -> str:
+    message, name = span["attributes"].get("logfire.msg", ""), span["name"]
+    return message if message.startswith(name) else name if name.startswith("invoke_agent") else f"{name}: {message}"
 
-    The run id is on every span (as baggage): checked once here, shown on the root only.
-    """
-    run_id = spans[-1]["attributes"]["synthgen.run_id"]
-    assert all(span["attributes"]["synthgen.run_id"] == run_id for span in spans)
+
+def _attributes(span: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k.removeprefix("synthgen."): (list(v) if isinstance(v, tuple) else v)
+        for k, v in sorted(span["attributes"].items())
+        if KEPT.match(k) and k not in REDUNDANT
+    }
+
+
+def outline(spans: list[dict[str, Any]]) -> list[str]:
+    """Each span's title, indented under its parent, siblings in a stable order."""
     children: dict[int | None, list[dict[str, Any]]] = {}
     for span in spans:
-        parent = span["parent"]["span_id"] if span.get("parent") else None
-        children.setdefault(parent, []).append(span)
+        children.setdefault(span["parent"]["span_id"] if span.get("parent") else None, []).append(span)
+    lines: list[str] = []
 
-    def node(span: dict[str, Any]) -> list[Any]:
-        message = span["attributes"].get("logfire.msg", "")
-        name = span["name"]
-        title = (
-            message if message.startswith(name) else name if name.startswith("invoke_agent") else f"{name}: {message}"
-        )
-        attributes = {
-            k.removeprefix("synthgen."): (list(v) if isinstance(v, tuple) else v)
-            for k, v in sorted(span["attributes"].items())
-            if KEPT.match(k) and not VOLATILE.match(k) and k not in REDUNDANT
-        }
-        if span.get("parent") is None:
-            attributes["run_id"] = run_id
-        kids = sorted(children.get(span["context"]["span_id"], []), key=lambda s: (s["name"], str(s["attributes"])))
-        return [title, attributes, [node(k) for k in kids]] if kids else [title, attributes]
+    def visit(span: dict[str, Any], depth: int) -> None:
+        lines.append("  " * depth + _title(span))
+        for kid in sorted(
+            children.get(span["context"]["span_id"], []), key=lambda s: (s["name"], str(s["attributes"]))
+        ):
+            visit(kid, depth + 1)
 
-    return [node(root) for root in children[None]]
+    for root in children[None]:
+        visit(root, 0)
+    return lines
 
 
 def test_span_tree_of_a_scripted_run(
@@ -83,223 +84,91 @@ def test_span_tree_of_a_scripted_run(
     docs = load_documents([Path("rules.md")], 100_000)
     model = ResolvedModel(ScriptedModel().model(), "function:scripted")
     asyncio.run(run_pipeline(docs, model, RunOptions(out=tmp_path / "run", max_examples=2)))
-    assert span_tree(capfire.exporter.exported_spans_as_dict()) == snapshot(
+    spans = capfire.exporter.exported_spans_as_dict()
+    # The run id is on every span (as baggage).
+    assert {span["attributes"]["synthgen.run_id"] for span in spans} == {"rules-695b751b"}
+    assert outline(spans) == snapshot(
         [
-            [
-                "synthgen run rules-695b751b",
-                {
-                    "documents": 1,
-                    "examples": 2,
-                    "input_tokens": 1361,
-                    "live_requests": 5,
-                    "model": "function:scripted",
-                    "output_tokens": 890,
-                    "replay": False,
-                    "replayed_requests": 0,
-                    "requests": 5,
-                    "run_id": "rules-695b751b",
-                },
-                [
-                    [
-                        "document rules.md",
-                        {
-                            "document.id": "doc_19502e11e7ee",
-                            "document.path": "rules.md",
-                            "document.sha256": "19502e11e7eee2d3c082dce108f97ed89753598049662e433781d6de087b3a39",
-                            "lines": 5,
-                        },
-                        [
-                            [
-                                "stage design: design rules.md",
-                                {},
-                                [
-                                    [
-                                        "covering array: 6 test cases, 16/16 interactions of strength 2",
-                                        {
-                                            "full_product": 12,
-                                            "rows": 6,
-                                            "test_case_ids": [
-                                                "tc_492a9d4c3b",
-                                                "tc_d15d439fe4",
-                                                "tc_af35c9077c",
-                                                "tc_61bf4f2a64",
-                                                "tc_986b5fb408",
-                                                "tc_cf4815583a",
-                                            ],
-                                        },
-                                    ],
-                                    [
-                                        "test design: name the variation axes",
-                                        {
-                                            "axes": ["customer_mood", "request_detail"],
-                                            "policy_ids": ["pol_76ad3b4628", "pol_7ab9a0faea"],
-                                            "repairs": 0,
-                                            "use_case_ids": ["uc_adc7428fd2", "uc_b60b56269e"],
-                                        },
-                                        [
-                                            [
-                                                "invoke_agent test_design",
-                                                {},
-                                                [
-                                                    [
-                                                        "chat scripted",
-                                                        {
-                                                            "gen_ai.usage.input_tokens": 120,
-                                                            "gen_ai.usage.output_tokens": 95,
-                                                            "call.priced": False,
-                                                            "call.replayed": False,
-                                                        },
-                                                    ]
-                                                ],
-                                            ]
-                                        ],
-                                    ],
-                                ],
-                            ],
-                            [
-                                "stage extract: extract rules.md",
-                                {"windows": 1},
-                                [
-                                    [
-                                        "extract window: window lines 1-5",
-                                        {
-                                            "lines": "1-5",
-                                            "policies_found": 2,
-                                            "section": "Refunds",
-                                            "use_cases_found": 2,
-                                        },
-                                        [
-                                            [
-                                                "invoke_agent extraction",
-                                                {},
-                                                [
-                                                    [
-                                                        "chat scripted",
-                                                        {
-                                                            "gen_ai.usage.input_tokens": 105,
-                                                            "gen_ai.usage.output_tokens": 247,
-                                                            "call.priced": False,
-                                                            "call.replayed": False,
-                                                        },
-                                                    ]
-                                                ],
-                                            ]
-                                        ],
-                                    ],
-                                    [
-                                        "merge: 2 use cases, 2 policies",
-                                        {
-                                            "policy_ids": ["pol_76ad3b4628", "pol_7ab9a0faea"],
-                                            "use_case_ids": ["uc_adc7428fd2", "uc_b60b56269e"],
-                                        },
-                                    ],
-                                ],
-                            ],
-                            [
-                                "stage supervise: supervise rules.md",
-                                {"accepted": ["ex_492a9d4c3b", "ex_d15d439fe4"], "rejected": []},
-                                [
-                                    [
-                                        "supervise attempt: attempt 1 of 3",
-                                        {
-                                            "attempt": 1,
-                                            "gate_failed": [],
-                                            "gate_passed": ["ex_492a9d4c3b", "ex_d15d439fe4"],
-                                        },
-                                        [
-                                            [
-                                                "review ex_492a9d4c3b, ex_d15d439fe4",
-                                                {
-                                                    "example_ids": ["ex_492a9d4c3b", "ex_d15d439fe4"],
-                                                    "verdicts": ["ex_492a9d4c3b: accept", "ex_d15d439fe4: accept"],
-                                                },
-                                                [
-                                                    [
-                                                        "invoke_agent supervisor",
-                                                        {},
-                                                        [
-                                                            [
-                                                                "chat scripted",
-                                                                {
-                                                                    "gen_ai.usage.input_tokens": 611,
-                                                                    "gen_ai.usage.output_tokens": 48,
-                                                                    "call.priced": False,
-                                                                    "call.replayed": False,
-                                                                },
-                                                            ]
-                                                        ],
-                                                    ]
-                                                ],
-                                            ]
-                                        ],
-                                    ]
-                                ],
-                            ],
-                            [
-                                "stage write: write rules.md",
-                                {},
-                                [
-                                    [
-                                        "write example: example ex_492a9d4c3b for tc_492a9d4c3b",
-                                        {
-                                            "example_id": "ex_492a9d4c3b",
-                                            "outcome": "written",
-                                            "policy_ids": ["pol_76ad3b4628", "pol_7ab9a0faea"],
-                                            "test_case_id": "tc_492a9d4c3b",
-                                            "use_case_id": "uc_adc7428fd2",
-                                        },
-                                        [
-                                            [
-                                                "invoke_agent example_writer",
-                                                {},
-                                                [
-                                                    [
-                                                        "chat scripted",
-                                                        {
-                                                            "gen_ai.usage.input_tokens": 261,
-                                                            "gen_ai.usage.output_tokens": 249,
-                                                            "call.priced": False,
-                                                            "call.replayed": False,
-                                                        },
-                                                    ]
-                                                ],
-                                            ]
-                                        ],
-                                    ],
-                                    [
-                                        "write example: example ex_d15d439fe4 for tc_d15d439fe4",
-                                        {
-                                            "example_id": "ex_d15d439fe4",
-                                            "outcome": "written",
-                                            "policy_ids": ["pol_76ad3b4628", "pol_7ab9a0faea"],
-                                            "test_case_id": "tc_d15d439fe4",
-                                            "use_case_id": "uc_b60b56269e",
-                                        },
-                                        [
-                                            [
-                                                "invoke_agent example_writer",
-                                                {},
-                                                [
-                                                    [
-                                                        "chat scripted",
-                                                        {
-                                                            "gen_ai.usage.input_tokens": 264,
-                                                            "gen_ai.usage.output_tokens": 251,
-                                                            "call.priced": False,
-                                                            "call.replayed": False,
-                                                        },
-                                                    ]
-                                                ],
-                                            ]
-                                        ],
-                                    ],
-                                ],
-                            ],
-                        ],
-                    ]
-                ],
-            ]
+            "synthgen run rules-695b751b",
+            "  document rules.md",
+            "    stage design: design rules.md",
+            "      covering array: 6 test cases, 16/16 interactions of strength 2",
+            "      test design: name the variation axes",
+            "        invoke_agent test_design",
+            "          chat scripted",
+            "    stage extract: extract rules.md",
+            "      extract window: window lines 1-5",
+            "        invoke_agent extraction",
+            "          chat scripted",
+            "      merge: 2 use cases, 2 policies",
+            "    stage supervise: supervise rules.md",
+            "      supervise attempt: attempt 1 of 3",
+            "        review ex_492a9d4c3b, ex_d15d439fe4",
+            "          invoke_agent supervisor",
+            "            chat scripted",
+            "    stage write: write rules.md",
+            "      write example: example ex_492a9d4c3b for tc_492a9d4c3b",
+            "        invoke_agent example_writer",
+            "          chat scripted",
+            "      write example: example ex_d15d439fe4 for tc_d15d439fe4",
+            "        invoke_agent example_writer",
+            "          chat scripted",
         ]
+    )
+    attributes = {_title(span): _attributes(span) for span in spans if span["name"] != "chat scripted"}
+    assert attributes["synthgen run rules-695b751b"] == snapshot(
+        {
+            "documents": 1,
+            "examples": 2,
+            "input_tokens": IsPositiveInt,
+            "live_requests": 5,
+            "model": "function:scripted",
+            "output_tokens": IsPositiveInt,
+            "replay": False,
+            "replayed_requests": 0,
+            "requests": 5,
+        }
+    )
+    assert attributes["document rules.md"] == snapshot(
+        {"document.id": "doc_19502e11e7ee", "document.path": "rules.md", "document.sha256": SHA256, "lines": 5}
+    )
+    assert attributes["extract window: window lines 1-5"] == snapshot(
+        {"lines": "1-5", "policies_found": 2, "queued_ms": IsNonNegative, "section": "Refunds", "use_cases_found": 2}
+    )
+    assert attributes["write example: example ex_492a9d4c3b for tc_492a9d4c3b"] == snapshot(
+        {
+            "example_id": "ex_492a9d4c3b",
+            "outcome": "written",
+            "policy_ids": ["pol_76ad3b4628", "pol_7ab9a0faea"],
+            "queued_ms": IsNonNegative,
+            "test_case_id": "tc_492a9d4c3b",
+            "use_case_id": "uc_adc7428fd2",
+        }
+    )
+    assert attributes["stage supervise: supervise rules.md"] == snapshot(
+        {"accepted": ["ex_492a9d4c3b", "ex_d15d439fe4"], "rejected": []}
+    )
+    assert attributes["review ex_492a9d4c3b, ex_d15d439fe4"] == snapshot(
+        {
+            "example_ids": ["ex_492a9d4c3b", "ex_d15d439fe4"],
+            "queued_ms": IsNonNegative,
+            "verdicts": ["ex_492a9d4c3b: accept", "ex_d15d439fe4: accept"],
+        }
+    )
+    # Every model call: its tokens, and the key of its record in calls.jsonl.
+    chats = [_attributes(span) for span in spans if span["name"] == "chat scripted"]
+    assert (
+        chats
+        == [
+            {
+                "gen_ai.usage.input_tokens": IsPositiveInt,
+                "gen_ai.usage.output_tokens": IsPositiveInt,
+                "call.key": SHA256,
+                "call.priced": False,
+                "call.replayed": False,
+            }
+        ]
+        * 5
     )
 
 
@@ -403,7 +272,8 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
     example = json.loads((out / "dataset.jsonl").read_text().splitlines()[0])["id"]
     history = _cli("trace", out, "--item", example[:7])  # a unique prefix is enough
     assert history.exit_code == 0, history.stderr
-    assert _labels(history.stdout) == snapshot(
+    tree, _, calls = history.stdout.partition("\n\nmodel calls, from calls.jsonl: ")
+    assert _labels(tree) == snapshot(
         [
             "trace <id> · started <time> · 24 spans · 5 model calls (5 live, 0 replayed) · 2,251 tokens · cost unpriced (no known price for the model)",
             "history of ex_492a9d4c3b",
@@ -425,7 +295,18 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
         ]
     )
     other = json.loads((out / "dataset.jsonl").read_text().splitlines()[1])["id"]
-    assert other not in history.stdout.replace(f"review {example}, {other}", "")
+    assert other not in tree.replace(f"review {example}, {other}", "")
+    # Then the exact prompt and answer of its two model calls, offline, from calls.jsonl.
+    written = json.loads((out / "dataset.jsonl").read_text().splitlines()[0])
+    scenario = next(t for t in json.loads((out / "test_cases.json").read_text()) if t["id"] == written["test_case_id"])
+    write_call, review_call = calls.split("\n── call ")[1:]
+    assert write_call.startswith(f"1 of 2 · write · example for test case {written['test_case_id']} · scripted · live")
+    assert "output ExampleDraft · tools lookup_lines · settings seed=42, temperature=0.0" in write_call
+    assert "  instructions:\n    You write one example of an evaluation dataset" in write_call
+    assert f"  user:\n    <test_case>\n    Scenario: {scenario['scenario']}" in write_call
+    assert "  answer calls final_result:" in write_call and json.dumps(written["expected_output"]) in write_call
+    assert review_call.startswith("2 of 2 · supervise · ")
+    assert "output SupervisorReview" in review_call and f'"item_id": "{example}"' in review_call
 
     policy = json.loads((out / "policies.json").read_text())[0]["id"]
     lineage = _cli("trace", out, "--item", policy)

@@ -2,15 +2,16 @@
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from pydantic import computed_field
+
+from synthgen.schemas.base import StrictModel
 from synthgen.schemas.items import DatasetExample, EvaluationCriterion, Policy
 from synthgen.schemas.stages import ItemIndex
 from synthgen.tools.gates import check_run
 
 
-@dataclass(frozen=True)
-class DatasetScores:
+class DatasetScores(StrictModel, frozen=True):
     examples: int
     evidence_checked: int
     evidence_invalid: int
@@ -22,26 +23,32 @@ class DatasetScores:
     criteria_grounded: int  # cite a policy of their own test case
     criteria_on_topic: int  # share a content word with the policy they cite or their quotes
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def evidence_validity(self) -> float:
         return _share(self.evidence_checked - self.evidence_invalid, self.evidence_checked)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def duplicate_rate(self) -> float:
         return 1.0 - _share(self.examples - self.duplicates, self.examples)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def policy_coverage(self) -> float:
         return _share(self.policies_covered, self.policies)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def criteria_grounding(self) -> float:
         return _share(self.criteria_grounded, self.criteria)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def criteria_relevance(self) -> float:
         return _share(self.criteria_on_topic, self.criteria)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def lineage_resolves(self) -> bool:
         return self.lineage_problems == 0

@@ -1,38 +1,40 @@
-"""The `synthgen` command: a thin Typer layer over orchestrator functions."""
+"""The `synthgen` command: a thin Typer layer over orchestrator functions.
+
+Every command imports what it runs inside its body, not here: pydantic-ai, logfire and openai
+take seconds to import, and `synthgen --help` and `--version` must not pay for them, nor
+`validate` and `eval` for pydantic-ai and openai (tests/test_startup.py keeps it so;
+benchmarks/startup.py measures it).
+"""
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from synthgen import __version__
 from synthgen.orchestrator.cli.errors import OneLineUsageErrors, friendly_errors
 from synthgen.orchestrator.cli.export import export_command
 from synthgen.orchestrator.cli.models import models_app
-from synthgen.orchestrator.cli.summary import render_summary, summary_json
-from synthgen.orchestrator.llm.resolve import DEFAULT_MODEL, ResolvedModel, resolve_model
-from synthgen.orchestrator.llm.retries import RetryPolicy
-from synthgen.orchestrator.observe.logs import LogFormat, Progress, configure_logging, make_progress
-from synthgen.orchestrator.observe.trace_view import trace_command
-from synthgen.orchestrator.observe.tracing import configure_logfire, flush_traces
+from synthgen.orchestrator.cli.trace import trace_command
+from synthgen.orchestrator.defaults import DEFAULT_MAX_BYTES, DEFAULT_MODEL, LogFormat, RetryPolicy
 from synthgen.orchestrator.run.failures import DEFAULT_MAX_FAILURE_RATE
-from synthgen.orchestrator.run.interrupts import Interrupted, resume_line, run_interruptible
-from synthgen.orchestrator.run.pipeline import RunOptions, RunResult, run_config, run_pipeline
-from synthgen.orchestrator.rundir.directory import RUNS_DIR, run_id_for
-from synthgen.orchestrator.rundir.documents import DEFAULT_MAX_BYTES, load_documents
-from synthgen.orchestrator.rundir.evaluate import eval_json, evaluate_run, render_eval
-from synthgen.orchestrator.rundir.validate import validate_run
-from synthgen.schemas.document import SourceDocument
+
+if TYPE_CHECKING:
+    from synthgen.orchestrator.llm.resolve import ResolvedModel
+    from synthgen.orchestrator.observe.logs import Progress
+    from synthgen.orchestrator.run.pipeline import RunOptions, RunResult
+    from synthgen.schemas.document import SourceDocument
 
 app = typer.Typer(
     cls=OneLineUsageErrors,  # a bad flag value is one line on stderr and exit 1, like every other error
     name="synthgen",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help, as click prints it: Typer's rich help alone takes 2.5x a bare `import typer` to draw.
+    rich_markup_mode=None,
     help="Turn a policy or spec document into a verified, line-cited evaluation dataset.",
 )
-agent_app = typer.Typer(no_args_is_help=True, help="Run the multi-agent dataset pipeline.")
+agent_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Run the multi-agent dataset pipeline.")
 app.add_typer(agent_app, name="agent")
 app.add_typer(models_app, name="models")
 app.command("export")(export_command)
@@ -41,6 +43,8 @@ app.command("trace")(trace_command)
 
 def _show_version(value: bool) -> None:
     if value:
+        from synthgen import __version__  # reads the installed package's metadata: only when asked
+
         typer.echo(f"synthgen {__version__}")
         raise typer.Exit()
 
@@ -54,13 +58,11 @@ def _root(
     pass
 
 
-def _configure_logging(verbose: int, quiet: bool, log_format: LogFormat = "text") -> None:
-    configure_logging(verbose, quiet, log_format)
-
-
 async def _run_and_close(
-    docs: list[SourceDocument], model: ResolvedModel, options: RunOptions, progress: Progress | None = None
-) -> RunResult:
+    docs: "list[SourceDocument]", model: "ResolvedModel", options: "RunOptions", progress: "Progress | None" = None
+) -> "RunResult":
+    from synthgen.orchestrator.run.pipeline import run_pipeline
+
     async with model:  # an embedded model server must not outlive its run
         return await run_pipeline(docs, model, options, progress)
 
@@ -151,7 +153,16 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as JSON.")] = False,
 ) -> None:
     """Extract use cases and policies from DOCUMENTS, design test cases and write a verified dataset."""
-    _configure_logging(verbose, quiet, log_format)
+    from synthgen.orchestrator.cli.summary import render_summary, summary_json
+    from synthgen.orchestrator.llm.resolve import resolve_model
+    from synthgen.orchestrator.observe.logs import configure_logging, make_progress
+    from synthgen.orchestrator.observe.tracing import configure_logfire, flush_traces
+    from synthgen.orchestrator.run.interrupts import Interrupted, resume_line, run_interruptible
+    from synthgen.orchestrator.run.pipeline import RunOptions, run_config
+    from synthgen.orchestrator.rundir.directory import RUNS_DIR, run_id_for
+    from synthgen.orchestrator.rundir.documents import load_documents
+
+    configure_logging(verbose, quiet, log_format)
     with friendly_errors():
         configure_logfire()
         docs = load_documents(documents, max_bytes)
@@ -171,9 +182,7 @@ def run(
             max_failure_rate=max_failure_rate,
         )
         try:
-            result: RunResult = run_interruptible(
-                _run_and_close(docs, resolved, options, make_progress(quiet, log_format))
-            )
+            result = run_interruptible(_run_and_close(docs, resolved, options, make_progress(quiet, log_format)))
         except Interrupted as stop:  # Ctrl-C or SIGTERM: one line that says how to resume
             run_dir = options.out or RUNS_DIR / run_id_for(docs, run_config(resolved, options))
             typer.echo(resume_line(stop, run_dir), err=True)
@@ -188,6 +197,8 @@ def validate(
     run_dir: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/<run_id>.", show_default=False)],
 ) -> None:
     """Re-check a finished run: schemas, every evidence quote against its source, IDs and lineage."""
+    from synthgen.orchestrator.rundir.validate import validate_run
+
     with friendly_errors():
         problems = validate_run(run_dir)
     if problems:
@@ -207,6 +218,8 @@ def eval_command(
 
     Exits 1 when a hard bar fails: invalid files, an unverified quote or a broken reference.
     """
+    from synthgen.orchestrator.rundir.evaluate import eval_json, evaluate_run, render_eval
+
     with friendly_errors():
         report = evaluate_run(run_dir)
     if as_json:

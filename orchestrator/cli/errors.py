@@ -45,7 +45,8 @@ class OneLineUsageErrors(TyperGroup):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except NoArgsIsHelpError as err:  # the help is already printed
+        except NoArgsIsHelpError as err:  # a bare command prints its help on stdout, as `--help` does
+            typer.echo(err.format_message())
             sys.exit(err.exit_code)
         except ClickException as err:
             typer.echo(f"synthgen: error: {usage_line(err)}", err=True)

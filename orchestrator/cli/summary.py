@@ -1,17 +1,18 @@
 """The end-of-run summary printed on stdout."""
 
-import json
 from decimal import Decimal
-from typing import Any
+
+from pydantic import Field
 
 from synthgen.orchestrator.llm.costs import usage_cost, usd
 from synthgen.orchestrator.run.pipeline import RunResult
+from synthgen.schemas.base import StrictModel
 from synthgen.schemas.layout import DATASET_FILE, MANIFEST_FILE
-from synthgen.schemas.manifest import RunManifest, TokenUsage
+from synthgen.schemas.manifest import PricingInfo, RunManifest, StageReport, TokenUsage
 
 
 def render_summary(result: RunResult) -> str:
-    manifest = result.manifest
+    manifest, summary = result.manifest, run_summary(result)
     lines = [
         f"run      {manifest.run_id}",
         f"model    {manifest.config.model}   seed {manifest.config.seed}"
@@ -30,14 +31,13 @@ def render_summary(result: RunResult) -> str:
             f"{name:<10}{stage.requested:>10}{stage.accepted:>10}{stage.rejected:>10}{tokens:>11,}"
             f"{usage_cost(stage.usage):>12}  {reasons}".rstrip()
         )
-    total = sum(manifest.usage_by_model.values(), TokenUsage())
-    examples = next(o.records for o in manifest.outputs if o.name == DATASET_FILE)
+    total = summary.usage
     lines += [
         "",
-        f"dataset  {examples} examples from {len(manifest.inputs)} document(s)",
+        f"dataset  {summary.examples} examples from {len(summary.documents)} document(s)",
         f"tokens   {total.input_tokens:,} in / {total.output_tokens:,} out in {total.requests:,} model requests",
         f"cost     {cost_line(manifest)}",
-        f"files    {result.run_dir}/  " + " ".join([o.name for o in manifest.outputs] + [MANIFEST_FILE]),
+        f"files    {summary.run_dir}/  " + " ".join(summary.files),
     ]
     return "\n".join(lines)
 
@@ -63,38 +63,47 @@ def cost_line(manifest: RunManifest) -> str:
     return text
 
 
-def _usage_json(usage: TokenUsage) -> dict[str, Any]:
-    return usage.model_dump(mode="json")
+class RunSummary(StrictModel):
+    """What `synthgen agent run --json` prints: the run's outcome, for scripts (`... --json | jq`)."""
+
+    run_id: str
+    run_dir: str
+    model: str
+    seed: int
+    documents: list[str]
+    examples: int
+    stages: dict[str, StageReport]
+    usage: TokenUsage = Field(description="Every call the dataset used, replayed or live, at list price.")
+    usage_by_model: dict[str, TokenUsage]
+    usage_by_agent: dict[str, TokenUsage]
+    spent_this_run: TokenUsage = Field(description="Live calls of this invocation: the money spent now.")
+    replayed: TokenUsage = Field(description="Calls answered from calls.jsonl, at no cost.")
+    pricing: PricingInfo | None
+    files: list[str]
+    stale_calls: int = Field(description="Recorded calls this run no longer asked for: its prompts or inputs changed.")
+
+
+def run_summary(result: RunResult) -> RunSummary:
+    manifest = result.manifest
+    return RunSummary(
+        run_id=manifest.run_id,
+        run_dir=str(result.run_dir),
+        model=manifest.config.model,
+        seed=manifest.config.seed,
+        documents=[i.path for i in manifest.inputs],
+        examples=next(o.records for o in manifest.outputs if o.name == DATASET_FILE),
+        stages=manifest.stages,
+        usage=sum(manifest.usage_by_model.values(), TokenUsage()),
+        usage_by_model=manifest.usage_by_model,
+        usage_by_agent=manifest.usage_by_agent,
+        spent_this_run=manifest.volatile.calls.live,
+        replayed=manifest.volatile.calls.replayed,
+        pricing=manifest.pricing,
+        files=[*(o.name for o in manifest.outputs), MANIFEST_FILE],
+        stale_calls=len(result.stale_calls),
+    )
 
 
 def summary_json(result: RunResult) -> str:
-    """The summary as one JSON object, for scripts: `synthgen agent run ... --json | jq`."""
-    manifest = result.manifest
-    total = sum(manifest.usage_by_model.values(), TokenUsage())
-    data = {
-        "run_id": manifest.run_id,
-        "run_dir": str(result.run_dir),
-        "model": manifest.config.model,
-        "seed": manifest.config.seed,
-        "documents": [i.path for i in manifest.inputs],
-        "examples": next(o.records for o in manifest.outputs if o.name == DATASET_FILE),
-        "stages": {
-            name: {
-                "requested": stage.requested,
-                "accepted": stage.accepted,
-                "rejected": stage.rejected,
-                "reasons": stage.reasons,
-                "usage": _usage_json(stage.usage),
-            }
-            for name, stage in manifest.stages.items()
-        },
-        "usage": _usage_json(total),
-        "usage_by_model": {name: _usage_json(u) for name, u in manifest.usage_by_model.items()},
-        "usage_by_agent": {name: _usage_json(u) for name, u in manifest.usage_by_agent.items()},
-        "spent_this_run": _usage_json(manifest.volatile.calls.live),
-        "replayed": _usage_json(manifest.volatile.calls.replayed),
-        "pricing": manifest.pricing.model_dump(mode="json") if manifest.pricing else None,
-        "files": [*(o.name for o in manifest.outputs), MANIFEST_FILE],
-        "stale_calls": len(result.stale_calls),
-    }
-    return json.dumps(data, indent=2)
+    """The summary as one JSON object."""
+    return run_summary(result).model_dump_json(indent=2)

@@ -1,19 +1,21 @@
-"""Format name -> exporter. Exporters only render bytes; writing is `files.write_exports`' job."""
+"""Format name -> exporter. Exporters only render bytes; writing is `files.write_exports`' job.
 
+Light on purpose: `synthgen export --help` lists the formats from here, so an exporter module (and
+the pydantic models it reads a run with) is imported only when its format is rendered.
+"""
+
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from synthgen.errors import InputError
-from synthgen.orchestrator.exports.chat_jsonl import export_chat_jsonl
-from synthgen.orchestrator.exports.deepeval import export_deepeval
-from synthgen.orchestrator.exports.evidently import export_evidently
-from synthgen.orchestrator.exports.files import ExportFiles
-from synthgen.orchestrator.exports.giskard import export_giskard
-from synthgen.orchestrator.exports.hf import export_hf
-from synthgen.orchestrator.exports.loaded import LoadedRun
-from synthgen.orchestrator.exports.pydantic_evals import export_pydantic_evals
 
-Exporter = Callable[[LoadedRun], ExportFiles]
+if TYPE_CHECKING:
+    from synthgen.orchestrator.exports.files import ExportFiles
+    from synthgen.orchestrator.exports.loaded import LoadedRun
+
+Exporter = Callable[["LoadedRun"], "ExportFiles"]
 
 ALL = "all"
 
@@ -25,15 +27,25 @@ class ExportFormat:
     render: Exporter
 
 
+def _exporter(module: str) -> Exporter:
+    """`export_<module>` of exports/<module>.py, imported when it is first called."""
+
+    def render(run: "LoadedRun") -> "ExportFiles":
+        exporter: Exporter = getattr(importlib.import_module(f"{__package__}.{module}"), f"export_{module}")
+        return exporter(run)
+
+    return render
+
+
 FORMATS: dict[str, ExportFormat] = {
     f.name: f
     for f in (
-        ExportFormat("deepeval", "DeepEval goldens (EvaluationDataset JSON)", export_deepeval),
-        ExportFormat("evidently", "Evidently table (CSV) + DataDefinition", export_evidently),
-        ExportFormat("giskard", "Giskard RAGET QATestset JSONL", export_giskard),
-        ExportFormat("pydantic-evals", "pydantic-evals Dataset JSON + JSON Schema", export_pydantic_evals),
-        ExportFormat("chat-jsonl", "OpenAI-style chat JSONL + line-aligned metadata", export_chat_jsonl),
-        ExportFormat("hf", "Hugging Face datasets JSONL + dataset card", export_hf),
+        ExportFormat("deepeval", "DeepEval goldens (EvaluationDataset JSON)", _exporter("deepeval")),
+        ExportFormat("evidently", "Evidently table (CSV) + DataDefinition", _exporter("evidently")),
+        ExportFormat("giskard", "Giskard RAGET QATestset JSONL", _exporter("giskard")),
+        ExportFormat("pydantic-evals", "pydantic-evals Dataset JSON + JSON Schema", _exporter("pydantic_evals")),
+        ExportFormat("chat-jsonl", "OpenAI-style chat JSONL + line-aligned metadata", _exporter("chat_jsonl")),
+        ExportFormat("hf", "Hugging Face datasets JSONL + dataset card", _exporter("hf")),
     )
 }
 

@@ -20,9 +20,7 @@ from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import orjson
 from genai_prices import Usage, calc_price
-from pydantic import TypeAdapter, ValidationError
 from pydantic_ai.messages import ModelResponse
 from pydantic_ai.models import Model
 from pydantic_ai.models.wrapper import WrapperModel
@@ -31,6 +29,7 @@ from synthgen.agents.designer import AGENT_NAME as DESIGNER_AGENT
 from synthgen.agents.prompts import all_prompts
 from synthgen.agents.supervisor import REVIEW_BATCH_SIZE
 from synthgen.errors import SynthgenError
+from synthgen.orchestrator.llm.calls_file import RESPONSE, read_calls
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.manifest import STAGES, CallCost, PricingInfo, TokenUsage
 from synthgen.tools.windows import CHARS_PER_TOKEN, estimate_tokens, section_windows
@@ -42,7 +41,6 @@ try:
 except PackageNotFoundError:  # pragma: no cover - it is a dependency of pydantic-ai-slim
     PRICES_VERSION = "unknown"
 PRICING = PricingInfo(source="genai-prices", version=PRICES_VERSION)
-_RESPONSE = TypeAdapter(ModelResponse)
 
 
 class BudgetExceeded(SynthgenError):
@@ -354,19 +352,10 @@ def estimate_run(
 def recorded_cost(calls_path: Path) -> Decimal:
     """What the answers already in calls.jsonl cost at list price: a resumed run does not pay for them again.
 
-    Read-only and lenient: a record that does not parse is simply not counted (the run itself
-    reports it when it loads the file).
+    Only records the run will replay count (the run itself reports the others when it loads the file).
     """
-    if not calls_path.is_file():
-        return Decimal(0)
-    total = Decimal(0)
-    for line in calls_path.read_bytes().splitlines():
-        try:
-            response = _RESPONSE.validate_python(orjson.loads(line)["response"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError):
-            continue
-        total += price(response) or Decimal(0)
-    return total
+    records = read_calls(calls_path).records
+    return sum((price(RESPONSE.validate_python(record.response)) or Decimal(0) for record in records), Decimal(0))
 
 
 def estimate_for(

@@ -16,21 +16,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, ModelResponse
 from pydantic_ai.models import ModelRequestParameters
 from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
 from synthgen.errors import SynthgenError
+from synthgen.orchestrator.llm.calls_file import RESPONSE, checksum, read_calls, record_line
 from synthgen.orchestrator.llm.costs import CostLedger, call_usage
 from synthgen.orchestrator.observe.tracing import annotate_current
-from synthgen.schemas.calls import CallRecord
+from synthgen.schemas.calls import CallRecord, CallRequest
 
 log = logging.getLogger("synthgen")
 
 RecordMode = Literal["record", "replay"]
-_RESPONSE = TypeAdapter(ModelResponse)
 # Fields that change on every run without changing what was asked.
 _VOLATILE = frozenset(
     {
@@ -81,12 +80,13 @@ def _strip_volatile(value: Any) -> Any:
     return value
 
 
-def request_key(
+def describe_request(
     model_name: str,
     messages: list[ModelMessage],
     settings: ModelSettings | None,
     parameters: ModelRequestParameters,
-) -> str:
+) -> tuple[str, CallRequest]:
+    """The request's key (the hash of what decides the answer) and the request as calls.jsonl keeps it."""
     tools = sorted(
         (tool.name, orjson.dumps(tool.parameters_json_schema, option=orjson.OPT_SORT_KEYS).decode())
         for tool in [*parameters.function_tools, *parameters.output_tools]
@@ -99,11 +99,22 @@ def request_key(
         "output_mode": parameters.output_mode,
         "allow_text_output": parameters.allow_text_output,
     }
-    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+    key = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+    request = CallRequest(
+        messages=payload["messages"],
+        output_schema=_output_schema(parameters),
+        tools=[tool.name for tool in parameters.function_tools],
+        settings=orjson.loads(orjson.dumps(payload["settings"], default=str)),
+    )
+    return key, request
 
 
-def _checksum(key: str, response: dict[str, Any]) -> str:
-    return hashlib.sha256(key.encode() + orjson.dumps(response, option=orjson.OPT_SORT_KEYS)).hexdigest()
+def _output_schema(parameters: ModelRequestParameters) -> str | None:
+    if parameters.output_object is not None:
+        return parameters.output_object.name or parameters.output_object.json_schema.get("title")
+    for tool in parameters.output_tools:
+        return str(tool.parameters_json_schema.get("title") or tool.name)
+    return None
 
 
 class CallLog:
@@ -117,63 +128,41 @@ class CallLog:
         self._load()
 
     def _load(self) -> None:
-        if not self.path.exists():
-            return
-        data = self.path.read_bytes()
-        lines = data.split(b"\n")
-        torn = lines.pop()  # after the last newline: empty, or a record a crash cut short
-        if torn:
+        found = read_calls(self.path)
+        if found.torn:
             # Cut it off now, or the next append would glue a new record onto the torn one.
             with self.path.open("r+b") as handle:
-                handle.truncate(len(data) - len(torn))
+                handle.truncate(self.path.stat().st_size - len(found.torn))
             log.info("%s: ignored an incomplete last record (the run stopped while writing it)", self.path)
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            problem = self._add(line)
-            if problem:
-                self.problems.append(f"{self.path.name} line {number}: {problem}")
+        self.records = {record.key: record for record in found.records}
+        self.problems = found.problems
         for problem in self.problems:
             log.warning("%s; ignoring that record, its call will be made again", problem)
-
-    def _add(self, line: bytes) -> str | None:
-        try:
-            record = CallRecord.model_validate_json(line)
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            return "not valid JSON" if first["type"] == "json_invalid" else f"bad record ({where}: {first['msg']})"
-        if _checksum(record.key, record.response) != record.checksum:
-            return "checksum does not match (edited by hand?)"
-        try:
-            _RESPONSE.validate_python(record.response)
-        except ValidationError:
-            return "response is not a model response"
-        self.records[record.key] = record
-        return None
 
     def response(self, key: str) -> ModelResponse | None:
         record = self.records.get(key)
         if record is None:
             return None
         self.used.add(key)
-        return _RESPONSE.validate_python(record.response)
+        return RESPONSE.validate_python(record.response)
 
-    def append(self, key: str, model: str, context: CallContext, response: ModelResponse) -> CallRecord:
-        body = _RESPONSE.dump_python(response, mode="json")
-        usage = call_usage(response)
+    def append(
+        self, key: str, request: CallRequest, model: str, context: CallContext, response: ModelResponse
+    ) -> CallRecord:
+        body = RESPONSE.dump_python(response, mode="json")
         record = CallRecord(
             key=key,
             model=model,
             stage=context.stage,
             item=context.item,
+            request=request,
             response=body,
-            usage=usage,
-            checksum=_checksum(key, body),
+            usage=call_usage(response),
+            checksum=checksum(key, body, request),
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("ab") as handle:
-            handle.write(orjson.dumps(record.model_dump(mode="json")) + b"\n")
+            handle.write(record_line(record))
             handle.flush()
             os.fsync(handle.fileno())
         self.records[key] = record
@@ -209,7 +198,7 @@ class RecordingModel(WrapperModel):
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
-        key = request_key(self.wrapped.model_name, messages, model_settings, model_request_parameters)
+        key, request = describe_request(self.wrapped.model_name, messages, model_settings, model_request_parameters)
         recorded = self.calls.response(key)
         context = current_call.get() or _UNNAMED
         if recorded is not None:
@@ -232,7 +221,7 @@ class RecordingModel(WrapperModel):
         except BaseException:
             self.ledger.live_call_failed()
             raise
-        self.calls.append(key, self.wrapped.model_name, context, response)
+        self.calls.append(key, request, self.wrapped.model_name, context, response)
         self._account(key, context, response, replayed=False)
         return response
 

@@ -12,6 +12,7 @@ from pydantic_ai.providers import Provider
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from synthgen.errors import ModelConfigError
+from synthgen.orchestrator.defaults import DEFAULT_MODEL
 from synthgen.orchestrator.llm.local.adapter import LocalChatModel
 from synthgen.orchestrator.llm.local.catalog import DEFAULT_LOCAL_MODEL, get_spec, is_local_model_name
 from synthgen.orchestrator.llm.local.resolve import resolve_local_model
@@ -22,7 +23,6 @@ DEFAULT_RETRY_POLICY = RetryPolicy()
 log = logging.getLogger("synthgen")
 
 # Chat completions, not the Responses API, because only chat completions sends the seed.
-DEFAULT_MODEL = "openai-chat:gpt-4o-2024-08-06"
 _OPENAI_PREFIXES = ("openai-chat:", "openai:")
 _RETRYING_PREFIXES = ("openai-chat:", "openai:", "openai-responses:")
 

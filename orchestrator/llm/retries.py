@@ -57,6 +57,7 @@ from pydantic_ai.retries import AsyncHTTPX2TenacityTransport, RetryConfig, wait_
 from tenacity import RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 from tenacity.stop import stop_base
 
+from synthgen.orchestrator.defaults import RetryPolicy
 from synthgen.orchestrator.llm.recording import current_call
 
 log = logging.getLogger("synthgen")
@@ -69,23 +70,6 @@ _DESCRIBE: dict[str, str] = {
     "truncated_response": "response cut short (invalid JSON)",
     "empty_response": "empty response (no choices)",
 }
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard one model request tries. The CLI flags --max-attempts, --max-wait and --timeout set it."""
-
-    max_attempts: int = 5  # HTTP attempts per model request, the first one included
-    max_wait: float = 120.0  # seconds one request may spend waiting between its attempts, in total
-    timeout: float = 300.0  # seconds one attempt may take: long enough for a slow local server's long answer
-    initial_delay: float = 0.5  # first backoff when the server names no wait; doubles with each retry
-    max_delay: float = 30.0  # the longest single backoff (a server's Retry-After is honoured whole)
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.max_wait < 0 or self.timeout <= 0 or self.initial_delay < 0 or self.max_delay < 0:
-            raise ValueError("waits and timeouts cannot be negative, and the timeout must be positive")
 
 
 # --- Adaptive concurrency ---------------------------------------------------------------------

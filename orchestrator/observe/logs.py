@@ -15,13 +15,13 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO
 
 import orjson
 
+from synthgen.orchestrator.defaults import LogFormat
 from synthgen.orchestrator.llm.costs import CallEntry, usd
 
-LogFormat = Literal["text", "json"]
 LOGGER = "synthgen"
 log = logging.getLogger(LOGGER)
 

@@ -2,47 +2,49 @@
 
 `--item ID` narrows the tree to one item's history: every span whose synthgen attributes (or
 links) mention the ID, the spans above them for context, and the agent and model calls below
-the item spans. A test case and its example share their hash, so `tc_X` and `ex_X` show each
+the item spans; then the exact prompt and answer of each of those model calls, from calls.jsonl. A test case and its example share their hash, so `tc_X` and `ex_X` show each
 other's spans too.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
-
-import orjson
-import typer
+from typing import Any
 
 from synthgen.errors import InputError
-from synthgen.orchestrator.cli.errors import friendly_errors
+from synthgen.orchestrator.llm.calls_file import read_calls
 from synthgen.orchestrator.llm.costs import usd
-from synthgen.orchestrator.observe.tracing import PREFIX
+from synthgen.orchestrator.observe.call_view import call_lines
+from synthgen.orchestrator.observe.tracing import PREFIX, read_spans
+from synthgen.schemas.calls import CallRecord
 from synthgen.schemas.items import ITEM_ID
-from synthgen.schemas.layout import TRACE_FILE
+from synthgen.schemas.layout import CALLS_FILE, TRACE_FILE
+from synthgen.schemas.trace import TraceSpan
 
+_NEVER = datetime.min.replace(tzinfo=UTC)  # sorts a span without a start first
 LABEL_WIDTH = 64
 NOTE_WIDTH = 160
 
 
 @dataclass
 class SpanNode:
-    data: dict[str, Any]
+    span: TraceSpan
     children: list["SpanNode"] = field(default_factory=list)
     parent: "SpanNode | None" = None
 
     @property
     def span_id(self) -> str:
-        return self.data["span_id"]
+        return self.span.span_id
 
     @property
     def attributes(self) -> dict[str, Any]:
-        return self.data.get("attributes") or {}
+        return self.span.attributes
 
     @property
-    def start(self) -> str:
-        return self.data.get("start") or ""
+    def start(self) -> datetime:
+        return self.span.start or _NEVER
 
     def walk(self) -> Iterable["SpanNode"]:
         yield self
@@ -99,33 +101,25 @@ def totals(node: SpanNode, chosen: set[str] | None = None) -> Totals:
     return result
 
 
-def read_trace(run_dir: Path) -> list[dict[str, Any]]:
+def read_trace(run_dir: Path) -> list[TraceSpan]:
     path = run_dir / TRACE_FILE
     if not run_dir.is_dir():
         raise InputError(f"{run_dir} is not a run directory: give the folder a run wrote, e.g. runs/<run_id>")
     if not path.is_file():
         raise InputError(f"{run_dir} has no {TRACE_FILE}: it is written by `synthgen agent run` as the run goes")
-    spans = []
-    for line in path.read_bytes().splitlines():
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue  # a line cut short by a crash
-        if isinstance(record, dict) and "span_id" in record and "trace_id" in record:
-            spans.append(record)
-    return spans
+    return read_spans(path)
 
 
-def build_trees(records: list[dict[str, Any]]) -> list[list[SpanNode]]:
+def build_trees(spans: list[TraceSpan]) -> list[list[SpanNode]]:
     """Roots per trace (one trace per invocation of `synthgen agent run`), oldest trace first."""
     by_trace: dict[str, dict[str, SpanNode]] = {}
-    for record in records:
-        by_trace.setdefault(record["trace_id"], {})[record["span_id"]] = SpanNode(record)
+    for span in spans:
+        by_trace.setdefault(span.trace_id, {})[span.span_id] = SpanNode(span)
     traces = []
     for nodes in by_trace.values():
         roots = []
         for node in nodes.values():
-            parent = nodes.get(node.data.get("parent_id") or "")
+            parent = nodes.get(node.span.parent_id or "")
             if parent is None:
                 roots.append(node)
             else:
@@ -193,9 +187,9 @@ def select(roots: list[SpanNode], item: str) -> set[str]:
     nodes = {n.span_id: n for root in roots for n in root.walk()}
     matched = [n for n in nodes.values() if _mentions(_synthgen_values(n.attributes), targets)]
     for node in list(nodes.values()):  # spans linked from a matching span with the item's ID (e.g. merge -> window)
-        for link in node.data.get("links") or []:
-            linked = nodes.get(link.get("span_id"))
-            if linked is not None and _mentions(_synthgen_values(link.get("attributes") or {}), targets):
+        for link in node.span.links:
+            linked = nodes.get(link.span_id)
+            if linked is not None and _mentions(_synthgen_values(link.attributes), targets):
                 matched.append(linked)
     chosen: set[str] = set()
     for node in matched:
@@ -225,7 +219,7 @@ def duration(ms: float | None) -> str:
 
 def label(node: SpanNode) -> str:
     attrs = node.attributes
-    text = str(attrs.get("logfire.msg") or node.data.get("name") or "?")
+    text = str(attrs.get("logfire.msg") or node.span.name or "?")
     if _answered(node):
         text += " (replayed)" if attrs.get(PREFIX + "call.replayed") else " (live)"
     elif _is_model_call(node):
@@ -265,12 +259,12 @@ def note(node: SpanNode, targets: set[str] | None = None) -> str:
             parts.append("rejected " + ", ".join(rejected))
     if targets and value("accepted") and only(value("accepted")):
         parts.append("accepted")
-    if node.data.get("status") == "error":
+    if node.span.status == "error":
         # The message once, where it happened; the spans above only say they failed with it.
-        if any(c.data.get("status") == "error" for c in node.children):
+        if any(c.span.status == "error" for c in node.children):
             parts.append("failed")
         else:
-            parts.append("ERROR " + str(node.data.get("error") or ""))
+            parts.append("ERROR " + (node.span.error or ""))
     text = "; ".join(parts)
     return text if len(text) <= NOTE_WIDTH else text[: NOTE_WIDTH - 1] + "…"
 
@@ -288,7 +282,7 @@ def render(roots: list[SpanNode], chosen: set[str] | None = None, item: str | No
             text = text[: LABEL_WIDTH - 1] + "…"
         sums = totals(node, chosen)
         rows.append(
-            (text, duration(node.data.get("duration_ms")), f"{sums.tokens:,}" if sums.calls else "",
+            (text, duration(node.span.duration_ms), f"{sums.tokens:,}" if sums.calls else "",
              sums.cost_text(), note(node, targets))
         )  # fmt: skip
         kids = [c for c in node.children if chosen is None or c.span_id in chosen]
@@ -306,6 +300,10 @@ def render(roots: list[SpanNode], chosen: set[str] | None = None, item: str | No
     for text, took, tokens, cost, extra in rows:
         lines.append(f"{text:<{width}}  {took:>8}  {tokens:>9}  {cost:>10}  {extra}".rstrip())
     return lines
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def describe_trace(roots: list[SpanNode]) -> str:
@@ -329,16 +327,34 @@ def describe_trace(roots: list[SpanNode]) -> str:
                 if cost is not None:
                     live.priced += 1
                     live.cost += Decimal(str(cost))
-    head = f"trace {roots[0].data['trace_id']} · started {started} · {spans} spans · {sums.calls} model calls"
+    head = f"trace {roots[0].span.trace_id} · started {_iso(started)} · {spans} spans · {sums.calls} model calls"
     if sums.calls:
         head += f" ({sums.calls - sums.replayed} live, {sums.replayed} replayed) · {sums.tokens:,} tokens · "
         if sums.priced:
             head += f"{sums.cost_text()} at list price, {live.cost_text() or usd(Decimal(0))} spent this run"
         else:
             head += "cost unpriced (no known price for the model)"
-    if not any(r.data.get("parent_id") is None and r.data.get("name") == "synthgen run" for r in roots):
+    if not any(r.span.parent_id is None and r.span.name == "synthgen run" for r in roots):
         head += " · unfinished: the run stopped before its spans ended"
     return head
+
+
+def model_calls(roots: list[SpanNode], chosen: set[str], calls: dict[str, CallRecord]) -> list[str]:
+    """The prompt and answer of each model call in the history, from calls.jsonl, in the order they were made."""
+    spans = sorted(
+        (n for root in roots for n in root.walk() if n.span_id in chosen and _answered(n)),
+        key=lambda n: (n.start, n.span_id),
+    )
+    lines = ["", f"model calls, from {CALLS_FILE}: {len(spans)}"]
+    for number, node in enumerate(spans, 1):
+        key = str(node.attributes[PREFIX + "call.key"])
+        record = calls.get(key)
+        lines.append("")
+        if record is None:
+            lines.append(f"── call {number} of {len(spans)} · key {key[:12]} is not in {CALLS_FILE}")
+        else:
+            lines += call_lines(number, len(spans), record, bool(node.attributes.get(PREFIX + "call.replayed")))
+    return lines
 
 
 def render_run(run_dir: Path, item: str | None = None, every: bool = False) -> str:
@@ -347,6 +363,7 @@ def render_run(run_dir: Path, item: str | None = None, every: bool = False) -> s
         raise InputError(f"{run_dir / TRACE_FILE} holds no spans")
     shown = traces if every else traces[-1:]
     resolved = resolve_item(item, [r for roots in shown for r in roots]) if item else None
+    calls = {record.key: record for record in read_calls(run_dir / CALLS_FILE).records} if resolved else {}
     out: list[str] = []
     for roots in shown:
         chosen = select(roots, resolved) if resolved else None
@@ -359,24 +376,8 @@ def render_run(run_dir: Path, item: str | None = None, every: bool = False) -> s
             out.append(f"history of {resolved}")
         out.append("")
         out.extend(render(roots, chosen, resolved))
+        if resolved and chosen:
+            out.extend(model_calls(roots, chosen, calls))
     if len(traces) > len(shown):
         out += ["", f"({len(traces) - len(shown)} earlier invocation(s) of this run in {TRACE_FILE}: --all shows them)"]
     return "\n".join(out)
-
-
-def trace_command(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/<run_id>.", show_default=False)],
-    item: Annotated[
-        str | None,
-        typer.Option(
-            "--item", help="Show one item's history: an ID (uc_/pol_/tc_/ex_…) or a unique prefix.", show_default=False
-        ),
-    ] = None,
-    every: Annotated[
-        bool, typer.Option("--all", help="Show every invocation recorded (a resumed run has several), not the last.")
-    ] = False,
-) -> None:
-    """Print a run's span tree from its trace.jsonl: durations, tokens and cost per span."""
-    with friendly_errors():
-        text = render_run(run_dir, item, every)
-    typer.echo(text)

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import logfire
-import orjson
 from logfire.exceptions import LogfireConfigError
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Link, SpanContext, Status, StatusCode
+from pydantic import ValidationError
 
 from synthgen import __version__
 from synthgen.errors import InputError
@@ -39,10 +39,10 @@ from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import ITEM_ID
 from synthgen.schemas.layout import TRACE_FILE
 from synthgen.schemas.manifest import TokenUsage
+from synthgen.schemas.trace import SpanException, SpanLink, TraceSpan
 
 SERVICE_NAME = "synthgen"
 PREFIX = "synthgen."
-TRACE_FILE_VERSION = 1
 
 # Attributes left out of trace.jsonl: message contents and schemas (large; every answer is in
 # calls.jsonl, and Logfire gets them in full) and per-call random ids.
@@ -82,10 +82,10 @@ def _hex(number: int, width: int) -> str:
     return f"{number:0{width}x}"
 
 
-def _iso(nanoseconds: int | None) -> str | None:
+def _time(nanoseconds: int | None) -> datetime | None:
     if nanoseconds is None:
         return None
-    return datetime.fromtimestamp(nanoseconds / 1e9, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(nanoseconds / 1e9, UTC)
 
 
 def _plain(value: Any) -> Any:
@@ -100,34 +100,47 @@ def _attributes(attributes: Any) -> dict[str, Any]:
     return {k: _plain(v) for k, v in (attributes or {}).items() if k not in _DROPPED}
 
 
-def span_record(span: ReadableSpan) -> dict[str, Any]:
+def span_record(span: ReadableSpan) -> TraceSpan:
     """The line trace.jsonl stores for a finished span."""
     ctx = span.context
-    record: dict[str, Any] = {
-        "trace_id": _hex(ctx.trace_id, 32),
-        "span_id": _hex(ctx.span_id, 16),
-        "parent_id": _hex(span.parent.span_id, 16) if span.parent else None,
-        "name": span.name,
-        "start": _iso(span.start_time),
-        "duration_ms": round((span.end_time - span.start_time) / 1e6, 3) if span.end_time and span.start_time else None,
-        "status": "error" if span.status.status_code is StatusCode.ERROR else "ok",
-        "attributes": _attributes(span.attributes),
-    }
-    if span.status.description:
-        record["error"] = _plain(span.status.description)
-    exceptions = [
-        {"type": e.attributes.get("exception.type"), "message": _plain(e.attributes.get("exception.message"))}
-        for e in span.events
-        if e.name == "exception" and e.attributes
-    ]
-    if exceptions:
-        record["exceptions"] = exceptions
-    if span.links:
-        record["links"] = [
-            {"span_id": _hex(link.context.span_id, 16), "attributes": _attributes(link.attributes)}
+    return TraceSpan(
+        trace_id=_hex(ctx.trace_id, 32),
+        span_id=_hex(ctx.span_id, 16),
+        parent_id=_hex(span.parent.span_id, 16) if span.parent else None,
+        name=span.name,
+        start=_time(span.start_time),
+        duration_ms=round((span.end_time - span.start_time) / 1e6, 3) if span.end_time and span.start_time else None,
+        status="error" if span.status.status_code is StatusCode.ERROR else "ok",
+        attributes=_attributes(span.attributes),
+        error=_plain(span.status.description) if span.status.description else None,
+        exceptions=[
+            SpanException(
+                type=e.attributes.get("exception.type"), message=_plain(e.attributes.get("exception.message"))
+            )
+            for e in span.events
+            if e.name == "exception" and e.attributes
+        ],
+        links=[
+            SpanLink(span_id=_hex(link.context.span_id, 16), attributes=_attributes(link.attributes))
             for link in span.links
-        ]
-    return record
+        ],
+    )
+
+
+def span_line(span: TraceSpan) -> bytes:
+    """The bytes of one trace.jsonl line: fields at their default (no error, links...) are left out."""
+    return span.model_dump_json(exclude_defaults=True).encode() + b"\n"
+
+
+def read_spans(path: Path) -> list[TraceSpan]:
+    """Every span of a trace.jsonl; a line cut short by a crash, or not a span, is skipped."""
+    spans = []
+    for line in path.read_bytes().splitlines():
+        try:
+            spans.append(TraceSpan.model_validate_json(line))
+        except ValidationError:
+            continue
+    return spans
 
 
 class _Sink:
@@ -136,8 +149,8 @@ class _Sink:
         self._file: IO[bytes] | None = path.open("ab")
         self._lock = threading.Lock()
 
-    def write(self, record: dict[str, Any]) -> None:
-        line = orjson.dumps(record, default=str) + b"\n"
+    def write(self, span: TraceSpan) -> None:
+        line = span_line(span)
         with self._lock:
             if self._file is not None:
                 self._file.write(line)

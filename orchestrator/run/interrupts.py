@@ -19,6 +19,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from synthgen.orchestrator.llm.calls_file import read_calls
 from synthgen.schemas.layout import CALLS_FILE
 
 T = TypeVar("T")
@@ -42,18 +43,9 @@ class Interrupted(KeyboardInterrupt):
         return 128 + self.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
 
 
-def recorded_answers(calls_path: Path) -> int:
-    """Complete records in calls.jsonl (a torn last line is not one)."""
-    try:
-        data = calls_path.read_bytes()
-    except OSError:
-        return 0
-    return sum(1 for line in data.split(b"\n")[:-1] if line.strip())
-
-
 def resume_line(stop: Interrupted, run_dir: Path) -> str:
     """The one line printed when a run is interrupted."""
-    answers = recorded_answers(run_dir / CALLS_FILE)
+    answers = len(read_calls(run_dir / CALLS_FILE).records)
     if answers:
         kept = f"{answers} model answer(s) are kept in {run_dir / CALLS_FILE}"
         return f"synthgen: interrupted ({stop.signal_name}): {kept}; run the same command again to resume"

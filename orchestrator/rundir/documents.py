@@ -4,10 +4,10 @@ import os
 from pathlib import Path
 
 from synthgen.errors import InputError
+from synthgen.orchestrator.defaults import DEFAULT_MAX_BYTES
 from synthgen.schemas.document import SourceDocument
 from synthgen.tools.parser import parse_document
 
-DEFAULT_MAX_BYTES = 2_000_000
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdx", ".txt"}
 
 

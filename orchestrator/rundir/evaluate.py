@@ -1,21 +1,22 @@
 """`synthgen eval`: score any finished run on the bars a trustworthy dataset must clear."""
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import orjson
+from pydantic import computed_field
 
 from synthgen.orchestrator.rundir.read import read_run_files
 from synthgen.orchestrator.rundir.validate import item_index, source_documents
+from synthgen.schemas.base import StrictModel
 from synthgen.tools.metrics import DatasetScores, score_dataset
 
 
-@dataclass(frozen=True)
-class EvalReport:
+class EvalReport(StrictModel, frozen=True):
     run_dir: Path
     problems: list[str]  # why the run could not be scored at all (schema, missing source)
     scores: DatasetScores | None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def passed(self) -> bool:
         """The hard bars: every file valid, every quote verified, every reference resolved."""
@@ -25,25 +26,18 @@ class EvalReport:
 def evaluate_run(run_dir: Path) -> EvalReport:
     files, problems = read_run_files(run_dir)
     if files is None:
-        return EvalReport(run_dir, problems, None)
+        return EvalReport(run_dir=run_dir, problems=problems, scores=None)
     documents, problems = source_documents(files)
     if problems:
-        return EvalReport(run_dir, problems, None)
-    return EvalReport(run_dir, [], score_dataset(item_index(files, documents), files.examples))
+        return EvalReport(run_dir=run_dir, problems=problems, scores=None)
+    return EvalReport(run_dir=run_dir, problems=[], scores=score_dataset(item_index(files, documents), files.examples))
 
 
 def eval_json(report: EvalReport) -> str:
-    scores = report.scores
-    payload: dict[str, object] = {"run_dir": str(report.run_dir), "passed": report.passed, "problems": report.problems}
-    if scores is not None:
-        payload |= asdict(scores) | {
-            "evidence_validity": scores.evidence_validity,
-            "duplicate_rate": scores.duplicate_rate,
-            "policy_coverage": scores.policy_coverage,
-            "criteria_grounding": scores.criteria_grounding,
-            "criteria_relevance": scores.criteria_relevance,
-            "lineage_resolves": scores.lineage_resolves,
-        }
+    """The report as one flat JSON object: run_dir, passed, problems, then every score (none when unscored)."""
+    payload = report.model_dump(mode="json", exclude={"scores"})
+    if report.scores is not None:
+        payload |= report.scores.model_dump(mode="json")
     return orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()
 
 

@@ -1,6 +1,6 @@
 """A fake OpenAI-compatible chat-completions server for tests, benchmarks and demos.
 
-It answers `POST /v1/chat/completions` with the rule-based answers of `synthgen.evals.scripted`,
+It answers `POST /v1/chat/completions` with the rule-based answers of `synthgen.testing.scripted`,
 as an output-tool call, so whole runs go through the real HTTP path (`--base-url`). Faults can be
 planned per request to exercise retries and error handling:
 
@@ -12,7 +12,7 @@ planned per request to exercise retries and error handling:
 It binds 127.0.0.1 only, serves from a background thread, and stops by itself after
 `max_requests` requests or `max_seconds` seconds, so a test can never leave it running.
 
-Standalone: `python -m synthgen.evals.fake_openai --port 8080 [--delay 0.2]` prints its base URL on
+Standalone: `python -m synthgen.testing.fake_openai --port 8080 [--delay 0.2]` prints its base URL on
 one line and serves until killed or bounded out.
 
 To add a fault: add a constructor to `Fault`, then a branch in `_Handler._reply`.
@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any, Literal, Self
 
-from synthgen.evals.scripted import ScriptedModel, design_answer, example_answer, extraction_answer
+from synthgen.testing.scripted import ScriptedModel, design_answer, example_answer, extraction_answer
 
 HOST = "127.0.0.1"  # never anything else: this server must not be reachable from another machine
 OUTPUT_TOOL_PREFIX = "final_result"  # pydantic-ai names its output tool final_result (final_result_<Type> for unions)
@@ -506,7 +506,7 @@ class FakeOpenAIServer:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m synthgen.evals.fake_openai",
+        prog="python -m synthgen.testing.fake_openai",
         description="Serve scripted OpenAI-compatible chat completions on 127.0.0.1.",
     )
     parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (default: a free one)")
