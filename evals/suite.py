@@ -18,7 +18,7 @@ from synthgen.errors import SynthgenError
 from synthgen.orchestrator.llm.local.resolve import aclose_local_models
 from synthgen.orchestrator.llm.recording import CALLS_FILE
 from synthgen.orchestrator.llm.resolve import resolve_model
-from synthgen.orchestrator.run.pipeline import RunOptions, run_pipeline
+from synthgen.orchestrator.run.pipeline import RunOptions, RunResult, run_pipeline
 from synthgen.orchestrator.rundir.documents import load_documents
 from synthgen.orchestrator.rundir.evaluate import evaluate_run
 from synthgen.tools.metrics import DatasetScores
@@ -63,21 +63,27 @@ class ReplayOutcome:
     live_requests: int = 0
 
 
+async def replay_into(case: RecordedRun, run_dir: Path) -> RunResult:
+    """Run the pipeline on the case's document into `run_dir` (created, or empty), answering only
+    from its cassette. Raises SynthgenError on a replay miss, or when the recorded run failed."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(case.cassette, run_dir / CALLS_FILE)
+    documents = load_documents([case.document_path])
+    model = resolve_model(case.model, None, replay=True)
+    try:
+        return await run_pipeline(documents, model, case.run_options(run_dir, replay=True))
+    finally:
+        await aclose_local_models()
+
+
 async def replay_recorded_run(case: RecordedRun) -> ReplayOutcome:
     """Run the pipeline on the case's document answering only from its cassette."""
     with tempfile.TemporaryDirectory(prefix=f"synthgen-eval-{case.name}-") as tmp:
         run_dir = Path(tmp) / "run"
-        run_dir.mkdir()
-        shutil.copyfile(case.cassette, run_dir / CALLS_FILE)
-        documents = load_documents([case.document_path])
-        model = resolve_model(case.model, None, replay=True)
-        options = case.run_options(run_dir, replay=True)
         try:
-            result = await run_pipeline(documents, model, options)
+            result = await replay_into(case, run_dir)
         except SynthgenError as err:  # a replay miss, or the recorded run failing the same way again
             return ReplayOutcome(problems=[str(err)])
-        finally:
-            await aclose_local_models()
         report = evaluate_run(run_dir)
         calls = result.manifest.volatile.calls
         return ReplayOutcome(
