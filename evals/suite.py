@@ -38,6 +38,11 @@ class RecordedRun:
     max_examples: int
     seed: int = 42
     window_tokens: int = 3000
+    gold: Path | None = None  # the document's hand-written rule list, relative to the repository
+
+    @property
+    def gold_path(self) -> Path | None:
+        return None if self.gold is None else REPO_DIR / self.gold
 
     @property
     def document_path(self) -> Path:
@@ -170,12 +175,34 @@ EVALUATORS = (
 )
 
 CORPUS = Path("../shared/corpus")  # the shared corpus beside the checkout, as the tests expect it
+SHARED_GOLD = Path("../shared/gold")  # hand-written rule lists of three documents
+GOLD = Path("evals/gold")  # and the project's own
 
 RECORDED_RUNS = (
-    RecordedRun("refund_policy", Path("examples/refund_policy.md"), "local:0.5b", max_examples=4),
-    RecordedRun("tau2_retail_policy", CORPUS / "tau2_retail_policy.md", "local:1.5b", max_examples=6),
-    RecordedRun("github_acceptable_use", CORPUS / "github_acceptable_use.md", "local:1.5b", max_examples=6),
-    RecordedRun("mcp_tools_spec", CORPUS / "mcp_tools_spec.md", "local:1.5b", max_examples=6),
+    RecordedRun(
+        "refund_policy",
+        Path("examples/refund_policy.md"),
+        "local:0.5b",
+        max_examples=4,
+        gold=SHARED_GOLD / "refund_policy.json",
+    ),
+    RecordedRun(
+        "tau2_retail_policy",
+        CORPUS / "tau2_retail_policy.md",
+        "local:1.5b",
+        max_examples=6,
+        gold=SHARED_GOLD / "tau2_retail_policy.json",
+    ),
+    RecordedRun(
+        "github_acceptable_use",
+        CORPUS / "github_acceptable_use.md",
+        "local:1.5b",
+        max_examples=6,
+        gold=SHARED_GOLD / "github_acceptable_use.json",
+    ),
+    RecordedRun(
+        "mcp_tools_spec", CORPUS / "mcp_tools_spec.md", "local:1.5b", max_examples=6, gold=GOLD / "mcp_tools_spec.json"
+    ),
     RecordedRun("contoso_product_info", CORPUS / "contoso_product_info_1.md", "local:1.5b", max_examples=6),
 )
 

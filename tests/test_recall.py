@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from synthgen.errors import InputError
+from synthgen.evals.suite import RECORDED_RUNS
 from synthgen.schemas.items import Evidence, Policy
 from synthgen.tools.parser import parse_document
 from synthgen.tools.recall import GoldRule, content_words, gold_misfit, measure_recall, parse_gold, states_rule
@@ -104,21 +105,16 @@ def test_the_gold_list_fits_its_document_and_not_a_shifted_or_foreign_one() -> N
     )
 
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-REPO = Path(__file__).resolve().parents[1]
-GOLD_FILES = {
-    "tau2_retail_policy.json": SHARED / "corpus" / "tau2_retail_policy.md",
-    "github_acceptable_use.json": SHARED / "corpus" / "github_acceptable_use.md",
-    "refund_policy.json": REPO / "examples" / "refund_policy.md",
-}
+GOLD_FILES = {run.gold_path: run.document_path for run in RECORDED_RUNS if run.gold_path is not None}
 
 
-@pytest.mark.parametrize("gold_name", GOLD_FILES)
-def test_each_shared_gold_list_fits_its_document_and_no_other(gold_name: str) -> None:
-    rules = parse_gold(gold_name, (SHARED / "gold" / gold_name).read_bytes())
-    for name, path in GOLD_FILES.items():
-        misfit = gold_misfit(parse_document(path.name, path.read_bytes()), rules, gold_name)
-        assert (misfit is None) == (name == gold_name), misfit
+@pytest.mark.parametrize("gold", GOLD_FILES, ids=lambda p: p.name)
+def test_each_gold_list_fits_its_document_and_no_other(gold: Path) -> None:
+    rules = parse_gold(gold.name, gold.read_bytes())
+    assert len(GOLD_FILES) == 4
+    for other, path in GOLD_FILES.items():
+        misfit = gold_misfit(parse_document(path.name, path.read_bytes()), rules, gold.name)
+        assert (misfit is None) == (other == gold), misfit
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from inline_snapshot import snapshot
 
+from synthgen.evals.suite import RECORDED_RUNS
 from synthgen.schemas.candidates import Candidate
 from synthgen.schemas.items import MAX_QUOTE_CHARS
 from synthgen.tools.evidence import check_evidence
@@ -241,11 +242,16 @@ def test_every_candidate_of_every_corpus_document_verifies(path: Path) -> None:
     assert len({c.id for c in candidates}) == len(candidates)
 
 
-GOLD = [
-    (SHARED / "gold" / "tau2_retail_policy.json", SHARED / "corpus" / "tau2_retail_policy.md"),
-    (SHARED / "gold" / "github_acceptable_use.json", SHARED / "corpus" / "github_acceptable_use.md"),
-    (SHARED / "gold" / "refund_policy.json", REPO / "examples" / "refund_policy.md"),
-]
+GOLD = [(run.gold_path, run.document_path) for run in RECORDED_RUNS if run.gold_path is not None]
+
+
+def test_the_four_gold_lists_are_checked() -> None:
+    assert sorted(gold.name for gold, _ in GOLD) == [
+        "github_acceptable_use.json",
+        "mcp_tools_spec.json",
+        "refund_policy.json",
+        "tau2_retail_policy.json",
+    ]
 
 
 @pytest.mark.parametrize(("gold", "path"), GOLD, ids=lambda p: p.name)
