@@ -216,15 +216,16 @@ class _LineIndex:
     lines_with_word: dict[str, list[int]]  # word -> the choices that hold it
 
 
-# Indexes of the last few documents, by the identity of their `lines` list (a SourceDocument is
-# never changed after parsing). Keeping the list referenced keeps its id from being reused.
-_INDEXES: dict[int, tuple[list[str], _LineIndex]] = {}
+# Indexes of the last few documents, by sha256. A document copied (model_copy, a round trip through
+# JSON) finds its index again; the lines are compared too, so a hand-made document that reuses a
+# digest never gets another's index.
+_INDEXES: dict[str, tuple[list[str], _LineIndex]] = {}
 _INDEXES_KEPT = 8
 
 
 def _line_index(doc: SourceDocument) -> _LineIndex:
-    cached = _INDEXES.get(id(doc.lines))
-    if cached is not None and cached[0] is doc.lines:
+    cached = _INDEXES.get(doc.sha256)
+    if cached is not None and cached[0] == doc.lines:  # the same strings: compared by identity, fast
         return cached[1]
     first_line: dict[str, int] = {}
     for number, line in enumerate(doc.lines, 1):
@@ -250,9 +251,10 @@ def _line_index(doc: SourceDocument) -> _LineIndex:
         lengths=[len(choices[choice]) for choice in by_length],
         lines_with_word=lines_with_word,
     )
+    _INDEXES.pop(doc.sha256, None)
     while len(_INDEXES) >= _INDEXES_KEPT:
-        del _INDEXES[next(iter(_INDEXES))]
-    _INDEXES[id(doc.lines)] = (doc.lines, index)
+        del _INDEXES[next(iter(_INDEXES))]  # the oldest
+    _INDEXES[doc.sha256] = (list(doc.lines), index)
     return index
 
 

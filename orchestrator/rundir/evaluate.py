@@ -114,11 +114,15 @@ def render_eval(report: EvalReport) -> str:
             f"{s.criteria_on_topic} of {s.criteria} criteria share a word with the policy they cite",
         ),
     ]
-    lines = [f"{report.run_dir}: {'passes' if report.passed else 'FAILS'}"]
-    lines += [f"  {name:<20}{value:>9}   {detail}".rstrip() for name, value, detail in rows]
+    lines = [f"{report.run_dir}: {'passes' if report.passed else 'FAILS'}", *_score_lines(rows)]
     if report.recall is not None:
         lines += render_recall(report.recall)
     return "\n".join(lines)
+
+
+def _score_lines(rows: list[tuple[str, str, str]]) -> list[str]:
+    """One aligned line per (name, value, detail)."""
+    return [f"  {name:<20}{value:>9}   {detail}".rstrip() for name, value, detail in rows]
 
 
 def render_recall(recall: RecallReport) -> list[str]:
@@ -140,7 +144,7 @@ def render_recall(recall: RecallReport) -> list[str]:
         ),
     ]
     lines = [f"recall against {recall.gold} ({recall.rules} rules of {PurePath(recall.document).name})"]
-    lines += [f"  {name:<20}{value:>9}   {detail}".rstrip() for name, value, detail in rows]
+    lines += _score_lines(rows)
     lines.append(f"  {'kind':<14}{'rules':>6}{'loose':>7}{'strict':>8}")
     lines += [f"  {k.kind:<14}{k.rules:>6}{k.loose:>7}{k.strict:>8}" for k in recall.by_kind]
     return lines
