@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from inline_snapshot import snapshot
 
 from synthgen.evals.suite import RECORDED_RUNS
@@ -225,6 +227,61 @@ def test_a_small_document_in_full() -> None:
             },
         ]
     )
+
+
+LINE_SHAPES = [
+    "# Heading",
+    "Setext heading",
+    "===",
+    "Text. More text, e.g. this one.",
+    "$4.50 is the fee. The U.S. rule",
+    "  continuation line. Yes",
+    "- item one. Two",
+    "  - nested item",
+    "* ",
+    "1. first",
+    "10) tenth",
+    "> quoted line. Next",
+    "> > deeper",
+    "> - quoted item",
+    "- > item quote",
+    "| a | b |",
+    "|---|---|",
+    "| 1 | 2 |",
+    "  | x | y |",
+    "```",
+    "~~~py",
+    "code here",
+    "    indented code",
+    "\tTabbed text.",
+    "- \tTab item",
+    "",
+    "<!-- a comment -->",
+    "<Warning>",
+    "</Warning>",
+    "<div>",
+    "bare text\rwith a CR",
+    "***",
+    "---",
+    "title: front",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(LINE_SHAPES), min_size=1, max_size=14),
+    st.sampled_from(["\n", "\r\n"]),
+    st.booleans(),
+)
+def test_any_markdown_gives_candidates_that_verify(lines: list[str], ending: str, bom: bool) -> None:
+    data = ("\ufeff" if bom else "") + ending.join(lines) + ending
+    if not data.strip("\ufeff \r\n\t"):
+        return
+    doc = parse_document("doc.md", data.encode())
+    candidates = segment(doc)
+    assert all(check_evidence(doc, c.evidence).ok for c in candidates)
+    assert all(1 <= c.line_start <= c.line_end <= doc.line_count for c in candidates)
+    assert len({c.id for c in candidates}) == len(candidates)
 
 
 CORPUS_DOCUMENTS = sorted((SHARED / "corpus").glob("*.md")) + [REPO / "examples" / "refund_policy.md"]
