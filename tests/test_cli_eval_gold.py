@@ -8,8 +8,11 @@ import pytest
 from inline_snapshot import snapshot
 from typer.testing import CliRunner
 
+from synthgen.errors import InputError
 from synthgen.evals.suite import RECORDED_RUNS, replay_into
 from synthgen.orchestrator.cli.app import app
+from synthgen.orchestrator.rundir.evaluate import gold_document, read_gold
+from synthgen.tools.parser import parse_document
 
 runner = CliRunner()
 GOLD_DIR = Path(__file__).resolve().parents[2] / "shared" / "gold"
@@ -135,4 +138,20 @@ def test_a_missing_gold_file_is_refused(tau2_run: Path, tmp_path: Path) -> None:
     assert (
         line
         == f"synthgen: error: gold list {tmp_path / 'nope.json'} does not exist: give a JSON rule list such as ../shared/gold/*.json"
+    )
+
+
+def test_in_a_run_of_several_documents_the_gold_list_finds_its_own() -> None:
+    corpus = GOLD_DIR.parent / "corpus"
+    tau2, github = (
+        parse_document(name, (corpus / name).read_bytes())
+        for name in ("tau2_retail_policy.md", "github_acceptable_use.md")
+    )
+    gold = read_gold(GOLD_DIR / "github_acceptable_use.json")
+    assert gold_document(gold, [tau2, github]) is github
+    with pytest.raises(InputError) as raised:
+        gold_document(read_gold(GOLD_DIR / "refund_policy.json"), [tau2, github])
+    assert str(raised.value) == (
+        f"{GOLD_DIR / 'refund_policy.json'} fits none of the run's documents (tau2_retail_policy.md, "
+        "github_acceptable_use.md): give the gold list of one of them"
     )
