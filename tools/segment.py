@@ -1,4 +1,4 @@
-"""SourceDocument -> every candidate statement in it: sentences, list items, table rows.
+"""SourceDocument -> every candidate statement in it: sentences, list items, table rows, code blocks.
 
 The code finds the statements; the extraction model only decides each one. A candidate's quote is
 cut from the document's own lines, so its evidence verifies by construction.
@@ -11,7 +11,9 @@ Structure comes from a CommonMark parser (with GFM tables), never from regexes o
 - a table row (not the header) is one candidate, carrying the header row;
 - a code block (fenced or indented) is one candidate, never split into sentences: usually an
   example, but a template can state a rule, so the model decides;
-- headings, front matter, HTML blocks and comments and thematic breaks are not statements.
+- text inside an HTML block (an MDX `<Warning>` around a rule) is read as paragraphs, its
+  tag-only lines are not;
+- headings, front matter, HTML comments and thematic breaks are not statements.
 
 Sentences end at `.`, `!` or `?` (and any closing quote, bracket or emphasis marker) followed by
 whitespace and a character that can start a sentence. A period does not end a sentence after a
@@ -205,18 +207,19 @@ def _html_text(walk: _Walk, token: Token, here: _Container) -> list[_Statement]:
     `<Warning>` ... `</Warning>` with no blank line, so the parser sees one HTML block. Lines that
     are only tags are markup; each run of other lines is read as a paragraph."""
     assert token.map is not None
-    statements: list[_Statement] = []
-    run: list[int] = []
-    for line in [*range(token.map[0], token.map[1]), None]:
-        text = None if line is None else walk.source_lines[line]
-        if text is not None and text.strip() and not _TAG_LINE.match(text):
-            run.append(line)  # type: ignore[arg-type]
-            continue
-        if run:
-            content = "\n".join(walk.source_lines[n].strip() for n in run)
-            statements.extend(_paragraph(walk, run[0], content, here))
-            run = []
-    return statements
+    runs: list[list[int]] = [[]]
+    for line in range(token.map[0], token.map[1]):
+        text = walk.source_lines[line]
+        if text.strip() and not _TAG_LINE.match(text):
+            runs[-1].append(line)
+        elif runs[-1]:
+            runs.append([])
+    return [
+        statement
+        for run in runs
+        if run
+        for statement in _paragraph(walk, run[0], "\n".join(walk.source_lines[n].strip() for n in run), here)
+    ]
 
 
 def _code(walk: _Walk, token: Token, here: _Container) -> list[_Statement]:
