@@ -19,6 +19,7 @@ alone, without difflib, would take and how often it would name another line.
 """
 
 import difflib
+import math
 import random
 import sys
 import time
@@ -112,7 +113,6 @@ def main(argv: list[str]) -> None:
     index_start = time.perf_counter()
     evidence._line_index(doc)
     index_seconds = time.perf_counter() - index_start
-    timed(passing[:1_000], doc)  # warm up, so neither side pays for the first calls
     pass_seconds, pass_results = timed(passing, doc)
     fail_each, fail_results = each_timed(failing, doc)
     fail_seconds = sum(fail_each)
@@ -125,7 +125,13 @@ def main(argv: list[str]) -> None:
     ]
     with mock.patch.multiple(evidence, **dict(patched)):
         old_seconds, old_results = timed(failing[:old_sample], doc)
-        old_pass_seconds, _ = timed(passing[:1_000], doc)
+    # Quotes that verify take the same path in both, so time them in turns and keep each side's
+    # best of three: the machine is shared, and one slow turn would read as a difference.
+    old_pass_seconds = math.inf
+    for _ in range(3):
+        pass_seconds = min(pass_seconds, timed(passing, doc)[0])
+        with mock.patch.multiple(evidence, **dict(patched)):
+            old_pass_seconds = min(old_pass_seconds, timed(passing, doc)[0])
     old_per_check = old_seconds / old_sample
     new_per_check = fail_seconds / len(failing)
     same = sum(a == b for a, b in zip(closest_lines(old_results), closest_lines(fail_results), strict=False))
@@ -144,8 +150,8 @@ def main(argv: list[str]) -> None:
     print(f"index     built once per document in {index_seconds * 1000:.1f} ms")
     print(f"{'checks':<30}{'new':>10}{'old':>12}{'ratio':>9}   target")
     print(
-        f"{'10,000 quotes that verify':<30}{pass_seconds:>9.3f}s{old_pass_seconds * 10:>11.3f}s"
-        f"{old_pass_seconds * 10 / pass_seconds:>8.1f}x   <= 0.5 s: {'met' if pass_seconds <= 0.5 else 'MISSED'}"
+        f"{'10,000 quotes that verify':<30}{pass_seconds:>9.3f}s{old_pass_seconds:>11.3f}s"
+        f"{old_pass_seconds / pass_seconds:>8.1f}x   <= 0.5 s: {'met' if pass_seconds <= 0.5 else 'MISSED'}"
     )
     print(
         f"{'1,000 quotes that do not':<30}{fail_seconds:>9.3f}s{old_per_check * 1000:>11.1f}s"
@@ -157,7 +163,7 @@ def main(argv: list[str]) -> None:
         f"{fail_each[len(fail_each) * 95 // 100] * 1000:.1f} ms, slowest {fail_each[-1] * 1000:.0f} ms"
     )
     print(
-        f"(old: {old_sample} failing and 1,000 passing checks measured, scaled to the batch; "
+        f"(old: {old_sample} failing checks measured, scaled to the batch; "
         f"closest line the same as difflib's for {same} of {old_sample})"
     )
     print(
