@@ -11,7 +11,7 @@ from inline_snapshot import snapshot
 from synthgen.evals.suite import RECORDED_RUNS
 from synthgen.schemas.candidates import Candidate
 from synthgen.schemas.items import MAX_QUOTE_CHARS
-from synthgen.tools.evidence import check_evidence
+from synthgen.tools.evidence import check_evidence, collapse_whitespace
 from synthgen.tools.parser import parse_document
 from synthgen.tools.segment import segment, sentence_spans
 
@@ -319,3 +319,12 @@ def test_every_gold_rule_lies_inside_candidates(gold: Path, path: Path) -> None:
     rules = json.loads(gold.read_text())
     missed = [r["id"] for r in rules if not set(range(r["line_start"], r["line_end"] + 1)) <= covered]
     assert missed == []
+
+
+def test_a_run_on_sentence_longer_than_a_quote_may_be_is_cut_at_spaces() -> None:
+    words = " ".join(f"word{n}" for n in range(900))  # ~6,900 characters, no sentence end
+    cut = words.index(" ", 3000)  # wrapped at a space, as editors wrap
+    data = f"Intro.\n\n{words[:cut]}\n{words[cut + 1 :]}.\n".encode()
+    pieces = candidates_of(data)[1:]
+    assert all(len(p.quote) <= MAX_QUOTE_CHARS for p in pieces)
+    assert " ".join(p.text for p in pieces) == collapse_whitespace(words + ".")

@@ -57,15 +57,16 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         spans.append((start, match.end()))
         start = match.end()
     spans.append((start, len(text)))
-    trimmed = []
-    for begin, end in spans:
-        while begin < end and text[begin].isspace():
-            begin += 1
-        while end > begin and text[end - 1].isspace():
-            end -= 1
-        if begin < end:
-            trimmed.append((begin, end))
-    return trimmed
+    return [span for span in (_trimmed(text, begin, end) for begin, end in spans) if span[0] < span[1]]
+
+
+def _trimmed(text: str, begin: int, end: int) -> tuple[int, int]:
+    """The span without the whitespace at either end."""
+    while begin < end and text[begin].isspace():
+        begin += 1
+    while end > begin and text[end - 1].isspace():
+        end -= 1
+    return begin, end
 
 
 def _is_abbreviation(text_to_period: str) -> bool:
@@ -177,7 +178,9 @@ def _paragraph(walk: _Walk, first: int, content: str, here: _Container) -> list[
 
     kind: CandidateKind = "list_item" if here.in_list_item else "sentence"
     statements = []
-    for begin, end in sentence_spans(content):
+    spans = sentence_spans(content)
+    while spans:
+        begin, end = spans.pop(0)
         (line_a, col_a), (line_b, col_b) = position(begin), position(end - 1)
         lines = walk.doc.lines[line_a : line_b + 1]
         quote = (
@@ -185,6 +188,11 @@ def _paragraph(walk: _Walk, first: int, content: str, here: _Container) -> list[
             if line_a == line_b
             else "\n".join([lines[0][col_a:], *lines[1:-1], lines[-1][: col_b + 1]])
         )
+        if len(quote) > MAX_QUOTE_CHARS:  # a run-on "sentence": halve it at a space until it fits
+            half = (begin + end) // 2
+            middle = next((at for at in range(half, begin, -1) if content[at].isspace()), half)
+            spans[:0] = [_trimmed(content, begin, middle), _trimmed(content, middle, end)]
+            continue
         statements.append(
             _Statement(
                 kind=kind,
