@@ -376,3 +376,38 @@ def test_a_run_directory_for_other_inputs_is_refused_even_with_new_flags(
     assert same.exit_code == 0, same.stderr
     other = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "3"])
     _one_line_error(other, "was made for other inputs or settings", "pass --force to start it over")
+
+
+# --- Hardening (issue 16) ---
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_a_folder_that_is_not_a_run_is_refused_and_left_alone(
+    force: list[str], corpus_dir: Path, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    scripted = use_model(ScriptedModel())
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "dataset.jsonl").write_text('{"my": "data"}\n')
+    (out / "policies.json").write_text("[]")
+    (out / "notes.txt").write_text("keep")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    result = runner.invoke(app, ["agent", "run", str(corpus_dir / "tau2_retail_policy.md"), "--out", str(out), *force])
+    assert _one_line_error(result) == (
+        f"synthgen: error: --out {out} is not empty and is not a synthgen run directory "
+        "(it holds dataset.jsonl, notes.txt, policies.json): choose an empty or new --out"
+    )
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before and scripted.requests == []
+
+
+def test_a_folder_holding_only_recorded_calls_is_a_run_to_resume(
+    corpus_dir: Path, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    use_model(ScriptedModel())
+    doc, first, second = corpus_dir / "tau2_retail_policy.md", tmp_path / "first", tmp_path / "second"
+    assert runner.invoke(app, ["agent", "run", str(doc), "--out", str(first), "--max-examples", "2"]).exit_code == 0
+    second.mkdir()
+    shutil.copyfile(first / "calls.jsonl", second / "calls.jsonl")  # how a cassette is replayed
+    replayed = runner.invoke(app, ["agent", "run", str(doc), "--out", str(second), "--max-examples", "2", "--replay"])
+    assert replayed.exit_code == 0, replayed.stderr
+    assert (second / "dataset.jsonl").read_bytes() == (first / "dataset.jsonl").read_bytes()

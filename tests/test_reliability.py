@@ -10,7 +10,11 @@ Three layers, each tested on its own and then through whole CLI runs over HTTP:
 import asyncio
 import functools
 import json
+import os
 import re
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -568,4 +572,43 @@ def test_a_document_whose_test_design_fails_is_left_out_and_the_others_go_on(
         json.loads(line)["metadata"]["document_id"] for line in (out / "dataset.jsonl").read_text().splitlines()
     }
     assert len(documents) == 1  # every example is from the document that was designed
+    assert cli_runner.invoke(app, ["validate", str(out)]).exit_code == 0
+
+
+# --- The run lock (issue 16) --------------------------------------------------------------------
+
+
+def test_a_forced_run_cannot_take_over_a_directory_another_run_is_using(corpus_dir: Path, tmp_path: Path) -> None:
+    doc, out = corpus_dir / "tau2_retail_policy.md", tmp_path / "run"
+    reached, release = threading.Event(), threading.Event()
+
+    def hold_the_second_request(number: int, body: dict[str, Any]) -> None:
+        if number == 2:  # the first run is under way, its answers recorded so far
+            reached.set()
+            release.wait(timeout=30)
+
+    with FakeOpenAIServer(max_seconds=120, fault_for=hold_the_second_request) as server:
+        command = [sys.executable, "-m", "synthgen", "agent", "run", str(doc), "--out", str(out), "--base-url",
+                   server.base_url, "--model", "gpt-4o-mini"]  # fmt: skip
+        env = {**os.environ, "OPENAI_API_KEY": "sk-test-not-a-real-key"}
+        first = subprocess.Popen([*command, "--max-examples", "3", "--concurrency", "1"], env=env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        try:
+            assert reached.wait(timeout=60), "the first run never got to its second request"
+            second = subprocess.run([*command, "--max-examples", "2", "--force"], env=env, capture_output=True,
+                                    text=True, timeout=90, check=False)  # fmt: skip
+            release.set()
+            _, stderr = first.communicate(timeout=120)
+        finally:
+            release.set()
+            if first.poll() is None:
+                first.kill()
+        requests = server.request_count
+    assert second.returncode == 1 and second.stdout == ""
+    assert second.stderr.splitlines() == [
+        f"synthgen: error: another synthgen run is using {out}: wait for it or choose another --out"
+    ]
+    assert first.returncode == 0, stderr
+    assert len((out / "calls.jsonl").read_text().splitlines()) == requests  # only the first run's calls, once each
+    assert json.loads((out / "manifest.json").read_text())["config"]["max_examples"] == 3
     assert cli_runner.invoke(app, ["validate", str(out)]).exit_code == 0

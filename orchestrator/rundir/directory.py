@@ -1,5 +1,6 @@
 """The run directory: bound to one run's inputs, locked while in use, written atomically."""
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -7,7 +8,6 @@ import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -61,6 +61,14 @@ def check_run_dir(path: Path, run_id: str, force: bool = False) -> None:
     if path.exists() and not path.is_dir():
         raise RunDirectoryError(f"--out {path} is a file, not a directory: choose another --out")
     previous = bound_run_id(path) if path.is_dir() else None
+    if previous is None and path.is_dir():
+        foreign = sorted(p.name for p in path.iterdir() if not _seeds_a_run(p.name))
+        if foreign:
+            held = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise RunDirectoryError(
+                f"--out {path} is not empty and is not a synthgen run directory (it holds {held}): "
+                "choose an empty or new --out"
+            )
     if previous is not None and previous != run_id and not force:
         raise RunDirectoryError(
             f"{path} was made for other inputs or settings (run {previous}, this is {run_id}): "
@@ -73,16 +81,46 @@ def check_run_dir(path: Path, run_id: str, force: bool = False) -> None:
         raise RunDirectoryError(f"{probe} is not writable: choose another --out")
 
 
+def _seeds_a_run(name: str) -> bool:
+    """What a directory not yet bound to a run may hold: recorded calls to replay, or a crash's temp file."""
+    return name == "calls.jsonl" or (name.startswith(".") and name.endswith(".tmp"))
+
+
 class RunDirectory:
-    """An open run directory: bound to its run by run.json and locked against a second process."""
+    """An open run directory: locked against a second process, then checked and bound to its run by run.json.
+
+    The lock is on the directory itself, taken before anything in it is checked, cleaned or written,
+    and held until `close()`: two runs started together on the same --out cannot both pass the checks.
+    """
 
     def __init__(self, path: Path, binding: RunBinding, force: bool = False) -> None:
         self.path = path
-        check_run_dir(path, binding.run_id, force)
+        if path.exists() and not path.is_dir():
+            raise RunDirectoryError(f"--out {path} is a file, not a directory: choose another --out")
+        created = not path.exists()
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as err:  # e.g. a read-only file system, which os.access cannot tell for root
             raise RunDirectoryError(f"cannot create {path} ({err.strerror or err}): choose another --out") from None
+        self._lock = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunDirectoryError(
+                    f"another synthgen run is using {path}: wait for it or choose another --out"
+                ) from None
+            self._bind(binding, force)
+        except BaseException:
+            self.close()
+            if created:
+                with contextlib.suppress(OSError):
+                    path.rmdir()  # only if still empty: a refused run leaves nothing behind
+            raise
+
+    def _bind(self, binding: RunBinding, force: bool) -> None:
+        path = self.path
+        check_run_dir(path, binding.run_id, force)  # again, now that no other run can change the directory
         if bound_run_id(path) not in (None, binding.run_id):
             for name in RUN_FILES:  # --force: start over, but only with what synthgen itself wrote
                 (path / name).unlink(missing_ok=True)
@@ -94,19 +132,11 @@ class RunDirectory:
                 raise RunDirectoryError(f"{bound} is damaged: pass --force to start the run over") from None
         else:
             write_atomically(bound, json_bytes(binding))
-        # run.json is written once per run and never replaced, so it can carry the lock.
-        self._lock: IO[bytes] = bound.open("rb")
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            raise RunDirectoryError(
-                f"another synthgen run is using {path}: wait for it or choose another --out"
-            ) from None
 
     def close(self) -> None:
-        if not self._lock.closed:
-            self._lock.close()  # closing the file releases the lock
+        if self._lock >= 0:
+            os.close(self._lock)  # closing the descriptor releases the lock
+            self._lock = -1
 
 
 def json_bytes(data: BaseModel | Sequence[BaseModel]) -> bytes:
