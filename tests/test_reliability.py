@@ -88,7 +88,24 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float]:
 # --- The transport: what is retried, how often, how long ------------------------------------------
 
 
+# 200s that are not usable chat completions (issue 16): retried, then one reason code.
+MALFORMED = [
+    pytest.param(Fault.malformed(choices=[None]), id="choices-null"),
+    pytest.param(Fault.malformed(choices=5), id="choices-5"),
+    pytest.param(Fault.malformed(choices="nope"), id="choices-string"),
+    pytest.param(Fault.malformed(choices=[1]), id="choices-1"),
+    pytest.param(Fault.malformed(choices=[{"index": 0, "message": None, "finish_reason": "stop"}]), id="message-null"),
+    pytest.param(
+        Fault.malformed(usage={"prompt_tokens": 10**30, "completion_tokens": 1, "total_tokens": 10**30}),
+        id="usage-1e30",
+    ),
+    pytest.param(Fault.malformed({"error": {"message": "upstream failed", "type": "server_error"}}), id="error-body"),
+    pytest.param(Fault.malformed({}), id="empty-object"),
+    pytest.param(Fault.malformed([1, 2]), id="a-list"),
+]
+
 TRANSIENT = [
+    *MALFORMED,
     pytest.param(Fault.rate_limit(), id="429"),
     pytest.param(Fault.rate_limit(retry_after=0.05), id="429-retry-after"),
     pytest.param(Fault.server_error(500), id="500"),
@@ -182,7 +199,10 @@ def _response(status: int, body: object, headers: dict[str, str] | None = None, 
         (_response(401, {}), None),
         (_response(200, b'{"id": "chatcmpl-1", "choi'), "truncated_response"),
         (_response(200, {"object": "chat.completion", "choices": []}), "empty_response"),
-        (_response(200, {"object": "chat.completion", "choices": [{"index": 0}]}), None),
+        (_response(200, {"object": "chat.completion", "choices": [{"index": 0, "message": {}}]}), None),
+        (_response(200, {"object": "chat.completion", "choices": [{"index": 0}]}), "bad_response"),
+        (_response(200, {"choices": [{"message": {}}], "usage": {"prompt_tokens": -1}}), "bad_response"),
+        (_response(200, {"choices": [{"message": {}}], "usage": {"prompt_tokens": 10**10}}), "bad_response"),
         (_response(200, b"data: {}\n\n", ctype="text/event-stream"), None),  # streams are left alone
     ],
 )
@@ -210,6 +230,7 @@ def _runner(model: Any, concurrency: int = 2, max_rate: float = 1.0) -> ModelRun
         (Fault.truncated_json(), "model_bad_response"),
         (Fault.empty_choices(), "model_empty_response"),
         (Fault.schema_violation(), "supervisor_invalid_output"),  # the agent's own retries, then the item
+        *[pytest.param(m.values[0], "model_bad_response", id=m.id) for m in MALFORMED],
     ],
 )
 def test_an_item_whose_retries_are_spent_fails_alone_with_a_reason_code(
@@ -437,6 +458,7 @@ ISOLATED = [
     pytest.param(Fault.truncated_json(), 2, "model_bad_response", id="truncated-json"),
     pytest.param(Fault.empty_choices(), 2, "model_empty_response", id="empty-choices"),
     pytest.param(Fault.schema_violation(), 3, "example_writer_invalid_output", id="schema-violation"),
+    *[pytest.param(m.values[0], 2, "model_bad_response", id=m.id) for m in MALFORMED],
 ]  # an invented quote is salvaged on the last attempt (the criterion is dropped): see test_cli_run
 
 
