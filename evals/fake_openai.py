@@ -306,8 +306,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_json(fault.status, error_body(message, "server_error"), headers)
         if fault and fault.kind == "echo_key":
             key = self.headers.get("Authorization", "").removeprefix("Bearer ")
-            message = f"Incorrect API key provided: {key}. You can find your API key at the dashboard."
-            return self._send_json(fault.status, error_body(message, "invalid_request_error", "invalid_api_key"))
+            if fault.status == 401:
+                message = f"Incorrect API key provided: {key}. You can find your API key at the dashboard."
+                return self._send_json(401, error_body(message, "invalid_request_error", "invalid_api_key"))
+            message = f"The server had an error processing request {{'api_key': '{key}'}}."
+            return self._send_json(fault.status, error_body(message, "server_error"))
         if fault and fault.kind == "malformed" and fault.fields is None:
             return self._send_json(200, fault.body)
         if fault and fault.kind == "disconnect":

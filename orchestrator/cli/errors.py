@@ -10,6 +10,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 from typer.core import TyperGroup
 
 from synthgen.errors import SynthgenError
+from synthgen.orchestrator.observe.redact import redact
 
 
 @contextmanager
@@ -18,7 +19,7 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except SynthgenError as err:
-        typer.echo(f"synthgen: error: {err}", err=True)
+        typer.echo(redact(f"synthgen: error: {err}"), err=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         typer.echo("synthgen: interrupted", err=True)
@@ -48,7 +49,7 @@ class OneLineUsageErrors(TyperGroup):
         except NoArgsIsHelpError as err:  # the help is already printed
             sys.exit(err.exit_code)
         except ClickException as err:
-            typer.echo(f"synthgen: error: {usage_line(err)}", err=True)
+            typer.echo(redact(f"synthgen: error: {usage_line(err)}"), err=True)
             sys.exit(1)
         except typer.Abort:
             typer.echo("synthgen: error: aborted", err=True)

@@ -62,6 +62,7 @@ from tenacity import RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.stop import stop_base
 
 from synthgen.orchestrator.llm.recording import current_call
+from synthgen.orchestrator.observe.redact import REDACTED, redact
 
 log = logging.getLogger("synthgen")
 
@@ -330,6 +331,35 @@ def _error_code(response: httpx2.Response) -> str | None:
     return error.get("code") if isinstance(error, dict) else None
 
 
+async def without_echoed_secrets(response: httpx2.Response) -> httpx2.Response:
+    """The response with the request's API key (and any other secret, on an error page) masked.
+
+    Some servers echo the key back in a 401 or 500 page; masked here, as it arrives, it never reaches
+    the SDK's error, a log line, a span, trace.jsonl or calls.jsonl. An answer (a 2xx) is changed
+    only where it holds the key itself. Streams are left alone.
+    """
+    if "event-stream" in response.headers.get("content-type", ""):
+        return response
+    key = response.request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    await response.aread()
+    content = response.content
+    if response.status_code < 400:
+        cleaned = content.replace(key.encode(), REDACTED.encode()) if len(key) >= 8 else content
+    else:
+        text = content.decode("utf-8", errors="replace")
+        masked = redact(text, [key])
+        cleaned = masked.encode() if masked != text else content
+    if cleaned == content:
+        return response
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _BODY_HEADERS]
+    redacted = httpx2.Response(response.status_code, headers=headers, content=cleaned, request=response.request)
+    await response.aclose()
+    return redacted
+
+
+_BODY_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding"})
+
+
 class CheckedTransport(httpx2.AsyncBaseTransport):
     """Turns transient responses into `RetryableResponse` for tenacity, and tells the limiter how attempts went."""
 
@@ -344,6 +374,7 @@ class CheckedTransport(httpx2.AsyncBaseTransport):
         response = await self.wrapped.handle_async_request(request)
         response.request = request
         try:
+            response = await without_echoed_secrets(response)
             kind, detail = await transient_problem(response)
         except BaseException:
             await response.aclose()

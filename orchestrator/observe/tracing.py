@@ -36,6 +36,7 @@ from opentelemetry.trace import Link, SpanContext, Status, StatusCode
 
 from synthgen import __version__
 from synthgen.errors import InputError
+from synthgen.orchestrator.observe.redact import SECRET_PATTERNS, known_secrets, redact
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.manifest import TokenUsage
 
@@ -137,7 +138,7 @@ class _Sink:
         self._lock = threading.Lock()
 
     def write(self, record: dict[str, Any]) -> None:
-        line = orjson.dumps(record, default=str) + b"\n"
+        line = redact(orjson.dumps(record, default=str).decode()).encode() + b"\n"
         with self._lock:
             if self._file is not None:
                 self._file.write(line)
@@ -205,11 +206,14 @@ def _installed() -> bool:
 
 def _keep_synthgen_attributes(match: "logfire.ScrubMatch") -> Any:
     """Logfire's scrubber redacts any value that merely mentions e.g. 'auth' or 'session'. synthgen's
-    own attributes are IDs, paths, reason codes and counts that synthgen chose to record, so keep them."""
-    path = match.path
+    own attributes are IDs, paths, reason codes and counts that synthgen chose to record, so keep them,
+    with any secret in them masked. A value that holds a secret is kept masked too, rather than dropped
+    with a note that would quote the secret."""
+    path, value = match.path, match.value
+    masked = redact(value) if isinstance(value, str) else value
     if len(path) >= 2 and path[0] == "attributes" and str(path[1]).startswith(PREFIX):
-        return match.value
-    return None
+        return masked
+    return masked if masked != value else None
 
 
 def configure_logfire() -> None:
@@ -227,7 +231,10 @@ def configure_logfire() -> None:
             service_name=os.environ.get("LOGFIRE_SERVICE_NAME") or os.environ.get("OTEL_SERVICE_NAME") or SERVICE_NAME,
             service_version=__version__,
             additional_span_processors=[TRACE_FILES],
-            scrubbing=logfire.ScrubbingOptions(callback=_keep_synthgen_attributes),
+            scrubbing=logfire.ScrubbingOptions(
+                callback=_keep_synthgen_attributes,
+                extra_patterns=[*SECRET_PATTERNS, *(re.escape(s) for s in known_secrets())],
+            ),
         )
     except LogfireConfigError as err:
         raise InputError(f"cannot set up tracing: {err}; check the LOGFIRE_* and OTEL_* variables") from None
