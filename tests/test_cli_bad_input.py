@@ -411,3 +411,35 @@ def test_a_folder_holding_only_recorded_calls_is_a_run_to_resume(
     replayed = runner.invoke(app, ["agent", "run", str(doc), "--out", str(second), "--max-examples", "2", "--replay"])
     assert replayed.exit_code == 0, replayed.stderr
     assert (second / "dataset.jsonl").read_bytes() == (first / "dataset.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("name", ["calls.jsonl", "trace.jsonl"])
+def test_a_run_file_that_is_a_symlink_is_refused_and_its_target_left_alone(
+    name: str, corpus_dir: Path, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    use_model(ScriptedModel())
+    doc, out = corpus_dir / "tau2_retail_policy.md", tmp_path / "run"
+    assert runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "2"]).exit_code == 0
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    elsewhere.write_bytes((out / name).read_bytes()[:-1])  # a last line without its newline: worth "repairing"
+    before = elsewhere.read_bytes()
+    (out / name).unlink()
+    (out / name).symlink_to(elsewhere)
+    result = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "2"])
+    _one_line_error(result, f"{out / name} is a symbolic link", "replace the link with the file itself")
+    assert elsewhere.read_bytes() == before
+
+
+def test_a_complete_last_record_without_its_newline_is_kept_not_paid_for_again(
+    corpus_dir: Path, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    doc, out = corpus_dir / "tau2_retail_policy.md", tmp_path / "run"
+    use_model(ScriptedModel())
+    assert runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "2"]).exit_code == 0
+    calls = (out / "calls.jsonl").read_bytes()
+    (out / "calls.jsonl").write_bytes(calls.rstrip(b"\n"))  # e.g. a copy through a tool that drops it
+    scripted = use_model(ScriptedModel())
+    again = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "2"])
+    assert again.exit_code == 0, again.stderr
+    assert scripted.requests == []  # every answer replayed, the last one included
+    assert (out / "calls.jsonl").read_bytes() == calls and "incomplete last record" not in again.stderr

@@ -25,6 +25,7 @@ from pydantic_ai.settings import ModelSettings
 from synthgen.errors import SynthgenError
 from synthgen.orchestrator.llm.costs import CostLedger, call_usage, price
 from synthgen.orchestrator.observe.tracing import annotate_current
+from synthgen.orchestrator.rundir.directory import open_run_file
 from synthgen.schemas.calls import CallRecord
 from synthgen.schemas.manifest import TokenUsage
 
@@ -114,6 +115,14 @@ class CallStats:
     replayed: TokenUsage = field(default_factory=TokenUsage)
 
 
+def _parses(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
 class CallLog:
     """calls.jsonl: read once at start, then appended one flushed line per answer."""
 
@@ -125,16 +134,19 @@ class CallLog:
         self._load()
 
     def _load(self) -> None:
-        if not self.path.exists():
+        if not self.path.exists() and not self.path.is_symlink():
             return
-        data = self.path.read_bytes()
-        lines = data.split(b"\n")
-        torn = lines.pop()  # after the last newline: empty, or a record a crash cut short
-        if torn:
-            # Cut it off now, or the next append would glue a new record onto the torn one.
-            with self.path.open("r+b") as handle:
-                handle.truncate(len(data) - len(torn))
-            log.info("%s: ignored an incomplete last record (the run stopped while writing it)", self.path)
+        with os.fdopen(open_run_file(self.path, os.O_RDWR), "r+b") as handle:
+            data = handle.read()
+            lines = data.split(b"\n")
+            last = lines.pop()  # after the last newline: empty, a whole record, or one a crash cut short
+            if last and _parses(last):
+                handle.write(b"\n")  # whole, only its newline is missing: keep it, ended for the next append
+                lines.append(last)
+            elif last:
+                # Cut it off now, or the next append would glue a new record onto the torn one.
+                handle.truncate(len(data) - len(last))
+                log.info("%s: ignored an incomplete last record (the run stopped while writing it)", self.path)
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
@@ -180,7 +192,7 @@ class CallLog:
             checksum=_checksum(key, body),
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("ab") as handle:
+        with os.fdopen(open_run_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as handle:
             handle.write(orjson.dumps(record.model_dump(mode="json")) + b"\n")
             handle.flush()
             os.fsync(handle.fileno())

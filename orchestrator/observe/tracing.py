@@ -37,6 +37,7 @@ from opentelemetry.trace import Link, SpanContext, Status, StatusCode
 from synthgen import __version__
 from synthgen.errors import InputError
 from synthgen.orchestrator.observe.redact import SECRET_PATTERNS, known_secrets, redact
+from synthgen.orchestrator.rundir.directory import open_run_file
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.manifest import TokenUsage
 
@@ -134,7 +135,7 @@ def span_record(span: ReadableSpan) -> dict[str, Any]:
 class _Sink:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file: IO[bytes] | None = path.open("ab")
+        self._file: IO[bytes] | None = os.fdopen(open_run_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab")
         self._lock = threading.Lock()
 
     def write(self, record: dict[str, Any]) -> None:
@@ -405,7 +406,11 @@ def run_trace(run_dir: Path, run_id: str, documents: Sequence[SourceDocument], *
     run_span = _start(
         "synthgen run", f"synthgen run {run_id}", None, {"run_id": run_id, "documents": len(documents), **attributes}
     )
-    sink = TRACE_FILES.attach(run_span, run_dir / TRACE_FILE)
+    try:
+        sink = TRACE_FILES.attach(run_span, run_dir / TRACE_FILE)
+    except BaseException as err:
+        _end(run_span, err)
+        raise
     baggage = logfire.set_baggage(**{PREFIX + "run_id": run_id})
     baggage.__enter__()
     docs = {

@@ -1,10 +1,12 @@
 """The run directory: bound to one run's inputs, locked while in use, written atomically."""
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -137,6 +139,27 @@ class RunDirectory:
         if self._lock >= 0:
             os.close(self._lock)  # closing the descriptor releases the lock
             self._lock = -1
+
+
+def open_run_file(path: Path, flags: int) -> int:
+    """A descriptor on a run file that is a regular file of its own, never a link followed elsewhere.
+
+    calls.jsonl and trace.jsonl are appended to (and a torn calls.jsonl cut): through a symbolic
+    link that would change a file outside the run directory.
+    """
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise RunDirectoryError(
+                f"{path} is a symbolic link: synthgen reads and writes only regular files in a run directory; "
+                "replace the link with the file itself, or choose another --out"
+            ) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RunDirectoryError(f"{path} is not a regular file: remove it, or choose another --out")
+    return fd
 
 
 def json_bytes(data: BaseModel | Sequence[BaseModel]) -> bytes:
