@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -313,14 +314,14 @@ def test_unreadable_document_even_as_root(
     use_model(ScriptedModel())
     doc, out = tmp_path / "secret.md", tmp_path / "out"
     doc.write_text("# Rules\nAgents must be polite.\n")
-    real_read_bytes = Path.read_bytes
+    real_open = os.open
 
-    def read_bytes(path: Path) -> bytes:
-        if path == doc:
+    def open_(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path) == doc:
             raise PermissionError(13, "Permission denied", str(path))
-        return real_read_bytes(path)
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)  # what a chmod 000 file does for anyone but root
+    monkeypatch.setattr(os, "open", open_)  # what a chmod 000 file does for anyone but root
     result = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out)])
     assert _one_line_error(result) == f"synthgen: error: {doc} is not readable: check its permissions"
     assert not out.exists()
@@ -443,3 +444,24 @@ def test_a_complete_last_record_without_its_newline_is_kept_not_paid_for_again(
     assert again.exit_code == 0, again.stderr
     assert scripted.requests == []  # every answer replayed, the last one included
     assert (out / "calls.jsonl").read_bytes() == calls and "incomplete last record" not in again.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero"])
+def test_an_input_that_is_not_a_regular_file_is_refused_at_once(
+    kind: str, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    use_model(ScriptedModel())
+    doc, out = tmp_path / "x.md", tmp_path / "out"
+    if kind == "fifo":
+        os.mkfifo(doc)
+    else:
+        doc.symlink_to("/dev/zero")
+    script = "from synthgen.orchestrator.cli.app import main; main()"
+    completed = subprocess.run([sys.executable, "-c", script, "agent", "run", str(doc), "--out", str(out),
+                                "--max-bytes", "1000"], capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert completed.returncode == 1 and completed.stdout == ""
+    expected = "a FIFO" if kind == "fifo" else "a character device"
+    assert completed.stderr.splitlines() == [
+        f"synthgen: error: {doc} is not a regular file (it is {expected}): give a markdown file"
+    ]
+    assert not out.exists()
