@@ -207,6 +207,28 @@ def _one_line_error(result: Result, *fragments: str) -> str:
         (["--timeout", "0"], "invalid value for '--timeout'"),
         (["--max-failure-rate", "1.5"], "invalid value for '--max-failure-rate'"),
         (["--no-such-flag"], "no such option: --no-such-flag"),
+        # Beyond 64 bits (issue 16): refused with the flag's range, never a traceback.
+        (
+            ["--max-examples", "99999999999999999999"],
+            "'--max-examples': Input should be less than or equal to 1000000; the range is 1 to 1,000,000",
+        ),
+        (
+            ["--seed", str(10**30)],
+            "'--seed': Input should be less than or equal to 2147483647; the range is 0 to 2,147,483,647",
+        ),
+        (["--seed", "-1"], "the range is 0 to 2,147,483,647"),
+        (
+            ["--window-tokens", str(10**20)],
+            "'--window-tokens': Input should be less than or equal to 1000000; the range is 200 to 1,000,000",
+        ),
+        (["--concurrency", "99999999999999999999"], "the range is 1 to 1,000"),
+        (["--max-revisions", "99999999999999999999"], "the range is 0 to 100"),
+        (["--max-bytes", "99999999999999999999"], "the range is 1 to 100,000,000"),
+        (["--max-attempts", "99999999999999999999"], "the range is 1 to 100"),
+        (["--max-wait", "inf"], "the range is 0 to 86,400"),
+        (["--timeout", "nan"], "the range is 0.1 to 86,400"),
+        (["--max-cost", "1e400"], "the range is 0 to 1,000,000"),
+        (["--strength", "9"], "the range is 1 to 4"),
     ],
 )
 def test_a_bad_flag_is_one_line_and_exit_1(
@@ -236,8 +258,8 @@ def test_the_console_script_reports_usage_errors_in_one_line_too(tmp_path: Path)
     completed = subprocess.run([*command, *args], capture_output=True, text=True, timeout=60, check=False)
     assert completed.returncode == 1 and completed.stdout == ""
     expected = (
-        "synthgen: error: invalid value for '--concurrency': Input should be greater than or equal to 1 "
-        f"(see `{'synthgen' if script else 'python -m synthgen'} agent run --help`)"
+        "synthgen: error: invalid value for '--concurrency': Input should be greater than or equal to 1; "
+        f"the range is 1 to 1,000 (see `{'synthgen' if script else 'python -m synthgen'} agent run --help`)"
     )
     assert completed.stderr.splitlines() == [expected]
 

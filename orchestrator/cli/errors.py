@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # typer vendors click
+from typer._click.exceptions import BadParameter, ClickException, NoArgsIsHelpError, UsageError  # typer vendors click
 from typer.core import TyperGroup
 
 from synthgen.errors import SynthgenError
@@ -57,9 +57,20 @@ class OneLineUsageErrors(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+def _bound(value: object, unbounded: str) -> str:
+    if value is None:
+        return unbounded
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return f"{int(value):,}" if whole else f"{value:g}"  # type: ignore[call-overload]
+
+
 def usage_line(err: ClickException) -> str:
     message = " ".join(err.format_message().split()).rstrip(".")
     message = message[:1].lower() + message[1:]
+    bounds = (getattr(getattr(err, "param", None), name, None) for name in ("min", "max"))
+    low, high = bounds
+    if isinstance(err, BadParameter) and (low is not None or high is not None):
+        message += f"; the range is {_bound(low, 'any')} to {_bound(high, 'any')}"
     ctx = getattr(err, "ctx", None)
     if isinstance(err, UsageError) and ctx is not None:
         return f"{message} (see `{ctx.command_path} --help`)"
