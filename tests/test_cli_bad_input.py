@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from synthgen.evals.fake_openai import FakeOpenAIServer
 from synthgen.evals.scripted import ScriptedModel
 from synthgen.orchestrator.cli.app import app
 
@@ -487,3 +488,21 @@ def test_an_input_that_is_not_a_regular_file_is_refused_at_once(
         f"synthgen: error: {doc} is not a regular file (it is {expected}): give a markdown file"
     ]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_every_output_file_gets_the_umask(umask: int, corpus_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with FakeOpenAIServer(max_seconds=120) as server:
+        command = [sys.executable, "-m", "synthgen", "agent", "run", str(corpus_dir / "tau2_retail_policy.md"),
+                   "--out", str(out), "--base-url", server.base_url, "--model", "gpt-4o-mini", "--max-examples", "2"]  # fmt: skip
+        made = subprocess.run(command, env={**os.environ, "OPENAI_API_KEY": "sk-test-not-a-real-key"}, timeout=120,
+                              capture_output=True, text=True, check=False, preexec_fn=lambda: os.umask(umask))  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        exported = subprocess.run([sys.executable, "-m", "synthgen", "export", str(out), "--format", "hf"], timeout=120,
+                                  capture_output=True, text=True, check=False, preexec_fn=lambda: os.umask(umask))  # fmt: skip
+        assert exported.returncode == 0, exported.stderr
+    modes = {str(p.relative_to(out)): p.stat().st_mode & 0o777 for p in out.rglob("*")}
+    assert {name for name, mode in modes.items() if (out / name).is_file() and mode != 0o666 & ~umask} == set()
+    assert {name for name, mode in modes.items() if (out / name).is_dir() and mode != 0o777 & ~umask} == set()
+    assert {"run.json", "calls.jsonl", "dataset.jsonl", "manifest.json", "exports/hf/README.md"} <= modes.keys()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from synthgen.errors import InputError
+from synthgen.orchestrator.rundir.directory import process_umask
 
 # Relative POSIX path inside the export folder -> file content.
 ExportFiles = Mapping[str, bytes]
@@ -77,6 +78,7 @@ def write_exports(targets: list[ExportTarget], force: bool, run_dir: Path) -> No
 def _stage(target: ExportTarget) -> Path:
     target.path.parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=target.path.parent, prefix=f".{target.path.name}.", suffix=".tmp"))
+    folder.chmod(0o777 & ~process_umask())  # mkdtemp makes 0700; an export folder gets what mkdir would give
     for name, data in {**target.files, EXPORT_MARKER: _MARKER_TEXT}.items():
         relative = PurePosixPath(name)
         if relative.is_absolute() or ".." in relative.parts:  # an exporter bug must not write outside the folder

@@ -3,6 +3,7 @@
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import os
 import re
@@ -179,6 +180,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~process_umask())  # mkstemp makes 0600; an output file gets what open() would give
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -187,6 +189,14 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@functools.cache
+def process_umask() -> int:
+    """The process's umask. Reading it means setting it, so it is read once, before any thread writes a file."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def output_file(name: str, data: bytes, records: int) -> OutputFile:
