@@ -1,7 +1,9 @@
 """Bad input through the CLI: one line on stderr, exit 1, no traceback, nothing written."""
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -506,3 +508,21 @@ def test_every_output_file_gets_the_umask(umask: int, corpus_dir: Path, tmp_path
     assert {name for name, mode in modes.items() if (out / name).is_file() and mode != 0o666 & ~umask} == set()
     assert {name for name, mode in modes.items() if (out / name).is_dir() and mode != 0o777 & ~umask} == set()
     assert {"run.json", "calls.jsonl", "dataset.jsonl", "manifest.json", "exports/hf/README.md"} <= modes.keys()
+
+
+def test_a_run_json_edited_to_name_another_document_is_caught_and_corrected_on_rerun(
+    corpus_dir: Path, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    doc, other, out = corpus_dir / "tau2_retail_policy.md", corpus_dir / "github_acceptable_use.md", tmp_path / "run"
+    use_model(ScriptedModel())
+    assert runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "2"]).exit_code == 0
+    original = (out / "run.json").read_bytes()
+    binding = json.loads(original)
+    binding["inputs"][0] |= {"path": str(other), "sha256": hashlib.sha256(other.read_bytes()).hexdigest()}
+    (out / "run.json").write_text(json.dumps(binding))
+    scripted = use_model(ScriptedModel())
+    again = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "2"])
+    assert again.exit_code == 0, again.stderr
+    assert re.search(rf"^synthgen: {re.escape(str(out / 'run.json'))} named document\(s\) with sha256 [0-9a-f]{{12}}, "
+                     r"but run .* is made of [0-9a-f]{12} \(edited by hand\?\): rewritten$", again.stderr, re.MULTILINE)  # fmt: skip
+    assert (out / "run.json").read_bytes() == original and scripted.requests == []

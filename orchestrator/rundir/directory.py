@@ -5,6 +5,7 @@ import errno
 import fcntl
 import functools
 import hashlib
+import logging
 import os
 import re
 import stat
@@ -18,6 +19,8 @@ from pydantic import BaseModel, ValidationError
 from synthgen.errors import RunDirectoryError
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.manifest import OutputFile, RunBinding, RunConfig
+
+log = logging.getLogger("synthgen")
 
 RUNS_DIR = Path("runs")
 BINDING_FILE = "run.json"
@@ -129,17 +132,37 @@ class RunDirectory:
                 (path / name).unlink(missing_ok=True)
         bound = path / BINDING_FILE
         if bound.exists():
-            try:
-                RunBinding.model_validate_json(bound.read_bytes())
-            except ValidationError:
-                raise RunDirectoryError(f"{bound} is damaged: pass --force to start the run over") from None
-        else:
-            write_atomically(bound, json_bytes(binding))
+            _check_binding(bound, binding)
+        if not bound.exists() or bound.read_bytes() != json_bytes(binding):
+            write_atomically(bound, json_bytes(binding))  # new, corrected, or the documents given from elsewhere
 
     def close(self) -> None:
         if self._lock >= 0:
             os.close(self._lock)  # closing the descriptor releases the lock
             self._lock = -1
+
+
+def _check_binding(bound: Path, binding: RunBinding) -> None:
+    """Re-check run.json against the documents given, on every re-run.
+
+    The run ID is a hash of the documents' contents and the settings, so a run.json whose documents
+    or settings differ from this run's, under the same ID, was edited or damaged: say so, then
+    rewrite it from the documents given (the recorded answers were made for them).
+    """
+    try:
+        stored = RunBinding.model_validate_json(bound.read_bytes())
+    except ValidationError:
+        log.warning("%s is damaged: rewritten from the documents given", bound)
+        return
+    had = sorted(d.sha256 for d in stored.inputs)
+    has = sorted(d.sha256 for d in binding.inputs)
+    if had != has:
+        log.warning(
+            "%s named document(s) with sha256 %s, but run %s is made of %s (edited by hand?): rewritten",
+            bound, ", ".join(h[:12] for h in had), binding.run_id, ", ".join(h[:12] for h in has),
+        )  # fmt: skip
+    elif stored.config != binding.config:
+        log.warning("%s named other settings than run %s (edited by hand?): rewritten", bound, binding.run_id)
 
 
 def open_run_file(path: Path, flags: int) -> int:
