@@ -526,3 +526,39 @@ def test_a_run_json_edited_to_name_another_document_is_caught_and_corrected_on_r
     assert re.search(rf"^synthgen: {re.escape(str(out / 'run.json'))} named document\(s\) with sha256 [0-9a-f]{{12}}, "
                      r"but run .* is made of [0-9a-f]{12} \(edited by hand\?\): rewritten$", again.stderr, re.MULTILINE)  # fmt: skip
     assert (out / "run.json").read_bytes() == original and scripted.requests == []
+
+
+def test_validate_cross_checks_the_manifest_and_lists_every_problem(
+    corpus_dir: Path, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    use_model(ScriptedModel())
+    out = tmp_path / "run"
+    made = runner.invoke(app, ["agent", "run", str(corpus_dir / "tau2_retail_policy.md"), "--out", str(out),
+                               "--max-examples", "3"])  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    dropped = manifest["lineage"].pop(0)["example_id"]  # a dropped lineage entry
+    manifest["lineage"][0]["test_case_id"] = "tc_0000000000"  # names a test case that does not exist
+    manifest["stages"]["write"]["requested"] += 1  # requested != accepted + rejected
+    records = next(o for o in manifest["outputs"] if o["name"] == "dataset.jsonl")
+    records["records"] += 5  # a record count that differs from the dataset
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    (out / "policies.json").write_text((out / "policies.json").read_text() + "\n")  # and a hash that differs
+    result = runner.invoke(app, ["validate", str(out)])
+    assert result.exit_code == 1 and result.stdout == ""
+    kept = manifest["lineage"][0]["example_id"]
+    problems = [line.strip() for line in result.stderr.splitlines()[:-1]]
+    assert problems == [
+        "policies.json: sha256 differs from the manifest (edited after the run?)",
+        "manifest.json: outputs says dataset.jsonl holds 8 record(s), it holds 3",
+        "manifest.json: stage write requested 4 item(s), but accepted 3 + rejected 0 = 3",
+        f"manifest.json: lineage of {kept}: names test case tc_0000000000, the example {_test_case_of(out, kept)}",
+        f"manifest.json: lineage of {kept}: no such test case tc_0000000000 in test_cases.json",
+        f"manifest.json: lineage has no entry for {dropped}",
+    ]
+    assert result.stderr.splitlines()[-1] == f"synthgen: error: {out} has 6 problem(s), listed above"
+
+
+def _test_case_of(out: Path, example_id: str) -> str:
+    examples = (json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines())
+    return next(e["test_case_id"] for e in examples if e["id"] == example_id)
