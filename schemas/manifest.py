@@ -15,7 +15,10 @@ STAGES = ("extract", "design", "write", "supervise")
 
 class InputDocument(StrictModel):
     id: str
-    path: str
+    path: str = Field(description="The path as given on the command line.")
+    absolute_path: str | None = Field(
+        default=None, description="The same path made absolute, so the run can be checked from any directory."
+    )
     sha256: str
     encoding: str
     line_ending: str

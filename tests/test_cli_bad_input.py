@@ -562,3 +562,36 @@ def test_validate_cross_checks_the_manifest_and_lists_every_problem(
 def _test_case_of(out: Path, example_id: str) -> str:
     examples = (json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines())
     return next(e["test_case_id"] for e in examples if e["id"] == example_id)
+
+
+def test_a_run_made_with_a_relative_path_validates_from_anywhere_and_after_a_move(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    use_model(ScriptedModel())
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "policy.md").write_text("# Refunds\n\nCustomers must keep the receipt.\nGift cards are never refundable.\n")
+    monkeypatch.chdir(work)
+    assert runner.invoke(app, ["agent", "run", "policy.md", "--out", "run"]).exit_code == 0
+    manifest = json.loads((work / "run" / "manifest.json").read_text())
+    assert (manifest["inputs"][0]["path"], manifest["inputs"][0]["absolute_path"]) == (
+        "policy.md",
+        str(work / "policy.md"),
+    )
+
+    monkeypatch.chdir(tmp_path)  # somewhere else
+    for command in (["validate", "work/run"], ["eval", "work/run"], ["export", "work/run", "--format", "hf"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, (command, result.stderr)
+
+    work.rename(tmp_path / "moved")  # the run moved together with its document
+    assert runner.invoke(app, ["validate", "moved/run"]).stdout == "moved/run: valid\n"
+
+    (tmp_path / "moved" / "policy.md").unlink()  # and now it cannot be found
+    lost = runner.invoke(app, ["validate", "moved/run"])
+    assert lost.exit_code == 1
+    assert (
+        f"source document policy.md: not found (looked for it as given, at its absolute path and in the run "
+        f"directory): put the document with sha256 {manifest['inputs'][0]['sha256']} back, or validate from where "
+        "the run was made"
+    ) in lost.stderr.splitlines()[0]

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,7 +99,13 @@ def run_config(model: ResolvedModel, options: RunOptions) -> RunConfig:
 def input_documents(documents: list[SourceDocument]) -> list[InputDocument]:
     return [
         InputDocument(
-            id=d.id, path=d.path, sha256=d.sha256, encoding=d.encoding, line_ending=d.line_ending, lines=d.line_count
+            id=d.id,
+            path=d.path,
+            absolute_path=os.path.abspath(d.path),
+            sha256=d.sha256,
+            encoding=d.encoding,
+            line_ending=d.line_ending,
+            lines=d.line_count,
         )
         for d in documents
     ]

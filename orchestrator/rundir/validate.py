@@ -7,23 +7,55 @@ from synthgen.errors import SynthgenError
 from synthgen.orchestrator.rundir.documents import load_document
 from synthgen.orchestrator.rundir.read import RunFiles, read_run_files
 from synthgen.schemas.document import SourceDocument
+from synthgen.schemas.manifest import InputDocument
 from synthgen.tools.gates import ItemIndex, run_problems
 
 
 def source_documents(files: RunFiles) -> tuple[dict[str, SourceDocument], list[str]]:
-    """The run's input documents, read again from their recorded paths and checked against their hashes."""
+    """The run's input documents, read again and checked against their hashes.
+
+    Each is looked for where it was given (relative to the working directory), at its recorded
+    absolute path, then relative to the run directory (in it, or beside it), so a run checks from any
+    directory and a run moved together with its documents still finds them.
+    """
     documents, problems = {}, []
     for source in files.manifest.inputs:
-        try:
-            doc = load_document(Path(source.path))
-        except SynthgenError as err:
-            problems.append(f"source document {source.path}: {err} (run this from where the run was made)")
-            continue
-        if doc.sha256 != source.sha256:
-            problems.append(f"source document {source.path}: content changed since the run (sha256 differs)")
-            continue
-        documents[doc.id] = doc
+        found = _find_document(source, files.run_dir)
+        if isinstance(found, str):
+            problems.append(found)
+        else:
+            documents[found.id] = found
     return documents, problems
+
+
+def document_places(source: InputDocument, run_dir: Path) -> list[Path]:
+    given = Path(source.path)
+    places = [given, *([Path(source.absolute_path)] if source.absolute_path else [])]
+    if not given.is_absolute():
+        places.append(run_dir / given)
+    places += [run_dir / given.name, run_dir.parent / given.name]
+    return list(dict.fromkeys(places))
+
+
+def _find_document(source: InputDocument, run_dir: Path) -> SourceDocument | str:
+    """The document with the recorded content, or the one-line problem of not finding it."""
+    changed = None
+    for place in document_places(source, run_dir):
+        if not place.is_file():
+            continue
+        try:
+            doc = load_document(place)
+        except SynthgenError as err:
+            return f"source document {source.path}: {err}"
+        if doc.sha256 == source.sha256:
+            return doc.model_copy(update={"path": source.path})
+        changed = changed or place
+    if changed is not None:
+        return f"source document {source.path}: content changed since the run (sha256 differs, at {changed})"
+    return (
+        f"source document {source.path}: not found (looked for it as given, at its absolute path and in the run "
+        f"directory): put the document with sha256 {source.sha256} back, or validate from where the run was made"
+    )
 
 
 def item_index(files: RunFiles, documents: dict[str, SourceDocument]) -> ItemIndex:
