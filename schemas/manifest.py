@@ -27,7 +27,11 @@ class InputDocument(StrictModel):
 
 class RunConfig(StrictModel):
     model: str = Field(description="Resolved model name, e.g. openai-chat:gpt-4o-2024-08-06.")
-    base_url: str | None = None
+    base_url: str | None = Field(
+        default=None,
+        description="Where the model was served (--base-url) in the latest invocation, any password masked. "
+        "Not part of the run ID: the same model on another port is the same run.",
+    )
     demo_quality: bool = Field(
         default=False, description="Made with the embedded local model: for demos and offline tests, not production."
     )

@@ -634,3 +634,30 @@ def test_a_forced_run_cannot_take_over_a_directory_another_run_is_using(corpus_d
     assert len((out / "calls.jsonl").read_text().splitlines()) == requests  # only the first run's calls, once each
     assert json.loads((out / "manifest.json").read_text())["config"]["max_examples"] == 3
     assert cli_runner.invoke(app, ["validate", str(out)]).exit_code == 0
+
+
+@pytest.mark.usefixtures("fast_cli")
+def test_a_resume_against_the_same_model_on_another_port_replays_what_was_recorded(
+    corpus_dir: Path, tmp_path: Path, server: FakeOpenAIServer
+) -> None:
+    doc, out = corpus_dir / "tau2_retail_policy.md", tmp_path / "run"
+    first = run(server, doc, out, "--max-examples", "2")
+    assert first.exit_code == 0, first.stderr
+    made = data(out)
+    with FakeOpenAIServer(max_seconds=60) as moved:
+        args = ["agent", "run", str(doc), "--base-url", moved.base_url + "/", "--model", "gpt-4o-mini", "--out",
+                str(out), "--max-examples", "2"]  # fmt: skip
+        again = cli_runner.invoke(app, args)
+        assert again.exit_code == 0, again.stderr
+        assert moved.request_count == 0  # every answer replayed from calls.jsonl
+    assert data(out) == made
+    assert manifest(out)["config"]["base_url"] == moved.base_url + "/"  # where the model was, recorded
+
+
+def test_a_base_url_password_is_not_recorded() -> None:
+    from synthgen.orchestrator.llm.resolve import ResolvedModel
+    from synthgen.orchestrator.run.pipeline import RunOptions, run_config
+
+    model = ResolvedModel(FunctionModel(lambda messages, info: ModelResponse(parts=[])), "openai-chat:m",
+                          "https://user:hunter2hunter2@models.example/v1")  # fmt: skip
+    assert run_config(model, RunOptions()).base_url == "https://user:[REDACTED]@models.example/v1"

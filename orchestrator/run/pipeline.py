@@ -18,6 +18,7 @@ from synthgen.orchestrator.llm.costs import PRICING, CostLedger, check_budget
 from synthgen.orchestrator.llm.recording import CALLS_FILE, CallLog, RecordingModel
 from synthgen.orchestrator.llm.resolve import ResolvedModel
 from synthgen.orchestrator.observe.logs import Progress
+from synthgen.orchestrator.observe.redact import redact
 from synthgen.orchestrator.observe.tracing import RunTrace, run_trace, set_attributes
 from synthgen.orchestrator.run.failures import DEFAULT_MAX_FAILURE_RATE, FailureBudget
 from synthgen.orchestrator.run.runner import ItemFailed, ModelRunner
@@ -84,7 +85,7 @@ class RunResult:
 def run_config(model: ResolvedModel, options: RunOptions) -> RunConfig:
     return RunConfig(
         model=model.name,
-        base_url=model.base_url,
+        base_url=redact(model.base_url) if model.base_url else None,  # recorded, without a password in it
         demo_quality=model.local,
         seed=options.seed,
         temperature=options.temperature,

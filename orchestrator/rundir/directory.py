@@ -42,11 +42,20 @@ def run_id_for(documents: Sequence[SourceDocument], config: RunConfig) -> str:
     digest = hashlib.sha256()
     for doc in sorted(documents, key=lambda d: d.sha256):
         digest.update(doc.sha256.encode())
-    # Concurrency changes how fast a run goes, never what it writes.
-    digest.update(config.model_dump_json(exclude={"concurrency"}).encode())
+    digest.update(run_id_settings(config).encode())
     stem = re.sub(r"[^a-z0-9]+", "-", Path(documents[0].path).stem.lower()).strip("-") or "run"
     more = f"-and-{len(documents) - 1}-more" if len(documents) > 1 else ""
     return f"{stem}{more}-{digest.hexdigest()[:8]}"
+
+
+def run_id_settings(config: RunConfig) -> str:
+    """The settings that decide what a run writes, as its ID hashes them.
+
+    Concurrency changes how fast a run goes, and the base URL where the model is served, never what
+    the run is: a resume against the same model on another port replays what was recorded. (The base
+    URL is hashed as null, as for a run without one, so IDs made before it was left out stay the same.)
+    """
+    return config.model_copy(update={"base_url": None}).model_dump_json(exclude={"concurrency"})
 
 
 def bound_run_id(path: Path) -> str | None:
@@ -161,7 +170,7 @@ def _check_binding(bound: Path, binding: RunBinding) -> None:
             "%s named document(s) with sha256 %s, but run %s is made of %s (edited by hand?): rewritten",
             bound, ", ".join(h[:12] for h in had), binding.run_id, ", ".join(h[:12] for h in has),
         )  # fmt: skip
-    elif stored.config != binding.config:
+    elif run_id_settings(stored.config) != run_id_settings(binding.config):
         log.warning("%s named other settings than run %s (edited by hand?): rewritten", bound, binding.run_id)
 
 
