@@ -595,3 +595,15 @@ def test_a_run_made_with_a_relative_path_validates_from_anywhere_and_after_a_mov
         f"directory): put the document with sha256 {manifest['inputs'][0]['sha256']} back, or validate from where "
         "the run was made"
     ) in lost.stderr.splitlines()[0]
+
+
+def test_a_line_longer_than_an_extraction_window_is_refused_naming_it(
+    tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    scripted = use_model(ScriptedModel())
+    doc, out = tmp_path / "long.md", tmp_path / "out"
+    doc.write_text("# Rules\n\nAgents must be polite.\n" + "Customers must " * 20_000 + "\nThe end.\n")
+    result = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out)])
+    _one_line_error(result, f"{doc} line 4 is about 75,00", "(--window-tokens 3,000): break the line up, or raise "
+                    "--window-tokens")  # fmt: skip
+    assert not out.exists() and scripted.requests == []

@@ -115,6 +115,8 @@ def input_documents(documents: list[SourceDocument]) -> list[InputDocument]:
 def plan_run(documents: list[SourceDocument], model: ResolvedModel, options: RunOptions) -> tuple[RunBinding, Path]:
     """What the run is bound to and where it goes, checked before any model call."""
     config = run_config(model, options)
+    for doc in documents:
+        section_windows(doc, options.window_tokens)  # LineTooLong: refused before anything is written
     binding = RunBinding(run_id=run_id_for(documents, config), inputs=input_documents(documents), config=config)
     run_dir = options.out or RUNS_DIR / binding.run_id
     check_run_dir(run_dir, binding.run_id, options.force)
