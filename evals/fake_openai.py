@@ -117,6 +117,20 @@ class Fault:
 FaultFor = Callable[[int, dict[str, Any]], Fault | None]  # (1-based request number, request body) -> fault
 
 
+def only_for(agent: AgentName, count: int, fault: Fault) -> FaultFor:
+    """The first `count` requests of one agent get `fault`; everything else is answered."""
+    seen = 0
+
+    def fault_for(number: int, body: dict[str, Any]) -> Fault | None:
+        nonlocal seen
+        if agent_of(body) != agent or seen >= count:
+            return None
+        seen += 1
+        return fault
+
+    return fault_for
+
+
 # --- Reading a request: which agent asks, and what. ---
 
 

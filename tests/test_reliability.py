@@ -42,7 +42,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from typer.testing import CliRunner
 
 from synthgen.errors import ModelCallError
-from synthgen.evals.fake_openai import FakeOpenAIServer, Fault, agent_of
+from synthgen.evals.fake_openai import FakeOpenAIServer, Fault, agent_of, only_for
 from synthgen.orchestrator.cli import app as cli
 from synthgen.orchestrator.cli.app import app
 from synthgen.orchestrator.llm.resolve import resolve_model
@@ -401,20 +401,6 @@ def data(out: Path) -> dict[str, bytes]:
 
 def manifest(out: Path) -> dict[str, Any]:
     return json.loads((out / "manifest.json").read_text())
-
-
-def only_for(agent: str, count: int, fault: Fault) -> Callable[[int, dict[str, Any]], Fault | None]:
-    """The first `count` requests of one agent get `fault`; everything else is answered."""
-    seen = 0
-
-    def fault_for(number: int, body: dict[str, Any]) -> Fault | None:
-        nonlocal seen
-        if agent_of(body) != agent or seen >= count:
-            return None
-        seen += 1
-        return fault
-
-    return fault_for
 
 
 @pytest.mark.usefixtures("fast_cli")

@@ -13,15 +13,14 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from synthgen.evals.fake_openai import FakeOpenAIServer, Fault, agent_of
+from synthgen.evals.fake_openai import FakeOpenAIServer, Fault, only_for
 
 OPENAI_KEY = "sk-canary-5f1e2d3c4b5a69788796a5b4c3d2e1f0"
 LOGFIRE_TOKEN = "pylf_v1_us_canaryLogfireToken0123456789abcdef"
@@ -108,20 +107,6 @@ def _env(logfire_api: Collector, otlp: Collector) -> dict[str, str]:
     }
 
 
-def _echo_key_to_the_first(agent: str, count: int, status: int) -> Callable[[int, dict[str, Any]], Fault | None]:
-    """The first `count` requests of `agent` get an error page that echoes the API key back."""
-    seen = 0
-
-    def fault_for(number: int, body: dict[str, Any]) -> Fault | None:
-        nonlocal seen
-        if agent_of(body) != agent or seen >= count:
-            return None
-        seen += 1
-        return Fault.echo_key(status)
-
-    return fault_for
-
-
 def _assert_no_leak_in_exports(logfire_api: Collector, otlp: Collector) -> bytes:
     """No credential in any exported body; the Logfire token only as Logfire's Authorization header."""
     assert "/v1/traces" in logfire_api.paths() and "/v1/traces" in otlp.paths()
@@ -140,7 +125,7 @@ def test_no_key_or_token_in_any_file_log_or_export(
     env = _env(logfire_api, otlp)
     # The first example's server echoes the key in a 500 page, twice: retried, then the example is rejected,
     # and its error (with the page) goes to the spans.
-    with FakeOpenAIServer(max_seconds=120, fault_for=_echo_key_to_the_first("example_writer", 2, 500)) as server:
+    with FakeOpenAIServer(max_seconds=120, fault_for=only_for("example_writer", 2, Fault.echo_key(500))) as server:
         command = [sys.executable, "-m", "synthgen", "agent", "run", str(corpus_dir / "tau2_retail_policy.md"),
                    "--out", str(out), "--base-url", server.base_url, "--model", "gpt-4o-mini",
                    "--max-examples", "3", "--max-attempts", "2", "--concurrency", "1", "-vv"]  # fmt: skip

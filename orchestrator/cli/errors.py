@@ -67,8 +67,8 @@ def _bound(value: object, unbounded: str) -> str:
 def usage_line(err: ClickException) -> str:
     message = " ".join(err.format_message().split()).rstrip(".")
     message = message[:1].lower() + message[1:]
-    bounds = (getattr(getattr(err, "param", None), name, None) for name in ("min", "max"))
-    low, high = bounds
+    param = getattr(err, "param", None)
+    low, high = getattr(param, "min", None), getattr(param, "max", None)
     if isinstance(err, BadParameter) and (low is not None or high is not None):
         message += f"; the range is {_bound(low, 'any')} to {_bound(high, 'any')}"
     ctx = getattr(err, "ctx", None)

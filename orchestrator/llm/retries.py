@@ -341,13 +341,14 @@ async def without_echoed_secrets(response: httpx2.Response) -> httpx2.Response:
     if "event-stream" in response.headers.get("content-type", ""):
         return response
     key = response.request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    keys = [key] if len(key) >= _SHORTEST_KEY else []  # not a placeholder such as "not-needed"
     await response.aread()
     content = response.content
     if response.status_code < 400:
-        cleaned = content.replace(key.encode(), REDACTED.encode()) if len(key) >= 8 else content
+        cleaned = content.replace(key.encode(), REDACTED.encode()) if keys else content
     else:
         text = content.decode("utf-8", errors="replace")
-        masked = redact(text, [key])
+        masked = redact(text, keys)
         cleaned = masked.encode() if masked != text else content
     if cleaned == content:
         return response
@@ -358,6 +359,7 @@ async def without_echoed_secrets(response: httpx2.Response) -> httpx2.Response:
 
 
 _BODY_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding"})
+_SHORTEST_KEY = 16  # real API keys are longer; synthgen's placeholders ("not-needed") are shorter
 
 
 class CheckedTransport(httpx2.AsyncBaseTransport):

@@ -73,8 +73,7 @@ def bound_run_id(path: Path) -> str | None:
 
 def check_run_dir(path: Path, run_id: str, force: bool = False) -> None:
     """Refuse a directory that cannot take this run's files, before any model call is made."""
-    if path.exists() and not path.is_dir():
-        raise RunDirectoryError(f"--out {path} is a file, not a directory: choose another --out")
+    _refuse_a_file(path)
     previous = bound_run_id(path) if path.is_dir() else None
     if previous is None and path.is_dir():
         foreign = sorted(p.name for p in path.iterdir() if not _seeds_a_run(p.name))
@@ -96,6 +95,11 @@ def check_run_dir(path: Path, run_id: str, force: bool = False) -> None:
         raise RunDirectoryError(f"{probe} is not writable: choose another --out")
 
 
+def _refuse_a_file(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise RunDirectoryError(f"--out {path} is a file, not a directory: choose another --out")
+
+
 def _seeds_a_run(name: str) -> bool:
     """What a directory not yet bound to a run may hold: recorded calls to replay, or a crash's temp file."""
     return name == "calls.jsonl" or (name.startswith(".") and name.endswith(".tmp"))
@@ -110,8 +114,7 @@ class RunDirectory:
 
     def __init__(self, path: Path, binding: RunBinding, force: bool = False) -> None:
         self.path = path
-        if path.exists() and not path.is_dir():
-            raise RunDirectoryError(f"--out {path} is a file, not a directory: choose another --out")
+        _refuse_a_file(path)
         created = not path.exists()
         try:
             path.mkdir(parents=True, exist_ok=True)

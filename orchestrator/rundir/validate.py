@@ -28,7 +28,7 @@ def source_documents(files: RunFiles) -> tuple[dict[str, SourceDocument], list[s
     return documents, problems
 
 
-def document_places(source: InputDocument, run_dir: Path) -> list[Path]:
+def _document_places(source: InputDocument, run_dir: Path) -> list[Path]:
     given = Path(source.path)
     places = [given, *([Path(source.absolute_path)] if source.absolute_path else [])]
     if not given.is_absolute():
@@ -40,7 +40,7 @@ def document_places(source: InputDocument, run_dir: Path) -> list[Path]:
 def _find_document(source: InputDocument, run_dir: Path) -> SourceDocument | str:
     """The document with the recorded content, or the one-line problem of not finding it."""
     changed = None
-    for place in document_places(source, run_dir):
+    for place in _document_places(source, run_dir):
         if not place.is_file():
             continue
         try:
