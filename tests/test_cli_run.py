@@ -73,6 +73,8 @@ def test_manifest(
     # Request hashes and item wording change with every prompt edit: checked, then left out.
     assert all(len(c.pop("key")) == 64 and c.pop("item") for c in manifest["calls"])
     manifest["pricing"]["version"] = "<genai-prices version>"
+    # Where it ran from, so the run checks from anywhere: checked, then left out.
+    assert manifest["inputs"][0].pop("absolute_path") == str(Path.cwd() / "tau2_retail_policy.md")
     assert len(manifest["lineage"]) == 3
     manifest["lineage"] = manifest["lineage"][0]
     assert manifest == snapshot(
