@@ -514,14 +514,21 @@ def retrying_transport(
     )
 
 
-def openai_provider(base_url: str | None = None, api_key: str | None = None) -> OpenAIProvider:
-    """An OpenAI provider whose requests retry under the current policy, with the SDK's own retries off."""
-    policy = current_retry_policy()
+def openai_provider(
+    base_url: str | None = None,
+    api_key: str | None = None,
+    *,
+    policy: RetryPolicy | None = None,
+    provider_class: type[OpenAIProvider] = OpenAIProvider,
+) -> OpenAIProvider:
+    """An OpenAI provider whose requests retry under `policy` (default: the current one), with the SDK's own
+    retries off. `provider_class` names another OpenAI-compatible provider, e.g. the embedded model's."""
+    policy = policy or current_retry_policy()
     client = create_async_httpx2_client(
         timeout=httpx2.Timeout(policy.timeout, connect=min(5.0, policy.timeout)),
         transport=retrying_transport(policy),
     )
-    provider = OpenAIProvider(base_url=base_url, api_key=api_key, http_client=client)
+    provider = provider_class(base_url=base_url, api_key=api_key, http_client=client)
     provider.client.max_retries = 0  # the transport retries; SDK retries on top would multiply them
     provider.client.timeout = httpx2.Timeout(policy.timeout, connect=min(5.0, policy.timeout))
     return provider
