@@ -182,6 +182,7 @@ def test_a_key_echoed_in_a_401_page_is_masked_in_the_error_and_the_trace(
         ("postgres://app:hunter2hunter2@db:5432/x failed", "postgres://app:[REDACTED]@db:5432/x failed"),
         ("dsn host=db password=s3cr3t user=app", "dsn host=db password=[REDACTED] user=app"),
         ("the bearer of a gift card may return it", "the bearer of a gift card may return it"),  # prose stays
+        ('{"url":"http://host:8080","to":"a@b.c"}', '{"url":"http://host:8080","to":"a@b.c"}'),  # JSON stays JSON
         ("run tau2-retail-policy-e2bcdc8c: 3 examples", "run tau2-retail-policy-e2bcdc8c: 3 examples"),
     ],
 )

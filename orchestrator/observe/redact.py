@@ -19,7 +19,7 @@ _FRAGMENT = 8  # the shortest run of a known secret that is masked on its own
 _PATTERNS = (
     (re.compile(r"\b([Bb]earer\s+)(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}"), rf"\g<1>{REDACTED}"),
     (re.compile(r"\bsk-[A-Za-z0-9_*-]{16,}"), REDACTED),
-    (re.compile(r"(?<=://)([^/\s:@]+):[^/\s@]+@"), rf"\g<1>:{REDACTED}@"),
+    (re.compile(r"(?<=://)([^/\s:@\"',;]+):[^/\s@\"',;]+@"), rf"\g<1>:{REDACTED}@"),  # never across a quote
     (re.compile(r"\b((?i:password|passwd|pwd)=)[^&\s;\"']+"), rf"\g<1>{REDACTED}"),
 )
 # The same shapes as regular expressions for Logfire's scrubber, which masks the spans it exports.
