@@ -17,7 +17,10 @@ STAGES = ("extract", "design", "write", "supervise")
 
 class InputDocument(StrictModel):
     id: str
-    path: str
+    path: str = Field(description="The path as given on the command line.")
+    absolute_path: str | None = Field(
+        default=None, description="The same path made absolute, so the run can be checked from any directory."
+    )
     sha256: str
     encoding: str
     line_ending: str
@@ -26,7 +29,11 @@ class InputDocument(StrictModel):
 
 class RunConfig(StrictModel):
     model: str = Field(description="Resolved model name, e.g. openai-chat:gpt-4o-2024-08-06.")
-    base_url: str | None = None
+    base_url: str | None = Field(
+        default=None,
+        description="Where the model was served (--base-url) in the latest invocation, any password masked. "
+        "Not part of the run ID: the same model on another port is the same run.",
+    )
     demo_quality: bool = Field(
         default=False, description="Made with the embedded local model: for demos and offline tests, not production."
     )

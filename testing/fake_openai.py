@@ -40,7 +40,7 @@ INVENTED_QUOTE = "Refunds are paid in gold coins, delivered by carrier pigeon wi
 
 FaultKind = Literal[
     "rate_limit", "server_error", "hang", "disconnect", "truncated_json",
-    "schema_violation", "invented_quote", "empty_choices",
+    "schema_violation", "invented_quote", "empty_choices", "malformed", "echo_key",
 ]  # fmt: skip
 AgentName = Literal["extraction", "test_design", "supervisor", "example_writer", "unknown"]
 
@@ -54,6 +54,8 @@ class Fault:
     retry_after: float | None = None  # seconds, sent as the Retry-After header when set
     seconds: float = 0.0  # how long a hang lasts
     quote: str = INVENTED_QUOTE
+    body: Any = None  # malformed: the whole body sent instead of a completion
+    fields: dict[str, Any] | None = None  # malformed: top-level fields of the completion replaced
 
     @classmethod
     def rate_limit(cls, retry_after: float | None = None) -> "Fault":
@@ -100,8 +102,33 @@ class Fault:
         """A 200 completion with `choices: []`."""
         return cls("empty_choices")
 
+    @classmethod
+    def malformed(cls, body: Any = None, **fields: Any) -> "Fault":
+        """A 200 that is not a usable chat completion: `body` instead of one (e.g. `{}` or an error object),
+        or the scripted completion with top-level `fields` replaced (e.g. `choices=[None]`)."""
+        return cls("malformed", body=body, fields=fields or None)
+
+    @classmethod
+    def echo_key(cls, status: int = 401) -> "Fault":
+        """An error page that echoes the request's API key back, as some servers do on a 401 or a 500."""
+        return cls("echo_key", status=status)
+
 
 FaultFor = Callable[[int, dict[str, Any]], Fault | None]  # (1-based request number, request body) -> fault
+
+
+def only_for(agent: AgentName, count: int, fault: Fault) -> FaultFor:
+    """The first `count` requests of one agent get `fault`; everything else is answered."""
+    seen = 0
+
+    def fault_for(number: int, body: dict[str, Any]) -> Fault | None:
+        nonlocal seen
+        if agent_of(body) != agent or seen >= count:
+            return None
+        seen += 1
+        return fault
+
+    return fault_for
 
 
 # --- Reading a request: which agent asks, and what. ---
@@ -291,6 +318,15 @@ class _Handler(BaseHTTPRequestHandler):
         if fault and fault.kind == "server_error":
             message = "The server had an error while processing your request."
             return self._send_json(fault.status, error_body(message, "server_error"), headers)
+        if fault and fault.kind == "echo_key":
+            key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            if fault.status == 401:
+                message = f"Incorrect API key provided: {key}. You can find your API key at the dashboard."
+                return self._send_json(401, error_body(message, "invalid_request_error", "invalid_api_key"))
+            message = f"The server had an error processing request {{'api_key': '{key}'}}."
+            return self._send_json(fault.status, error_body(message, "server_error"))
+        if fault and fault.kind == "malformed" and fault.fields is None:
+            return self._send_json(200, fault.body)
         if fault and fault.kind == "disconnect":
             return self._drop()
         if fault and fault.kind == "hang" and self.server.fake._sleep(fault.seconds):
@@ -305,6 +341,8 @@ class _Handler(BaseHTTPRequestHandler):
         result = completion(body, number, tool_name, answer)
         if fault and fault.kind == "empty_choices":
             result["choices"] = []
+        if fault and fault.kind == "malformed":
+            result.update(fault.fields or {})
         if fault and fault.kind == "truncated_json":
             data = json.dumps(result).encode()
             return self._send_bytes(200, data[: len(data) // 2])

@@ -1,17 +1,21 @@
 """Bad input through the CLI: one line on stderr, exit 1, no traceback, nothing written."""
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from synthgen.orchestrator.cli.app import app
+from synthgen.testing.fake_openai import FakeOpenAIServer
 from synthgen.testing.scripted import ScriptedModel
 
 runner = CliRunner()
@@ -206,6 +210,28 @@ def _one_line_error(result: Result, *fragments: str) -> str:
         (["--timeout", "0"], "invalid value for '--timeout'"),
         (["--max-failure-rate", "1.5"], "invalid value for '--max-failure-rate'"),
         (["--no-such-flag"], "no such option: --no-such-flag"),
+        # Beyond 64 bits (issue 16): refused with the flag's range, never a traceback.
+        (
+            ["--max-examples", "99999999999999999999"],
+            "'--max-examples': Input should be less than or equal to 1000000; the range is 1 to 1,000,000",
+        ),
+        (
+            ["--seed", str(10**30)],
+            "'--seed': Input should be less than or equal to 2147483647; the range is 0 to 2,147,483,647",
+        ),
+        (["--seed", "-1"], "the range is 0 to 2,147,483,647"),
+        (
+            ["--window-tokens", str(10**20)],
+            "'--window-tokens': Input should be less than or equal to 1000000; the range is 200 to 1,000,000",
+        ),
+        (["--concurrency", "99999999999999999999"], "the range is 1 to 1,000"),
+        (["--max-revisions", "99999999999999999999"], "the range is 0 to 100"),
+        (["--max-bytes", "99999999999999999999"], "the range is 1 to 100,000,000"),
+        (["--max-attempts", "99999999999999999999"], "the range is 1 to 100"),
+        (["--max-wait", "inf"], "the range is 0 to 86,400"),
+        (["--timeout", "nan"], "the range is 0.1 to 86,400"),
+        (["--max-cost", "1e400"], "the range is 0 to 1,000,000"),
+        (["--strength", "9"], "the range is 1 to 4"),
     ],
 )
 def test_a_bad_flag_is_one_line_and_exit_1(
@@ -235,8 +261,8 @@ def test_the_console_script_reports_usage_errors_in_one_line_too(tmp_path: Path)
     completed = subprocess.run([*command, *args], capture_output=True, text=True, timeout=60, check=False)
     assert completed.returncode == 1 and completed.stdout == ""
     expected = (
-        "synthgen: error: invalid value for '--concurrency': Input should be greater than or equal to 1 "
-        f"(see `{'synthgen' if script else 'python -m synthgen'} agent run --help`)"
+        "synthgen: error: invalid value for '--concurrency': Input should be greater than or equal to 1; "
+        f"the range is 1 to 1,000 (see `{'synthgen' if script else 'python -m synthgen'} agent run --help`)"
     )
     assert completed.stderr.splitlines() == [expected]
 
@@ -313,14 +339,14 @@ def test_unreadable_document_even_as_root(
     use_model(ScriptedModel())
     doc, out = tmp_path / "secret.md", tmp_path / "out"
     doc.write_text("# Rules\nAgents must be polite.\n")
-    real_read_bytes = Path.read_bytes
+    real_open = os.open
 
-    def read_bytes(path: Path) -> bytes:
-        if path == doc:
+    def open_(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path) == doc:
             raise PermissionError(13, "Permission denied", str(path))
-        return real_read_bytes(path)
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)  # what a chmod 000 file does for anyone but root
+    monkeypatch.setattr(os, "open", open_)  # what a chmod 000 file does for anyone but root
     result = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out)])
     assert _one_line_error(result) == f"synthgen: error: {doc} is not readable: check its permissions"
     assert not out.exists()
@@ -376,3 +402,208 @@ def test_a_run_directory_for_other_inputs_is_refused_even_with_new_flags(
     assert same.exit_code == 0, same.stderr
     other = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "3"])
     _one_line_error(other, "was made for other inputs or settings", "pass --force to start it over")
+
+
+# --- Hardening (issue 16) ---
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_a_folder_that_is_not_a_run_is_refused_and_left_alone(
+    force: list[str], corpus_dir: Path, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    scripted = use_model(ScriptedModel())
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "dataset.jsonl").write_text('{"my": "data"}\n')
+    (out / "policies.json").write_text("[]")
+    (out / "notes.txt").write_text("keep")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    result = runner.invoke(app, ["agent", "run", str(corpus_dir / "tau2_retail_policy.md"), "--out", str(out), *force])
+    assert _one_line_error(result) == (
+        f"synthgen: error: --out {out} is not empty and is not a synthgen run directory "
+        "(it holds dataset.jsonl, notes.txt, policies.json): choose an empty or new --out"
+    )
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before and scripted.requests == []
+
+
+def test_a_folder_holding_only_recorded_calls_is_a_run_to_resume(
+    corpus_dir: Path, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    use_model(ScriptedModel())
+    doc, first, second = corpus_dir / "tau2_retail_policy.md", tmp_path / "first", tmp_path / "second"
+    assert runner.invoke(app, ["agent", "run", str(doc), "--out", str(first), "--max-examples", "2"]).exit_code == 0
+    second.mkdir()
+    shutil.copyfile(first / "calls.jsonl", second / "calls.jsonl")  # how a cassette is replayed
+    replayed = runner.invoke(app, ["agent", "run", str(doc), "--out", str(second), "--max-examples", "2", "--replay"])
+    assert replayed.exit_code == 0, replayed.stderr
+    assert (second / "dataset.jsonl").read_bytes() == (first / "dataset.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("name", ["calls.jsonl", "trace.jsonl"])
+def test_a_run_file_that_is_a_symlink_is_refused_and_its_target_left_alone(
+    name: str, corpus_dir: Path, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    use_model(ScriptedModel())
+    doc, out = corpus_dir / "tau2_retail_policy.md", tmp_path / "run"
+    assert runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "2"]).exit_code == 0
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    elsewhere.write_bytes((out / name).read_bytes()[:-1])  # a last line without its newline: worth "repairing"
+    before = elsewhere.read_bytes()
+    (out / name).unlink()
+    (out / name).symlink_to(elsewhere)
+    result = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "2"])
+    _one_line_error(result, f"{out / name} is a symbolic link", "replace the link with the file itself")
+    assert elsewhere.read_bytes() == before
+
+
+def test_a_complete_last_record_without_its_newline_is_kept_not_paid_for_again(
+    corpus_dir: Path, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    doc, out = corpus_dir / "tau2_retail_policy.md", tmp_path / "run"
+    use_model(ScriptedModel())
+    assert runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "2"]).exit_code == 0
+    calls = (out / "calls.jsonl").read_bytes()
+    (out / "calls.jsonl").write_bytes(calls.rstrip(b"\n"))  # e.g. a copy through a tool that drops it
+    scripted = use_model(ScriptedModel())
+    again = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "2"])
+    assert again.exit_code == 0, again.stderr
+    assert scripted.requests == []  # every answer replayed, the last one included
+    assert (out / "calls.jsonl").read_bytes() == calls and "incomplete last record" not in again.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero"])
+def test_an_input_that_is_not_a_regular_file_is_refused_at_once(
+    kind: str, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    use_model(ScriptedModel())
+    doc, out = tmp_path / "x.md", tmp_path / "out"
+    if kind == "fifo":
+        os.mkfifo(doc)
+    else:
+        doc.symlink_to("/dev/zero")
+    script = "from synthgen.orchestrator.cli.app import main; main()"
+    completed = subprocess.run([sys.executable, "-c", script, "agent", "run", str(doc), "--out", str(out),
+                                "--max-bytes", "1000"], capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert completed.returncode == 1 and completed.stdout == ""
+    expected = "a FIFO" if kind == "fifo" else "a character device"
+    assert completed.stderr.splitlines() == [
+        f"synthgen: error: {doc} is not a regular file (it is {expected}): give a markdown file"
+    ]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_every_output_file_gets_the_umask(umask: int, corpus_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with FakeOpenAIServer(max_seconds=120) as server:
+        command = [sys.executable, "-m", "synthgen", "agent", "run", str(corpus_dir / "tau2_retail_policy.md"),
+                   "--out", str(out), "--base-url", server.base_url, "--model", "gpt-4o-mini", "--max-examples", "2"]  # fmt: skip
+        made = subprocess.run(command, env={**os.environ, "OPENAI_API_KEY": "sk-test-not-a-real-key"}, timeout=120,
+                              capture_output=True, text=True, check=False, preexec_fn=lambda: os.umask(umask))  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        exported = subprocess.run([sys.executable, "-m", "synthgen", "export", str(out), "--format", "hf"], timeout=120,
+                                  capture_output=True, text=True, check=False, preexec_fn=lambda: os.umask(umask))  # fmt: skip
+        assert exported.returncode == 0, exported.stderr
+    modes = {str(p.relative_to(out)): p.stat().st_mode & 0o777 for p in out.rglob("*")}
+    assert {name for name, mode in modes.items() if (out / name).is_file() and mode != 0o666 & ~umask} == set()
+    assert {name for name, mode in modes.items() if (out / name).is_dir() and mode != 0o777 & ~umask} == set()
+    assert {"run.json", "calls.jsonl", "dataset.jsonl", "manifest.json", "exports/hf/README.md"} <= modes.keys()
+
+
+def test_a_run_json_edited_to_name_another_document_is_caught_and_corrected_on_rerun(
+    corpus_dir: Path, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    doc, other, out = corpus_dir / "tau2_retail_policy.md", corpus_dir / "github_acceptable_use.md", tmp_path / "run"
+    use_model(ScriptedModel())
+    assert runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "2"]).exit_code == 0
+    original = (out / "run.json").read_bytes()
+    binding = json.loads(original)
+    binding["inputs"][0] |= {"path": str(other), "sha256": hashlib.sha256(other.read_bytes()).hexdigest()}
+    (out / "run.json").write_text(json.dumps(binding))
+    scripted = use_model(ScriptedModel())
+    again = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "2"])
+    assert again.exit_code == 0, again.stderr
+    assert re.search(rf"^synthgen: {re.escape(str(out / 'run.json'))} named document\(s\) with sha256 [0-9a-f]{{12}}, "
+                     r"but run .* is made of [0-9a-f]{12} \(edited by hand\?\): rewritten$", again.stderr, re.MULTILINE)  # fmt: skip
+    assert (out / "run.json").read_bytes() == original and scripted.requests == []
+
+
+def test_validate_cross_checks_the_manifest_and_lists_every_problem(
+    corpus_dir: Path, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    use_model(ScriptedModel())
+    out = tmp_path / "run"
+    made = runner.invoke(app, ["agent", "run", str(corpus_dir / "tau2_retail_policy.md"), "--out", str(out),
+                               "--max-examples", "3"])  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    dropped = manifest["lineage"].pop(0)["example_id"]  # a dropped lineage entry
+    manifest["lineage"][0]["test_case_id"] = "tc_0000000000"  # names a test case that does not exist
+    manifest["stages"]["write"]["requested"] += 1  # requested != accepted + rejected
+    records = next(o for o in manifest["outputs"] if o["name"] == "dataset.jsonl")
+    records["records"] += 5  # a record count that differs from the dataset
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    (out / "policies.json").write_text((out / "policies.json").read_text() + "\n")  # and a hash that differs
+    result = runner.invoke(app, ["validate", str(out)])
+    assert result.exit_code == 1 and result.stdout == ""
+    kept = manifest["lineage"][0]["example_id"]
+    problems = [line.strip() for line in result.stderr.splitlines()[:-1]]
+    assert problems == [
+        "policies.json: sha256 differs from the manifest (edited after the run?)",
+        "manifest.json: outputs says dataset.jsonl holds 8 record(s), it holds 3",
+        "manifest.json: stage write requested 4 item(s), but accepted 3 + rejected 0 = 3",
+        f"manifest.json: lineage of {kept}: names test case tc_0000000000, the example {_test_case_of(out, kept)}",
+        f"manifest.json: lineage of {kept}: no such test case tc_0000000000 in test_cases.json",
+        f"manifest.json: lineage has no entry for {dropped}",
+    ]
+    assert result.stderr.splitlines()[-1] == f"synthgen: error: {out} has 6 problem(s), listed above"
+
+
+def _test_case_of(out: Path, example_id: str) -> str:
+    examples = (json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines())
+    return next(e["test_case_id"] for e in examples if e["id"] == example_id)
+
+
+def test_a_run_made_with_a_relative_path_validates_from_anywhere_and_after_a_move(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    use_model(ScriptedModel())
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "policy.md").write_text("# Refunds\n\nCustomers must keep the receipt.\nGift cards are never refundable.\n")
+    monkeypatch.chdir(work)
+    assert runner.invoke(app, ["agent", "run", "policy.md", "--out", "run"]).exit_code == 0
+    manifest = json.loads((work / "run" / "manifest.json").read_text())
+    assert (manifest["inputs"][0]["path"], manifest["inputs"][0]["absolute_path"]) == (
+        "policy.md",
+        str(work / "policy.md"),
+    )
+
+    monkeypatch.chdir(tmp_path)  # somewhere else
+    for command in (["validate", "work/run"], ["eval", "work/run"], ["export", "work/run", "--format", "hf"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, (command, result.stderr)
+
+    work.rename(tmp_path / "moved")  # the run moved together with its document
+    assert runner.invoke(app, ["validate", "moved/run"]).stdout == "moved/run: valid\n"
+
+    (tmp_path / "moved" / "policy.md").unlink()  # and now it cannot be found
+    lost = runner.invoke(app, ["validate", "moved/run"])
+    assert lost.exit_code == 1
+    assert (
+        f"source document policy.md: not found (looked for it as given, at its absolute path and in the run "
+        f"directory): put the document with sha256 {manifest['inputs'][0]['sha256']} back, or validate from where "
+        "the run was made"
+    ) in lost.stderr.splitlines()[0]
+
+
+def test_a_line_longer_than_an_extraction_window_is_refused_naming_it(
+    tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    scripted = use_model(ScriptedModel())
+    doc, out = tmp_path / "long.md", tmp_path / "out"
+    doc.write_text("# Rules\n\nAgents must be polite.\n" + "Customers must " * 20_000 + "\nThe end.\n")
+    result = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out)])
+    _one_line_error(result, f"{doc} line 4 is about 75,00", "(--window-tokens 3,000): break the line up, or raise "
+                    "--window-tokens")  # fmt: skip
+    assert not out.exists() and scripted.requests == []

@@ -87,6 +87,7 @@ def test_manifest_records_inputs_and_config(manifest: dict[str, Any]) -> None:
                 {
                     "id": "doc_2c9652afbce5",
                     "path": "tau2_retail_policy.md",
+                    "absolute_path": IsStr(regex=r"/.+/corpus/tau2_retail_policy\.md"),  # so it checks from anywhere
                     "sha256": "2c9652afbce57d6e087768d37cda64d31c53d50b3e3225cfdb791bac66466467",
                     "encoding": "utf-8",
                     "line_ending": "lf",

@@ -388,6 +388,7 @@ def test_export_writes_the_default_folder_and_says_where(run_dir: Path, tmp_path
         == f"deepeval: 4 examples -> {copy / 'exports' / 'deepeval'}/ (conversational_goldens.json, goldens.json)\n"
     )
     assert sorted(p.name for p in (copy / "exports" / "deepeval").iterdir()) == [
+        files.EXPORT_MARKER,
         "conversational_goldens.json",
         "goldens.json",
     ]
@@ -400,15 +401,45 @@ def test_export_writes_the_default_folder_and_says_where(run_dir: Path, tmp_path
 
 def test_existing_output_is_refused_unless_forced(run_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
+    assert run_export(run_dir, "--format", "hf", "--out", out).exit_code == 0
+    (out / "README.md").write_text("an older export")
     assert_one_line_error(run_export(run_dir, "--format", "hf", "--out", out), str(out), "--force")
-    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    assert (out / "README.md").read_text() == "an older export"
 
     forced = run_export(run_dir, "--format", "hf", "--out", out, "--force")
     assert forced.exit_code == 0, forced.output
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "data"]
+    assert sorted(p.name for p in out.iterdir()) == [files.EXPORT_MARKER, "README.md", "data"]
+    assert (out / "README.md").read_text() != "an older export"
     assert leftovers(tmp_path) == []
+
+
+def test_force_never_replaces_a_folder_synthgen_did_not_export(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    for args in (["--force"], []):
+        assert_one_line_error(run_export(run_dir, "--format", "hf", "--out", out, *args), str(out))
+    forced = run_export(run_dir, "--format", "hf", "--out", out, "--force")
+    assert_one_line_error(forced, f"{out} exists and is not an export synthgen wrote", "choose another --out")
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("where", ["the run", "the run's parent", "a link to the run"])
+def test_force_never_replaces_the_run_being_exported(where: str, run_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "parent" / "run"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("exports"))
+    (tmp_path / "parent" / "notes.txt").write_text("mine")
+    (tmp_path / "link").symlink_to(copy)
+    out = {"the run": copy, "the run's parent": copy.parent, "a link to the run": tmp_path / "link"}[where]
+    before = {p: p.read_bytes() for p in (tmp_path / "parent").rglob("*") if p.is_file()}
+    result = run_export(copy, "--format", "hf", "--out", out, "--force")
+    assert_one_line_error(result, f"--out {out} holds the run being exported", "choose another --out")
+    assert {p: p.read_bytes() for p in (tmp_path / "parent").rglob("*") if p.is_file()} == before
+    assert runner_validate(copy).exit_code == 0
+
+
+def runner_validate(run: Path) -> Any:
+    return CliRunner().invoke(cli.app, ["validate", str(run)])
 
 
 def test_format_all_refuses_when_any_subfolder_exists(run_dir: Path, tmp_path: Path) -> None:

@@ -30,18 +30,19 @@ from synthgen.errors import ModelConfigError
 from synthgen.orchestrator.cli import models as models_cli
 from synthgen.orchestrator.cli.models import models_app
 from synthgen.orchestrator.llm.local import resolve, weights
-from synthgen.orchestrator.llm.local.adapter import LocalChatModel
+from synthgen.orchestrator.llm.local.adapter import LOCAL_RETRIES, LocalChatModel
 from synthgen.orchestrator.llm.local.catalog import CATALOG, LocalModelError, LocalModelSpec, get_spec
 from synthgen.orchestrator.llm.resolve import ResolvedModel
+from synthgen.orchestrator.llm.retries import BadModelResponse, ItemFailure, item_failure
 
 # --- a fake OpenAI-compatible chat-completions server and a fake runtime in front of it ---------------
 
 
 @dataclass
 class FakeChatServer:
-    """Answers /v1/chat/completions with scripted contents and records the request bodies."""
+    """Answers /v1/chat/completions with scripted contents (or a whole body, given as a dict) and records requests."""
 
-    replies: list[str]
+    replies: list[str | dict[str, Any]]
     delay: float = 0.0
     bodies: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0
@@ -63,7 +64,9 @@ def chat_server() -> Iterator[FakeChatServer]:
                 content = fake.replies.pop(0)
             time.sleep(fake.delay)
             payload = json.dumps(
-                {
+                content
+                if isinstance(content, dict)
+                else {
                     "id": "chatcmpl-fake",
                     "object": "chat.completion",
                     "created": 0,
@@ -215,6 +218,18 @@ def test_text_output_is_passed_through(chat_server: FakeChatServer) -> None:
     assert Agent(model).run_sync("Say hello.").output == "hello"
     assert "response_format" not in chat_server.bodies[0]
     assert chat_server.bodies[0]["cache_prompt"] is False
+
+
+def test_a_malformed_completion_is_retried_then_fails_as_a_bad_response(chat_server: FakeChatServer) -> None:
+    model = LocalChatModel("qwen-test", FakeRuntime(chat_server.url))
+    chat_server.replies = [{"choices": [None]}, '{"name": "Ann", "age": 30}']
+    assert _agent(model).run_sync("Ann is 30.").output == Person(name="Ann", age=30)
+    assert len(chat_server.bodies) == 2 and chat_server.bodies[0] == chat_server.bodies[1]  # the same request again
+
+    chat_server.replies = [{"choices": 5}] * LOCAL_RETRIES.max_attempts
+    with pytest.raises(BadModelResponse, match=r"the server answered 200 with not a chat completion: choices is 5"):
+        _agent(model).run_sync("Ann is 30.")
+    assert item_failure(BadModelResponse("m", "x")) == ItemFailure("model_bad_response", "x")
 
 
 def test_calls_are_serialized_and_the_run_s_block_stops_the_server(chat_server: FakeChatServer) -> None:

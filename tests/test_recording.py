@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -216,14 +217,58 @@ def test_damaged_records_are_reported_by_line_and_never_replayed(
 
 
 def test_two_runs_cannot_share_a_directory(finished_run: Path) -> None:
-    import fcntl
-
     from synthgen.errors import RunDirectoryError
     from synthgen.orchestrator.rundir.directory import RunDirectory
     from synthgen.schemas.manifest import RunBinding
 
     binding = RunBinding.model_validate_json((finished_run / "run.json").read_bytes())
-    with (finished_run / "run.json").open("rb") as held:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    first = RunDirectory(finished_run, binding)
+    try:
         with pytest.raises(RunDirectoryError, match="another synthgen run is using"):
             RunDirectory(finished_run, binding)
+    finally:
+        first.close()
+    RunDirectory(finished_run, binding).close()  # free again once the first is closed
+
+
+def test_two_runs_started_together_on_an_empty_directory_cannot_both_pass_the_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from synthgen.errors import RunDirectoryError
+    from synthgen.orchestrator.rundir import directory
+    from synthgen.schemas.manifest import RunBinding, RunConfig
+
+    config = RunConfig(model="m", seed=1, temperature=0, max_examples=None, concurrency=1, max_revisions=0,
+                       window_tokens=300, strength=2)  # fmt: skip
+    binding = RunBinding(run_id="r-1", inputs=[], config=config)
+    both_checked = threading.Barrier(2)
+    check = directory.check_run_dir
+
+    def check_together(*args: Any, **kwargs: Any) -> None:
+        check(*args, **kwargs)
+        try:  # both runs past their checks at once: the window the lock must close
+            both_checked.wait(timeout=1)
+        except threading.BrokenBarrierError:
+            pass
+
+    monkeypatch.setattr(directory, "check_run_dir", check_together)
+    out = tmp_path / "run"
+    opened: list[directory.RunDirectory] = []
+    refused: list[str] = []
+
+    def start() -> None:
+        try:
+            opened.append(directory.RunDirectory(out, binding))
+        except RunDirectoryError as err:
+            refused.append(str(err))
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for run_dir in opened:
+        run_dir.close()
+    assert len(opened) == 1 and refused == [f"another synthgen run is using {out}: wait for it or choose another --out"]

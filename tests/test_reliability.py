@@ -10,7 +10,11 @@ Three layers, each tested on its own and then through whole CLI runs over HTTP:
 import asyncio
 import functools
 import json
+import os
 import re
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -45,7 +49,7 @@ from synthgen.orchestrator.run.failures import FailureBudget, StageFailed
 from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext
 from synthgen.orchestrator.run.runner import ItemFailed, ModelRunner
 from synthgen.schemas.drafts import SupervisorReview
-from synthgen.testing.fake_openai import FakeOpenAIServer, Fault, agent_of
+from synthgen.testing.fake_openai import FakeOpenAIServer, Fault, agent_of, only_for
 
 PROMPT = "Give one verdict for each of these ids: ex_0123456789ab."
 # Short waits so the suite stays fast; the defaults (0.5 s doubling, 120 s budgets) are measured in the docs.
@@ -82,7 +86,24 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float]:
 # --- The transport: what is retried, how often, how long ------------------------------------------
 
 
+# 200s that are not usable chat completions (issue 16): retried, then one reason code.
+MALFORMED = [
+    pytest.param(Fault.malformed(choices=[None]), id="choices-null"),
+    pytest.param(Fault.malformed(choices=5), id="choices-5"),
+    pytest.param(Fault.malformed(choices="nope"), id="choices-string"),
+    pytest.param(Fault.malformed(choices=[1]), id="choices-1"),
+    pytest.param(Fault.malformed(choices=[{"index": 0, "message": None, "finish_reason": "stop"}]), id="message-null"),
+    pytest.param(
+        Fault.malformed(usage={"prompt_tokens": 10**30, "completion_tokens": 1, "total_tokens": 10**30}),
+        id="usage-1e30",
+    ),
+    pytest.param(Fault.malformed({"error": {"message": "upstream failed", "type": "server_error"}}), id="error-body"),
+    pytest.param(Fault.malformed({}), id="empty-object"),
+    pytest.param(Fault.malformed([1, 2]), id="a-list"),
+]
+
 TRANSIENT = [
+    *MALFORMED,
     pytest.param(Fault.rate_limit(), id="429"),
     pytest.param(Fault.rate_limit(retry_after=0.05), id="429-retry-after"),
     pytest.param(Fault.server_error(500), id="500"),
@@ -176,7 +197,10 @@ def _response(status: int, body: object, headers: dict[str, str] | None = None, 
         (_response(401, {}), None),
         (_response(200, b'{"id": "chatcmpl-1", "choi'), "truncated_response"),
         (_response(200, {"object": "chat.completion", "choices": []}), "empty_response"),
-        (_response(200, {"object": "chat.completion", "choices": [{"index": 0}]}), None),
+        (_response(200, {"object": "chat.completion", "choices": [{"index": 0, "message": {}}]}), None),
+        (_response(200, {"object": "chat.completion", "choices": [{"index": 0}]}), "bad_response"),
+        (_response(200, {"choices": [{"message": {}}], "usage": {"prompt_tokens": -1}}), "bad_response"),
+        (_response(200, {"choices": [{"message": {}}], "usage": {"prompt_tokens": 10**10}}), "bad_response"),
         (_response(200, b"data: {}\n\n", ctype="text/event-stream"), None),  # streams are left alone
     ],
 )
@@ -202,6 +226,7 @@ def _runner(model: Any, concurrency: int = 2) -> ModelRunner:
         (Fault.truncated_json(), "model_bad_response"),
         (Fault.empty_choices(), "model_empty_response"),
         (Fault.schema_violation(), "supervisor_invalid_output"),  # the agent's own retries, then the item
+        *[pytest.param(m.values[0], "model_bad_response", id=m.id) for m in MALFORMED],
     ],
 )
 def test_an_item_whose_retries_are_spent_fails_alone_with_a_reason_code(
@@ -373,20 +398,6 @@ def manifest(out: Path) -> dict[str, Any]:
     return json.loads((out / "manifest.json").read_text())
 
 
-def only_for(agent: str, count: int, fault: Fault) -> Callable[[int, dict[str, Any]], Fault | None]:
-    """The first `count` requests of one agent get `fault`; everything else is answered."""
-    seen = 0
-
-    def fault_for(number: int, body: dict[str, Any]) -> Fault | None:
-        nonlocal seen
-        if agent_of(body) != agent or seen >= count:
-            return None
-        seen += 1
-        return fault
-
-    return fault_for
-
-
 @pytest.mark.usefixtures("fast_cli")
 def test_a_run_through_every_kind_of_fault_writes_the_same_dataset(
     corpus_dir: Path, tmp_path: Path, server: FakeOpenAIServer
@@ -428,6 +439,7 @@ ISOLATED = [
     pytest.param(Fault.truncated_json(), 2, "model_bad_response", id="truncated-json"),
     pytest.param(Fault.empty_choices(), 2, "model_empty_response", id="empty-choices"),
     pytest.param(Fault.schema_violation(), 3, "example_writer_invalid_output", id="schema-violation"),
+    *[pytest.param(m.values[0], 2, "model_bad_response", id=m.id) for m in MALFORMED],
 ]  # an invented quote is salvaged on the last attempt (the criterion is dropped): see test_cli_run
 
 
@@ -622,3 +634,69 @@ def test_a_document_whose_test_design_fails_is_left_out_and_the_others_go_on(
     }
     assert len(documents) == 1  # every example is from the document that was designed
     assert cli_runner.invoke(app, ["validate", str(out)]).exit_code == 0
+
+
+# --- The run lock (issue 16) --------------------------------------------------------------------
+
+
+def test_a_forced_run_cannot_take_over_a_directory_another_run_is_using(corpus_dir: Path, tmp_path: Path) -> None:
+    doc, out = corpus_dir / "tau2_retail_policy.md", tmp_path / "run"
+    reached, release = threading.Event(), threading.Event()
+
+    def hold_the_second_request(number: int, body: dict[str, Any]) -> None:
+        if number == 2:  # the first run is under way, its answers recorded so far
+            reached.set()
+            release.wait(timeout=30)
+
+    with FakeOpenAIServer(max_seconds=120, fault_for=hold_the_second_request) as server:
+        command = [sys.executable, "-m", "synthgen", "agent", "run", str(doc), "--out", str(out), "--base-url",
+                   server.base_url, "--model", "gpt-4o-mini"]  # fmt: skip
+        env = {**os.environ, "OPENAI_API_KEY": "sk-test-not-a-real-key"}
+        first = subprocess.Popen([*command, "--max-examples", "3", "--concurrency", "1"], env=env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        try:
+            assert reached.wait(timeout=60), "the first run never got to its second request"
+            second = subprocess.run([*command, "--max-examples", "2", "--force"], env=env, capture_output=True,
+                                    text=True, timeout=90, check=False)  # fmt: skip
+            release.set()
+            _, stderr = first.communicate(timeout=120)
+        finally:
+            release.set()
+            if first.poll() is None:
+                first.kill()
+        requests = server.request_count
+    assert second.returncode == 1 and second.stdout == ""
+    assert second.stderr.splitlines() == [
+        f"synthgen: error: another synthgen run is using {out}: wait for it or choose another --out"
+    ]
+    assert first.returncode == 0, stderr
+    assert len((out / "calls.jsonl").read_text().splitlines()) == requests  # only the first run's calls, once each
+    assert json.loads((out / "manifest.json").read_text())["config"]["max_examples"] == 3
+    assert cli_runner.invoke(app, ["validate", str(out)]).exit_code == 0
+
+
+@pytest.mark.usefixtures("fast_cli")
+def test_a_resume_against_the_same_model_on_another_port_replays_what_was_recorded(
+    corpus_dir: Path, tmp_path: Path, server: FakeOpenAIServer
+) -> None:
+    doc, out = corpus_dir / "tau2_retail_policy.md", tmp_path / "run"
+    first = run(server, doc, out, "--max-examples", "2")
+    assert first.exit_code == 0, first.stderr
+    made = data(out)
+    with FakeOpenAIServer(max_seconds=60) as moved:
+        args = ["agent", "run", str(doc), "--base-url", moved.base_url + "/", "--model", "gpt-4o-mini", "--out",
+                str(out), "--max-examples", "2"]  # fmt: skip
+        again = cli_runner.invoke(app, args)
+        assert again.exit_code == 0, again.stderr
+        assert moved.request_count == 0  # every answer replayed from calls.jsonl
+    assert data(out) == made
+    assert manifest(out)["config"]["base_url"] == moved.base_url + "/"  # where the model was, recorded
+
+
+def test_a_base_url_password_is_not_recorded() -> None:
+    from synthgen.orchestrator.llm.resolve import ResolvedModel
+    from synthgen.orchestrator.run.pipeline import RunOptions, run_config
+
+    model = ResolvedModel(FunctionModel(lambda messages, info: ModelResponse(parts=[])), "openai-chat:m",
+                          "https://user:hunter2hunter2@models.example/v1")  # fmt: skip
+    assert run_config(model, RunOptions()).base_url == "https://user:[REDACTED]@models.example/v1"

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from synthgen.schemas.document import SourceDocument, Window
 from synthgen.tools.evidence import numbered_lines
 from synthgen.tools.parser import parse_document
-from synthgen.tools.windows import estimate_tokens, section_windows
+from synthgen.tools.windows import LineTooLong, estimate_tokens, section_windows
 
 
 def document(*lines: str) -> SourceDocument:
@@ -20,14 +20,14 @@ def spans(windows: list[Window]) -> list[tuple[int, int]]:
 
 
 def assert_valid_windows(doc: SourceDocument, windows: list[Window], max_tokens: int) -> None:
-    """In order, no overlap, only blank lines left out, and within budget unless one long line."""
+    """In order, no overlap, only blank lines left out, and within budget."""
     covered: list[int] = []
     for window in windows:
         assert window.line_start <= window.line_end <= doc.line_count
         covered.extend(range(window.line_start, window.line_end + 1))
         assert any(line.strip() for line in doc.lines[window.line_start - 1 : window.line_end])
         tokens = estimate_tokens(doc, window.line_start, window.line_end)
-        assert tokens <= max_tokens or window.line_start == window.line_end, (window, tokens)
+        assert tokens <= max_tokens, (window, tokens)
         assert window.heading_path in [[], *(s.heading_path for s in doc.sections)]
     assert covered == sorted(set(covered)), "windows overlap or are out of order"
     left_out = set(range(1, doc.line_count + 1)) - set(covered)
@@ -71,9 +71,12 @@ def test_a_paragraph_too_big_is_cut_hard_at_the_budget() -> None:
     assert all(w.heading_path == [] for w in windows)
 
 
-def test_a_line_longer_than_the_budget_is_a_window_of_its_own() -> None:
-    doc = document("short", "x" * 400, "short")
-    assert spans(section_windows(doc, 20)) == [(1, 1), (2, 2), (3, 3)]
+def test_a_line_longer_than_the_budget_refuses_the_document_naming_the_line() -> None:
+    doc = document("short", "x" * 400, "short", "y" * 400)
+    with pytest.raises(LineTooLong, match=r"^doc.md line 2 is about 102 tokens, more than one extraction window "
+                       r"holds \(--window-tokens 20\): break the line up, or raise --window-tokens$"):  # fmt: skip
+        section_windows(doc, 20)
+    assert spans(section_windows(doc, 102)) == [(1, 1), (2, 2), (3, 3), (4, 4)]
 
 
 def test_windows_of_only_blank_lines_are_dropped() -> None:
@@ -107,7 +110,12 @@ LINES = st.one_of(
 def test_windows_cover_every_line_with_text_once(lines: list[str], max_tokens: int) -> None:
     lines[0] = lines[0].strip() or "text"
     doc = document(*lines)
-    assert_valid_windows(doc, section_windows(doc, max_tokens), max_tokens)
+    too_long = [n for n in range(1, doc.line_count + 1) if estimate_tokens(doc, n, n) > max_tokens]
+    if too_long:
+        with pytest.raises(LineTooLong, match=rf"^doc.md line {too_long[0]} is about"):
+            section_windows(doc, max_tokens)
+    else:
+        assert_valid_windows(doc, section_windows(doc, max_tokens), max_tokens)
 
 
 CORPUS_FILES = [
@@ -120,7 +128,7 @@ CORPUS_FILES = [
 
 
 @pytest.mark.parametrize("name", CORPUS_FILES)
-@pytest.mark.parametrize("max_tokens", [150, 1000, 4000])
+@pytest.mark.parametrize("max_tokens", [300, 1000, 4000])
 def test_corpus_windows_are_valid(corpus_dir: Path, name: str, max_tokens: int) -> None:
     doc = parse_document(name, (corpus_dir / name).read_bytes())
     windows = section_windows(doc, max_tokens)

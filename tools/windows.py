@@ -3,17 +3,23 @@
 Structure decides where windows end: consecutive top-level sections share a window while they
 fit; a section too big for one is split at its sub-sections, a span without sub-sections at
 blank lines, and a paragraph that still does not fit hard at the budget. A single line longer
-than the budget becomes a window of its own; it cannot be cut without losing its line number.
+than the budget cannot be cut without losing its line number (evidence cites whole lines), so a
+document that has one is refused, naming the line, before any model call.
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate, pairwise
 
+from synthgen.errors import InputError
 from synthgen.schemas.document import Section, SourceDocument, Window
 
 CHARS_PER_TOKEN = 4
 _PREFIX_PUNCTUATION = len(" | ")  # after the number, see evidence.numbered_lines
+
+
+class LineTooLong(InputError):
+    """One line of the document is over the window budget on its own."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,13 @@ def section_windows(doc: SourceDocument, max_tokens: int) -> list[Window]:
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
     splitter = _Splitter(doc, max_tokens)
+    too_long = next((n for n in range(1, doc.line_count + 1) if not splitter.fits(_Span(n, n))), None)
+    if too_long is not None:
+        raise LineTooLong(
+            f"{doc.path} line {too_long} is about {splitter.estimate.tokens(_Span(too_long, too_long)):,} tokens, "
+            f"more than one extraction window holds (--window-tokens {max_tokens:,}): break the line up, or raise "
+            "--window-tokens"
+        )
     spans = splitter.pack(splitter.pieces(_Span(1, doc.line_count)))
     return [
         Window(line_start=span.start, line_end=span.end, heading_path=_heading_path(doc.sections, span))
@@ -70,7 +83,7 @@ class _Splitter:
         return self.estimate.tokens(span) <= self.max_tokens
 
     def pieces(self, span: _Span) -> Iterator[_Span]:
-        """Consecutive spans covering `span`, each within budget unless it is one long line."""
+        """Consecutive spans covering `span`, each within budget (no line is over it on its own)."""
         if self.fits(span):
             yield span
             return

@@ -34,6 +34,10 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Turn a policy or spec document into a verified, line-cited evaluation dataset.",
 )
+# Every numeric flag is bounded, so no value reaches a 64-bit field (JSON, the model's seed) it cannot fit.
+# Seeds stay in 0..2^31-1: llama.cpp reads -1 and 2^32-1 as "random", other servers take int32.
+MAX_SEED = 2**31 - 1
+
 agent_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Run the multi-agent dataset pipeline.")
 app.add_typer(agent_app, name="agent")
 app.add_typer(models_app, name="models")
@@ -86,19 +90,27 @@ def run(
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible server for the model, e.g. http://127.0.0.1:8080/v1.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed for the model and the covering array.")] = 42,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed for the model and the covering array.")] = 42,
     max_examples: Annotated[
-        int | None, typer.Option(min=1, help="Cap on examples written (default: no cap).", show_default=False)
+        int | None,
+        typer.Option(min=1, max=1_000_000, help="Cap on examples written (default: no cap).", show_default=False),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option(min=1, help="Most model calls in flight at once (fewer while the server answers 429).")
+        int,
+        typer.Option(min=1, max=1000, help="Most model calls in flight at once (fewer while the server answers 429)."),
     ] = 4,
-    max_revisions: Annotated[int, typer.Option(min=0, help="Times the supervisor may send an example back.")] = 2,
-    window_tokens: Annotated[int, typer.Option(min=200, help="Token budget of one extraction window.")] = 3000,
+    max_revisions: Annotated[
+        int, typer.Option(min=0, max=100, help="Times the supervisor may send an example back.")
+    ] = 2,
+    window_tokens: Annotated[
+        int, typer.Option(min=200, max=1_000_000, help="Token budget of one extraction window.")
+    ] = 3000,
     strength: Annotated[
         int, typer.Option(min=1, max=4, help="Covering-array strength: 2 = every pair of axis values.")
     ] = 2,
-    max_bytes: Annotated[int, typer.Option(min=1, help="Largest document accepted, in bytes.")] = DEFAULT_MAX_BYTES,
+    max_bytes: Annotated[
+        int, typer.Option(min=1, max=100_000_000, help="Largest document accepted, in bytes.")
+    ] = DEFAULT_MAX_BYTES,
     replay: Annotated[
         bool,
         typer.Option(
@@ -110,6 +122,7 @@ def run(
         float | None,
         typer.Option(
             min=0.0,
+            max=1_000_000.0,
             help="Stop once live model calls have cost this many USD (list prices, genai-prices); refuse to start "
             "when the estimate is higher or the model has no known price. Replayed calls are free.",
             show_default=False,
@@ -119,6 +132,7 @@ def run(
         int,
         typer.Option(
             min=1,
+            max=100,
             help="HTTP attempts per model request, the first included, on 429, 5xx, timeouts, dropped connections "
             "and broken responses (OpenAI-compatible models).",
         ),
@@ -127,12 +141,14 @@ def run(
         float,
         typer.Option(
             min=0.0,
+            max=86_400.0,
             help="Seconds one model request may wait between its attempts, in total; it gives up rather than retry "
             "before a server's Retry-After.",
         ),
     ] = RetryPolicy.max_wait,
     timeout: Annotated[
-        float, typer.Option(min=0.1, help="Seconds one attempt may take before it is retried as a timeout.")
+        float,
+        typer.Option(min=0.1, max=86_400.0, help="Seconds one attempt may take before it is retried as a timeout."),
     ] = RetryPolicy.timeout,
     max_failure_rate: Annotated[
         float,

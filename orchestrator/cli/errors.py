@@ -6,10 +6,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # typer vendors click
+from typer._click.exceptions import BadParameter, ClickException, NoArgsIsHelpError, UsageError  # typer vendors click
 from typer.core import TyperGroup
 
 from synthgen.errors import SynthgenError
+from synthgen.orchestrator.observe.redact import redact
 
 
 @contextmanager
@@ -18,7 +19,7 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except SynthgenError as err:
-        typer.echo(f"synthgen: error: {err}", err=True)
+        typer.echo(redact(f"synthgen: error: {err}"), err=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         typer.echo("synthgen: interrupted", err=True)
@@ -49,7 +50,7 @@ class OneLineUsageErrors(TyperGroup):
             typer.echo(err.format_message())
             sys.exit(err.exit_code)
         except ClickException as err:
-            typer.echo(f"synthgen: error: {usage_line(err)}", err=True)
+            typer.echo(redact(f"synthgen: error: {usage_line(err)}"), err=True)
             sys.exit(1)
         except typer.Abort:
             typer.echo("synthgen: error: aborted", err=True)
@@ -57,9 +58,20 @@ class OneLineUsageErrors(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+def _bound(value: object, unbounded: str) -> str:
+    if value is None:
+        return unbounded
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return f"{int(value):,}" if whole else f"{value:g}"  # type: ignore[call-overload]
+
+
 def usage_line(err: ClickException) -> str:
     message = " ".join(err.format_message().split()).rstrip(".")
     message = message[:1].lower() + message[1:]
+    param = getattr(err, "param", None)
+    low, high = getattr(param, "min", None), getattr(param, "max", None)
+    if isinstance(err, BadParameter) and (low is not None or high is not None):
+        message += f"; the range is {_bound(low, 'any')} to {_bound(high, 'any')}"
     ctx = getattr(err, "ctx", None)
     if isinstance(err, UsageError) and ctx is not None:
         return f"{message} (see `{ctx.command_path} --help`)"

@@ -39,7 +39,7 @@ def export(run_dir: Path, format: str, out: Path | None = None, force: bool = Fa
     else:
         paths = {formats[0].name: out if out is not None else run_dir / EXPORTS_DIR / formats[0].name}
     targets = {f.name: ExportTarget(path=paths[f.name], files=f.render(run)) for f in formats}
-    write_exports(list(targets.values()), force)
+    write_exports(list(targets.values()), force, run_dir)
     return [
         WrittenExport(format=name, path=target.path, files=sorted(target.files), examples=len(run.examples))
         for name, target in targets.items()
@@ -61,7 +61,9 @@ def export_command(
             "one subfolder per format).",
         ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an export folder that synthgen export wrote before.")
+    ] = False,
 ) -> None:
     """Export a validated run for DeepEval, Evidently, Giskard, pydantic-evals, chat JSONL or Hugging Face datasets."""
     with friendly_errors():

@@ -7,6 +7,7 @@ parses as a `CallRecord`, its checksum matches and its response is a pydantic-ai
 """
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 from pydantic_ai.messages import ModelResponse
 
+from synthgen.orchestrator.rundir.directory import open_run_file
 from synthgen.schemas.calls import CallRecord, CallRequest
 
 RESPONSE = TypeAdapter(ModelResponse)
@@ -39,16 +41,28 @@ class CallsFile:
 
     records: list[CallRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # "calls.jsonl line 3: not valid JSON"
-    torn: bytes = b""  # after the last newline: a record a crash cut short (not a problem: nothing was lost)
+    torn: bytes = b""  # after the last newline, not JSON: a record a crash cut short (nothing was lost)
+    unterminated: bool = False  # the last record is whole but its newline is missing: kept, not paid again
 
 
 def read_calls(path: Path) -> CallsFile:
-    """Every record of calls.jsonl that can be trusted; a missing file has none."""
+    """Every record of calls.jsonl that can be trusted; a missing file has none, a symlink is refused."""
+    if not path.exists() and not path.is_symlink():
+        return CallsFile()
+    with os.fdopen(open_run_file(path, os.O_RDONLY), "rb") as handle:
+        return parse_calls(path.name, handle.read())
+
+
+def parse_calls(name: str, data: bytes) -> CallsFile:
+    """The records of calls.jsonl's bytes. Only a last line that is not JSON counts as torn."""
     found = CallsFile()
-    if not path.is_file():
-        return found
-    lines = path.read_bytes().split(b"\n")
-    found.torn = lines.pop()
+    lines = data.split(b"\n")
+    last = lines.pop()
+    if last and _is_json(last):
+        lines.append(last)
+        found.unterminated = True
+    else:
+        found.torn = last
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -56,8 +70,16 @@ def read_calls(path: Path) -> CallsFile:
         if record is not None:
             found.records.append(record)
         else:
-            found.problems.append(f"{path.name} line {number}: {problem}")
+            found.problems.append(f"{name} line {number}: {problem}")
     return found
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _parse(line: bytes) -> tuple[CallRecord | None, str]:

@@ -22,9 +22,10 @@ from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
 from synthgen.errors import SynthgenError
-from synthgen.orchestrator.llm.calls_file import RESPONSE, checksum, read_calls, record_line
+from synthgen.orchestrator.llm.calls_file import RESPONSE, checksum, parse_calls, record_line
 from synthgen.orchestrator.llm.costs import CostLedger, call_usage
 from synthgen.orchestrator.observe.tracing import annotate_current
+from synthgen.orchestrator.rundir.directory import open_run_file
 from synthgen.schemas.calls import CallRecord, CallRequest
 
 log = logging.getLogger("synthgen")
@@ -128,12 +129,17 @@ class CallLog:
         self._load()
 
     def _load(self) -> None:
-        found = read_calls(self.path)
-        if found.torn:
-            # Cut it off now, or the next append would glue a new record onto the torn one.
-            with self.path.open("r+b") as handle:
-                handle.truncate(self.path.stat().st_size - len(found.torn))
-            log.info("%s: ignored an incomplete last record (the run stopped while writing it)", self.path)
+        if not self.path.exists() and not self.path.is_symlink():
+            return
+        with os.fdopen(open_run_file(self.path, os.O_RDWR), "r+b") as handle:
+            data = handle.read()
+            found = parse_calls(self.path.name, data)
+            if found.unterminated:
+                handle.write(b"\n")  # whole, only its newline is missing: keep it, ended for the next append
+            elif found.torn:
+                # Cut it off now, or the next append would glue a new record onto the torn one.
+                handle.truncate(len(data) - len(found.torn))
+                log.info("%s: ignored an incomplete last record (the run stopped while writing it)", self.path)
         self.records = {record.key: record for record in found.records}
         self.problems = found.problems
         for problem in self.problems:
@@ -161,7 +167,7 @@ class CallLog:
             checksum=checksum(key, body, request),
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("ab") as handle:
+        with os.fdopen(open_run_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as handle:
             handle.write(record_line(record))
             handle.flush()
             os.fsync(handle.fileno())

@@ -4,7 +4,10 @@ What is retried, and where:
 
 - **On the wire** (this module): 429 (unless the body says the quota or billing is exhausted), 408, 409,
   500, 502, 503, 504, 529, timeouts, refused or dropped connections, a 200 whose JSON body is cut short,
-  and a chat completion with an empty `choices` list. pydantic-ai's `AsyncHTTPX2TenacityTransport`
+  a chat completion with an empty `choices` list, and a 200 that is no usable chat completion at all
+  (`choices` that are not a list of messages, an error object, absurd token counts). The last kind, once
+  its attempts are spent, fails as `BadModelResponse` (reason code `model_bad_response`) instead of
+  reaching the SDK, which cannot read it. pydantic-ai's `AsyncHTTPX2TenacityTransport`
   runs the loop (tenacity); the openai SDK's own retries are switched off (`max_retries = 0`) so the
   two never multiply. Waits are exponential with jitter, or what the server's `Retry-After` /
   `retry-after-ms` asks (fractions of a second included), never less. Attempts are bounded by
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import httpx2
+from openai import OpenAIError
 from pydantic_ai.exceptions import (
     ModelAPIError,
     ModelAuthenticationError,
@@ -59,17 +63,21 @@ from tenacity.stop import stop_base
 
 from synthgen.orchestrator.defaults import RetryPolicy
 from synthgen.orchestrator.llm.recording import current_call
+from synthgen.orchestrator.observe.redact import REDACTED, redact
 
 log = logging.getLogger("synthgen")
 
-Transient = Literal["rate_limited", "server_error", "truncated_response", "empty_response"]
+Transient = Literal["rate_limited", "server_error", "truncated_response", "empty_response", "bad_response"]
 RETRIED_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 _DESCRIBE: dict[str, str] = {
     "rate_limited": "rate limited",
     "server_error": "server error",
     "truncated_response": "response cut short (invalid JSON)",
     "empty_response": "empty response (no choices)",
+    "bad_response": "not a chat completion",
 }
+# More tokens than any model's context holds: a usage count above it is garbage, not a bill.
+MAX_USAGE_TOKENS = 10**9
 
 
 # --- Adaptive concurrency ---------------------------------------------------------------------
@@ -205,10 +213,18 @@ class AdaptiveLimiter:
 class RetryableResponse(httpx2.HTTPStatusError):
     """A response worth asking for again. Its body has been read, so it can still be handed to the SDK."""
 
-    def __init__(self, kind: Transient, response: httpx2.Response) -> None:
+    def __init__(self, kind: Transient, response: httpx2.Response, detail: str = "") -> None:
         what = _DESCRIBE[kind] + (f" (HTTP {response.status_code})" if response.status_code >= 400 else "")
-        super().__init__(what, request=response.request, response=response)
+        super().__init__(what + (f": {detail}" if detail else ""), request=response.request, response=response)
         self.kind = kind
+
+
+class BadModelResponse(ModelAPIError, OpenAIError):
+    """A 200 that is still no usable chat completion after every attempt.
+
+    An `OpenAIError`, so the openai SDK passes it on as it is, and a pydantic-ai `ModelAPIError`, so
+    the runner treats it like any other failed model call: as the item's bad luck, `model_bad_response`.
+    """
 
 
 _RETRIED_ERRORS = (RetryableResponse, httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
@@ -216,24 +232,62 @@ _RETRIED_ERRORS = (RetryableResponse, httpx2.TimeoutException, httpx2.NetworkErr
 
 async def transient_kind(response: httpx2.Response) -> Transient | None:
     """Why this response is worth retrying, or None. Reads the body of error and JSON responses."""
+    kind, _ = await transient_problem(response)
+    return kind
+
+
+async def transient_problem(response: httpx2.Response) -> tuple[Transient | None, str]:
+    """Why this response is worth retrying (or None) and, for a bad completion, what is wrong with it."""
     status = response.status_code
     if status in RETRIED_STATUSES:
         await response.aread()
         if response.headers.get("x-should-retry") == "false":
-            return None  # the server says so (the openai SDK obeys this header too)
+            return None, ""  # the server says so (the openai SDK obeys this header too)
         if status == 429:
-            return None if _error_code(response) == "insufficient_quota" else "rate_limited"
-        return "server_error"
+            return (None if _error_code(response) == "insufficient_quota" else "rate_limited"), ""
+        return "server_error", ""
     if status != 200 or "json" not in response.headers.get("content-type", ""):
-        return None  # other errors are not transient; streams are left alone
+        return None, ""  # other errors are not transient; streams are left alone
     await response.aread()
     try:
         body = json.loads(response.content)
     except ValueError:
-        return "truncated_response"
-    if isinstance(body, dict) and body.get("object") == "chat.completion" and body.get("choices") == []:
-        return "empty_response"
+        return "truncated_response", ""
+    if not response.request.url.path.endswith("/chat/completions"):
+        return None, ""  # other endpoints (the Responses API) have other shapes
+    if isinstance(body, dict) and body.get("choices") == []:
+        return "empty_response", ""
+    problem = completion_problem(body)
+    return ("bad_response", problem) if problem else (None, "")
+
+
+def completion_problem(body: object) -> str | None:
+    """What makes a 200's JSON unusable as a chat completion, or None when the SDK can read it."""
+    if not isinstance(body, dict):
+        return f"the body is a JSON {type(body).__name__}, not an object"
+    if body.get("error") is not None:
+        return "the body is an error object"
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return "no list of choices" if "choices" not in body else f"choices is {_shown(choices)}, not a list"
+    if not all(isinstance(choice, dict) and isinstance(choice.get("message"), dict) for choice in choices):
+        return f"a choice without a message: {_shown(choices)}"
+    usage = body.get("usage")
+    if usage is not None and not isinstance(usage, dict):
+        return f"usage is {_shown(usage)}, not an object"
+    for name, count in (usage or {}).items():
+        if name.endswith("_tokens") and count is not None and not _is_token_count(count):
+            return f"usage.{name} is {_shown(count)}, not a token count"
     return None
+
+
+def _is_token_count(count: object) -> bool:
+    return isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= MAX_USAGE_TOKENS
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _error_code(response: httpx2.Response) -> str | None:
@@ -242,6 +296,37 @@ def _error_code(response: httpx2.Response) -> str | None:
     except (ValueError, AttributeError):
         return None
     return error.get("code") if isinstance(error, dict) else None
+
+
+async def without_echoed_secrets(response: httpx2.Response) -> httpx2.Response:
+    """The response with the request's API key (and any other secret, on an error page) masked.
+
+    Some servers echo the key back in a 401 or 500 page; masked here, as it arrives, it never reaches
+    the SDK's error, a log line, a span, trace.jsonl or calls.jsonl. An answer (a 2xx) is changed
+    only where it holds the key itself. Streams are left alone.
+    """
+    if "event-stream" in response.headers.get("content-type", ""):
+        return response
+    key = response.request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    keys = [key] if len(key) >= _SHORTEST_KEY else []  # not a placeholder such as "not-needed"
+    await response.aread()
+    content = response.content
+    if response.status_code < 400:
+        cleaned = content.replace(key.encode(), REDACTED.encode()) if keys else content
+    else:
+        text = content.decode("utf-8", errors="replace")
+        masked = redact(text, keys)
+        cleaned = masked.encode() if masked != text else content
+    if cleaned == content:
+        return response
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _BODY_HEADERS]
+    redacted = httpx2.Response(response.status_code, headers=headers, content=cleaned, request=response.request)
+    await response.aclose()
+    return redacted
+
+
+_BODY_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding"})
+_SHORTEST_KEY = 16  # real API keys are longer; synthgen's placeholders ("not-needed") are shorter
 
 
 class CheckedTransport(httpx2.AsyncBaseTransport):
@@ -258,7 +343,8 @@ class CheckedTransport(httpx2.AsyncBaseTransport):
         response = await self.wrapped.handle_async_request(request)
         response.request = request
         try:
-            kind = await transient_kind(response)
+            response = await without_echoed_secrets(response)
+            kind, detail = await transient_problem(response)
         except BaseException:
             await response.aclose()
             raise
@@ -268,7 +354,7 @@ class CheckedTransport(httpx2.AsyncBaseTransport):
             return response
         if kind == "rate_limited" and slot is not None:
             slot.rate_limited()
-        raise RetryableResponse(kind, response)
+        raise RetryableResponse(kind, response, detail)
 
     async def aclose(self) -> None:
         await self.wrapped.aclose()
@@ -348,10 +434,20 @@ def _give_up(state: RetryCallState) -> httpx2.Response:
     """Out of attempts or wait: the SDK gets the last response (or error) and raises its usual exception."""
     exc = state.outcome.exception() if state.outcome else None
     log.debug("giving up after %d attempt(s): %s", state.attempt_number, describe_error(exc))
+    if isinstance(exc, RetryableResponse) and exc.kind == "bad_response":
+        raise BadModelResponse(_model_of(exc.request), f"the server answered 200 with {exc}") from None
     if isinstance(exc, RetryableResponse):
         return exc.response
     assert exc is not None
     raise exc
+
+
+def _model_of(request: httpx2.Request) -> str:
+    try:
+        model = json.loads(request.content).get("model")
+    except (ValueError, AttributeError):
+        model = None
+    return model if isinstance(model, str) else "unknown"
 
 
 def describe_error(exc: BaseException | None) -> str:
@@ -385,13 +481,20 @@ def retrying_transport(
     )
 
 
-def openai_provider(policy: RetryPolicy, base_url: str | None = None, api_key: str | None = None) -> OpenAIProvider:
-    """An OpenAI provider whose requests retry under `policy`, with the SDK's own retries off."""
+def openai_provider(
+    policy: RetryPolicy,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    *,
+    provider_class: type[OpenAIProvider] = OpenAIProvider,
+) -> OpenAIProvider:
+    """An OpenAI provider whose requests retry under `policy`, with the SDK's own retries off.
+    `provider_class` names another OpenAI-compatible provider, e.g. the embedded model's."""
     client = create_async_httpx2_client(
         timeout=httpx2.Timeout(policy.timeout, connect=min(5.0, policy.timeout)),
         transport=retrying_transport(policy),
     )
-    provider = OpenAIProvider(base_url=base_url, api_key=api_key, http_client=client)
+    provider = provider_class(base_url=base_url, api_key=api_key, http_client=client)
     provider.client.max_retries = 0  # the transport retries; SDK retries on top would multiply them
     provider.client.timeout = httpx2.Timeout(policy.timeout, connect=min(5.0, policy.timeout))
     return provider
@@ -419,6 +522,8 @@ def item_failure(err: BaseException, slot: Slot | None = None) -> ItemFailure | 
         return None
     if isinstance(err, ModelQuotaExceededError | ModelAuthenticationError | ModelNotFoundError):
         return None
+    if isinstance(err, BadModelResponse):
+        return ItemFailure("model_bad_response", f"{err.message}{attempts}")
     if isinstance(err, ModelContextWindowExceededError):
         return ItemFailure("model_context_window_exceeded", f"the prompt is too long for the model: {err}")
     if isinstance(err, ModelRateLimitError):

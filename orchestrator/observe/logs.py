@@ -21,6 +21,7 @@ import orjson
 
 from synthgen.orchestrator.defaults import LogFormat
 from synthgen.orchestrator.llm.costs import CallEntry, usd
+from synthgen.orchestrator.observe.redact import redact
 
 LOGGER = "synthgen"
 log = logging.getLogger(LOGGER)
@@ -50,7 +51,7 @@ class TextFormatter(logging.Formatter):
         text = f"{source}: {record.getMessage()}"
         if record.exc_info and record.levelno >= logging.ERROR:
             text += "\n" + self.formatException(record.exc_info)
-        return text
+        return redact(text)
 
 
 def structured_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -70,7 +71,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info and record.exc_info[1] is not None:
             data["error"] = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
-        return orjson.dumps(data, default=str).decode()
+        return redact(orjson.dumps(data, default=str).decode())
 
 
 def configure_logging(verbose: int = 0, quiet: bool = False, log_format: LogFormat = "text") -> None:

@@ -17,6 +17,7 @@ trace.jsonl, one JSON object per line, with its parent's id. The file is volatil
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,8 @@ from pydantic import ValidationError
 
 from synthgen import __version__
 from synthgen.errors import InputError
+from synthgen.orchestrator.observe.redact import SECRET_PATTERNS, known_secrets, redact
+from synthgen.orchestrator.rundir.directory import open_run_file
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import ITEM_ID
 from synthgen.schemas.layout import TRACE_FILE
@@ -146,11 +149,11 @@ def read_spans(path: Path) -> list[TraceSpan]:
 class _Sink:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file: IO[bytes] | None = path.open("ab")
+        self._file: IO[bytes] | None = os.fdopen(open_run_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab")
         self._lock = threading.Lock()
 
     def write(self, span: TraceSpan) -> None:
-        line = span_line(span)
+        line = redact(span_line(span).decode()).encode()  # secrets echoed into attributes never reach the file
         with self._lock:
             if self._file is not None:
                 self._file.write(line)
@@ -218,11 +221,14 @@ def _installed() -> bool:
 
 def _keep_synthgen_attributes(match: "logfire.ScrubMatch") -> Any:
     """Logfire's scrubber redacts any value that merely mentions e.g. 'auth' or 'session'. synthgen's
-    own attributes are IDs, paths, reason codes and counts that synthgen chose to record, so keep them."""
-    path = match.path
+    own attributes are IDs, paths, reason codes and counts that synthgen chose to record, so keep them,
+    with any secret in them masked. A value that holds a secret is kept masked too, rather than dropped
+    with a note that would quote the secret."""
+    path, value = match.path, match.value
+    masked = redact(value) if isinstance(value, str) else value
     if len(path) >= 2 and path[0] == "attributes" and str(path[1]).startswith(PREFIX):
-        return match.value
-    return None
+        return masked
+    return masked if masked != value else None
 
 
 def configure_logfire() -> None:
@@ -240,7 +246,10 @@ def configure_logfire() -> None:
             service_name=os.environ.get("LOGFIRE_SERVICE_NAME") or os.environ.get("OTEL_SERVICE_NAME") or SERVICE_NAME,
             service_version=__version__,
             additional_span_processors=[TRACE_FILES],
-            scrubbing=logfire.ScrubbingOptions(callback=_keep_synthgen_attributes),
+            scrubbing=logfire.ScrubbingOptions(
+                callback=_keep_synthgen_attributes,
+                extra_patterns=[*SECRET_PATTERNS, *(re.escape(s) for s in known_secrets())],
+            ),
         )
     except LogfireConfigError as err:
         raise InputError(f"cannot set up tracing: {err}; check the LOGFIRE_* and OTEL_* variables") from None
@@ -411,7 +420,11 @@ def run_trace(run_dir: Path, run_id: str, documents: Sequence[SourceDocument], *
     run_span = _start(
         "synthgen run", f"synthgen run {run_id}", None, {"run_id": run_id, "documents": len(documents), **attributes}
     )
-    sink = TRACE_FILES.attach(run_span, run_dir / TRACE_FILE)
+    try:
+        sink = TRACE_FILES.attach(run_span, run_dir / TRACE_FILE)
+    except BaseException as err:
+        _end(run_span, err)
+        raise
     baggage = logfire.set_baggage(**{PREFIX + "run_id": run_id})
     baggage.__enter__()
     docs = {

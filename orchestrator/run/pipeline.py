@@ -1,6 +1,7 @@
 """The whole run: parse -> extract -> design -> write -> supervise -> output."""
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ from synthgen.orchestrator.llm.recording import CallLog, RecordingModel
 from synthgen.orchestrator.llm.resolve import ResolvedModel
 from synthgen.orchestrator.llm.retries import AdaptiveLimiter
 from synthgen.orchestrator.observe.logs import Progress
+from synthgen.orchestrator.observe.redact import redact
 from synthgen.orchestrator.observe.tracing import run_trace
 from synthgen.orchestrator.run.failures import DEFAULT_MAX_FAILURE_RATE
 from synthgen.orchestrator.run.items import StageContext, Stopwatch
@@ -53,6 +55,7 @@ from synthgen.schemas.manifest import (
 )
 from synthgen.schemas.stages import Design, ItemIndex
 from synthgen.tools.gates import run_problems
+from synthgen.tools.windows import section_windows
 
 log = logging.getLogger("synthgen")
 
@@ -84,7 +87,7 @@ class RunResult:
 def run_config(model: ResolvedModel, options: RunOptions) -> RunConfig:
     return RunConfig(
         model=model.name,
-        base_url=model.base_url,
+        base_url=redact(model.base_url) if model.base_url else None,  # recorded, without a password in it
         demo_quality=model.local,
         seed=options.seed,
         temperature=options.temperature,
@@ -99,7 +102,13 @@ def run_config(model: ResolvedModel, options: RunOptions) -> RunConfig:
 def input_documents(documents: list[SourceDocument]) -> list[InputDocument]:
     return [
         InputDocument(
-            id=d.id, path=d.path, sha256=d.sha256, encoding=d.encoding, line_ending=d.line_ending, lines=d.line_count
+            id=d.id,
+            path=d.path,
+            absolute_path=os.path.abspath(d.path),
+            sha256=d.sha256,
+            encoding=d.encoding,
+            line_ending=d.line_ending,
+            lines=d.line_count,
         )
         for d in documents
     ]
@@ -108,6 +117,8 @@ def input_documents(documents: list[SourceDocument]) -> list[InputDocument]:
 def plan_run(documents: list[SourceDocument], model: ResolvedModel, options: RunOptions) -> tuple[RunBinding, Path]:
     """What the run is bound to and where it goes, checked before any model call."""
     config = run_config(model, options)
+    for doc in documents:
+        section_windows(doc, options.window_tokens)  # LineTooLong: refused before anything is written
     binding = RunBinding(run_id=run_id_for(documents, config), inputs=input_documents(documents), config=config)
     run_dir = options.out or RUNS_DIR / binding.run_id
     check_run_dir(run_dir, binding.run_id, options.force)

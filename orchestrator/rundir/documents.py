@@ -1,6 +1,7 @@
 """Reading documents from disk: the only place the pipeline touches the user's input files."""
 
 import os
+import stat
 from pathlib import Path
 
 from synthgen.errors import InputError
@@ -23,16 +24,40 @@ def load_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceDocum
             f"{label} is not a markdown file (expected one of {', '.join(sorted(MARKDOWN_SUFFIXES))}): "
             "convert it to markdown first"
         )
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise InputError(f"{label} is {size:,} bytes, over the {max_bytes:,}-byte limit: split it or raise --max-bytes")
     try:
-        data = path.read_bytes()
+        data = _read_at_most(path, label, max_bytes)
     except PermissionError:
         raise InputError(f"{label} is not readable: check its permissions") from None
     except OSError as err:
         raise InputError(f"{label} could not be read ({os.strerror(err.errno or 0) or err}): check the file") from None
     return parse_document(label, data)
+
+
+def _read_at_most(path: Path, label: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file, reading no more than `max_bytes` + 1 of them.
+
+    Opened without blocking, so a FIFO named x.md is refused rather than waited on; a link to a
+    device (/dev/zero) is refused rather than read until memory runs out.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{label} is not a regular file (it is {_kind(info.st_mode)}): give a markdown file")
+        if info.st_size > max_bytes:
+            raise InputError(
+                f"{label} is {info.st_size:,} bytes, over the {max_bytes:,}-byte limit: split it or raise --max-bytes"
+            )
+        data = handle.read(max_bytes + 1)  # the file may have grown since it was measured
+    if len(data) > max_bytes:
+        raise InputError(f"{label} is over the {max_bytes:,}-byte limit: split it or raise --max-bytes")
+    return data
+
+
+def _kind(mode: int) -> str:
+    kinds = {stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
+             stat.S_ISSOCK: "a socket"}  # fmt: skip
+    return next((name for test, name in kinds.items() if test(mode)), "not a file")
 
 
 def load_documents(paths: list[Path], max_bytes: int = DEFAULT_MAX_BYTES) -> list[SourceDocument]:

@@ -7,24 +7,56 @@ from synthgen.errors import SynthgenError
 from synthgen.orchestrator.rundir.documents import load_document
 from synthgen.orchestrator.rundir.read import RunFiles, read_run_files
 from synthgen.schemas.document import SourceDocument
+from synthgen.schemas.manifest import InputDocument
 from synthgen.schemas.stages import ItemIndex
 from synthgen.tools.gates import run_problems
 
 
 def source_documents(files: RunFiles) -> tuple[dict[str, SourceDocument], list[str]]:
-    """The run's input documents, read again from their recorded paths and checked against their hashes."""
+    """The run's input documents, read again and checked against their hashes.
+
+    Each is looked for where it was given (relative to the working directory), at its recorded
+    absolute path, then relative to the run directory (in it, or beside it), so a run checks from any
+    directory and a run moved together with its documents still finds them.
+    """
     documents, problems = {}, []
     for source in files.manifest.inputs:
-        try:
-            doc = load_document(Path(source.path))
-        except SynthgenError as err:
-            problems.append(f"source document {source.path}: {err} (run this from where the run was made)")
-            continue
-        if doc.sha256 != source.sha256:
-            problems.append(f"source document {source.path}: content changed since the run (sha256 differs)")
-            continue
-        documents[doc.id] = doc
+        found = _find_document(source, files.run_dir)
+        if isinstance(found, str):
+            problems.append(found)
+        else:
+            documents[found.id] = found
     return documents, problems
+
+
+def _document_places(source: InputDocument, run_dir: Path) -> list[Path]:
+    given = Path(source.path)
+    places = [given, *([Path(source.absolute_path)] if source.absolute_path else [])]
+    if not given.is_absolute():
+        places.append(run_dir / given)
+    places += [run_dir / given.name, run_dir.parent / given.name]
+    return list(dict.fromkeys(places))
+
+
+def _find_document(source: InputDocument, run_dir: Path) -> SourceDocument | str:
+    """The document with the recorded content, or the one-line problem of not finding it."""
+    changed = None
+    for place in _document_places(source, run_dir):
+        if not place.is_file():
+            continue
+        try:
+            doc = load_document(place)
+        except SynthgenError as err:
+            return f"source document {source.path}: {err}"
+        if doc.sha256 == source.sha256:
+            return doc.model_copy(update={"path": source.path})
+        changed = changed or place
+    if changed is not None:
+        return f"source document {source.path}: content changed since the run (sha256 differs, at {changed})"
+    return (
+        f"source document {source.path}: not found (looked for it as given, at its absolute path and in the run "
+        f"directory): put the document with sha256 {source.sha256} back, or validate from where the run was made"
+    )
 
 
 def item_index(files: RunFiles, documents: dict[str, SourceDocument]) -> ItemIndex:
@@ -43,14 +75,75 @@ def validate_run(run_dir: Path) -> list[str]:
 
 
 def run_files_problems(files: RunFiles) -> list[str]:
-    """Every problem of a run whose files parsed: hashes, source documents, evidence, IDs, lineage."""
+    """Every problem of a run whose files parsed: hashes, the manifest against the files, source documents,
+    evidence, IDs and lineage. One problem does not hide the next: all of them are listed."""
     problems: list[str] = []
     for output in files.manifest.outputs:
         data = files.contents.get(output.name)
         if data is not None and hashlib.sha256(data).hexdigest() != output.sha256:
             problems.append(f"{output.name}: sha256 differs from the manifest (edited after the run?)")
+    problems += manifest_problems(files)
     documents, missing = source_documents(files)
     problems += missing
-    if problems:
+    if missing:  # evidence cannot be checked without its documents
         return problems
-    return run_problems(item_index(files, documents), files.examples)
+    return problems + run_problems(item_index(files, documents), files.examples)
+
+
+def manifest_problems(files: RunFiles) -> list[str]:
+    """Where manifest.json disagrees with the files it describes: outputs, record counts, stage counts, lineage."""
+    manifest, problems = files.manifest, []
+    counts = {
+        "use_cases.json": len(files.use_cases),
+        "policies.json": len(files.policies),
+        "test_cases.json": len(files.test_cases),
+        "dataset.jsonl": len(files.examples),
+    }
+    listed = {output.name: output for output in manifest.outputs}
+    for name, records in counts.items():
+        if name not in listed:
+            problems.append(f"manifest.json: outputs has no entry for {name}")
+        elif listed[name].records != records:
+            problems.append(
+                f"manifest.json: outputs says {name} holds {listed[name].records} record(s), it holds {records}"
+            )
+    for stage, report in manifest.stages.items():
+        if report.requested != report.accepted + report.rejected:
+            problems.append(
+                f"manifest.json: stage {stage} requested {report.requested} item(s), but accepted {report.accepted} "
+                f"+ rejected {report.rejected} = {report.accepted + report.rejected}"
+            )
+        if sum(report.reasons.values()) != report.rejected:
+            problems.append(
+                f"manifest.json: stage {stage} rejected {report.rejected} item(s), its reasons count "
+                f"{sum(report.reasons.values())}"
+            )
+    return problems + lineage_problems(files)
+
+
+def lineage_problems(files: RunFiles) -> list[str]:
+    """Each example has exactly one lineage entry, and each entry says what its example and test case say."""
+    problems: list[str] = []
+    examples = {example.id: example for example in files.examples}
+    test_cases = {test_case.id: test_case for test_case in files.test_cases}
+    seen: set[str] = set()
+    for entry in files.manifest.lineage:
+        where = f"manifest.json: lineage of {entry.example_id}"
+        if entry.example_id in seen:
+            problems.append(f"{where}: listed twice")
+        seen.add(entry.example_id)
+        example, test_case = examples.get(entry.example_id), test_cases.get(entry.test_case_id)
+        if example is None:
+            problems.append(f"{where}: no such example in dataset.jsonl")
+        elif example.test_case_id != entry.test_case_id:
+            problems.append(f"{where}: names test case {entry.test_case_id}, the example {example.test_case_id}")
+        if test_case is None:
+            problems.append(f"{where}: no such test case {entry.test_case_id} in test_cases.json")
+        elif (entry.use_case_id, entry.document_id, entry.policy_ids) != (
+            test_case.use_case_id,
+            test_case.document_id,
+            test_case.policy_ids,
+        ):
+            problems.append(f"{where}: its use case, document or policies differ from test case {test_case.id}")
+    problems += [f"manifest.json: lineage has no entry for {ex_id}" for ex_id in examples if ex_id not in seen]
+    return problems

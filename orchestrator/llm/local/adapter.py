@@ -11,6 +11,7 @@ is; llama.cpp, though, enforces a `response_format` JSON Schema with a grammar. 
   output validators (which still run) catch what the model got wrong.
 - History: earlier output-tool calls are shown to the model as the JSON it wrote, and their retry
   feedback as retry feedback, since the model never saw any tool.
+- Requests retry under `LOCAL_RETRIES`, on synthgen's checked transport (retries.py).
 - One request at a time (the server has one slot), and `cache_prompt: false`: with llama.cpp's prompt
   cache on, one prompt at temperature 0 gave different outputs on repeated sends. Temperature, seed
   and max_tokens come from the agent's model settings as usual.
@@ -41,6 +42,14 @@ from pydantic_ai.tools import ToolDefinition
 from pydantic_core import ErrorDetails
 
 from synthgen.orchestrator.llm.local.runtime import LocalServer
+from synthgen.orchestrator.llm.retries import RetryPolicy, openai_provider
+
+# The embedded server answers through the same checked transport as any OpenAI-compatible server:
+# a 503 while it loads, a dropped connection or a malformed completion is retried, and what stays
+# malformed fails its item as `model_bad_response`. Three attempts and ten minutes each, as the
+# openai SDK's own retries and pydantic-ai's client timeout allowed before: a long answer from a
+# small model on a busy machine takes minutes.
+LOCAL_RETRIES = RetryPolicy(max_attempts=3, timeout=600.0)
 
 # The server's port is only known once it has started (lazily, on the first request), so the
 # client is pointed at it per request; this placeholder is never dialled.
@@ -59,9 +68,7 @@ class LocalChatModel(OpenAIChatModel):
     """An `OpenAIChatModel` that talks to an embedded `LocalServer` and turns tool output into JSON-Schema output."""
 
     def __init__(self, model_name: str, server: LocalServer, *, settings: ModelSettings | None = None) -> None:
-        super().__init__(
-            model_name, provider=LocalProvider(base_url=_NOT_STARTED_URL, api_key="local"), settings=settings
-        )
+        super().__init__(model_name, provider=_local_provider(), settings=settings)
         self._server = server
         self._lock = asyncio.Lock()
 
@@ -102,6 +109,7 @@ class LocalChatModel(OpenAIChatModel):
         """Stop the embedded server (a later request starts it again) and close the HTTP client."""
         self._server.close()
         await self.client.close()
+        self._provider = _local_provider()  # a closed HTTP client cannot be reopened; the next request needs one
 
     async def __aexit__(self, *exc_info: object) -> bool | None:
         """Leaving `async with model:` stops the server: it must not outlive the run that started it."""
@@ -170,3 +178,7 @@ def _without_output_tool_parts(message: ModelMessage, output_tools: set[str]) ->
             request_parts.append(RetryFeedbackPart(content, retry=RetryInfo(feedback_cause)))
         # A successful output-tool return only says the run ended: nothing for the model to read.
     return replace(message, parts=request_parts)
+
+
+def _local_provider() -> OpenAIProvider:
+    return openai_provider(LOCAL_RETRIES, _NOT_STARTED_URL, "local", provider_class=LocalProvider)
