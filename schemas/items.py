@@ -63,8 +63,6 @@ class Axis(StrictModel):
 
 
 class TestCase(StrictModel):
-    __test__ = False  # not a pytest class
-
     id: str = Field(pattern=rf"^tc_{ID_DIGITS}$")
     document_id: str = Field(pattern=DOCUMENT_ID)
     use_case_id: str
