@@ -119,16 +119,29 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
     heading_lines = [n for n, text in enumerate(doc.lines, 1) if text.startswith("## ")]
     uc_ids = allocate_ids("uc_", [f"{doc.id}|{n}" for n in heading_lines])
     use_cases = [
-        UseCase(id=uc, document_id=doc.id, name=doc.line(n)[3:], actor="customer", goal=f"help with {doc.line(n)[3:]}",
-                description="", evidence=[Evidence(line_start=n, line_end=n, quote=doc.line(n)[3:])])
+        UseCase(
+            id=uc,
+            document_id=doc.id,
+            name=doc.line(n)[3:],
+            actor="customer",
+            goal=f"help with {doc.line(n)[3:]}",
+            description="",
+            evidence=[Evidence(line_start=n, line_end=n, quote=doc.line(n)[3:])],
+        )
         for uc, n in zip(uc_ids, heading_lines, strict=True)
-    ]  # fmt: skip
+    ]
     pol_ids = allocate_ids("pol_", [f"{doc.id}|{n}" for n, _ in cite])
     policies = [
-        Policy(id=pid, document_id=doc.id, statement=text, kind="obligation", applies_to=[uc_ids[i // RULES_PER_SECTION]],
-               evidence=[Evidence(line_start=n, line_end=n, quote=text)])
+        Policy(
+            id=pid,
+            document_id=doc.id,
+            statement=text,
+            kind="obligation",
+            applies_to=[uc_ids[i // RULES_PER_SECTION]],
+            evidence=[Evidence(line_start=n, line_end=n, quote=text)],
+        )
         for i, (pid, (n, text)) in enumerate(zip(pol_ids, cite, strict=True))
-    ]  # fmt: skip
+    ]
     tc_ids = allocate_ids("tc_", [f"{doc.id}|row {row}" for row in range(examples)])
     test_cases, dataset = [], []
     for row, tc_id in enumerate(tc_ids):
@@ -136,16 +149,23 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
         chosen = rng.sample(range(section * RULES_PER_SECTION, (section + 1) * RULES_PER_SECTION), rng.choice((2, 3)))
         mood = rng.choice(("calm", "frustrated", "confused", "in a hurry"))
         test_case = TestCase(
-            id=tc_id, document_id=doc.id, use_case_id=uc_ids[section], policy_ids=[pol_ids[i] for i in chosen],
+            id=tc_id,
+            document_id=doc.id,
+            use_case_id=uc_ids[section],
+            policy_ids=[pol_ids[i] for i in chosen],
             axis_values={"customer_mood": mood, "channel": rng.choice(("chat", "email", "phone"))},
-            scenario=sentence(rng, 12), expected_behaviour=sentence(rng, 10),
-        )  # fmt: skip
+            scenario=sentence(rng, 12),
+            expected_behaviour=sentence(rng, 10),
+        )
         test_cases.append(test_case)
         criteria = [
-            EvaluationCriterion(criterion=f"The reply applies the rule: {policies[i].statement}", policy_id=pol_ids[i],
-                                evidence=policies[i].evidence)
+            EvaluationCriterion(
+                criterion=f"The reply applies the rule: {policies[i].statement}",
+                policy_id=pol_ids[i],
+                evidence=policies[i].evidence,
+            )
             for i in chosen
-        ]  # fmt: skip
+        ]
         dataset.append(
             DatasetExample(
                 id=example_id(test_case),
@@ -163,16 +183,20 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
                     axis_values=test_case.axis_values,
                     revisions=0,
                 ),
-            )  # fmt: skip
+            )
         )
     contents = dict(
         zip(
             DATA_FILES,
-            [(json_bytes(use_cases), len(use_cases)), (json_bytes(policies), len(policies)),
-             (json_bytes(test_cases), len(test_cases)), (jsonl_bytes(dataset), len(dataset))],
+            [
+                (json_bytes(use_cases), len(use_cases)),
+                (json_bytes(policies), len(policies)),
+                (json_bytes(test_cases), len(test_cases)),
+                (jsonl_bytes(dataset), len(dataset)),
+            ],
             strict=True,
         )
-    )  # fmt: skip
+    )
     for name, (data, _) in contents.items():
         (run_dir / name).write_bytes(data)
     index = ItemIndex(
@@ -181,15 +205,36 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
         policies={p.id: p for p in policies},
         test_cases={t.id: t for t in test_cases},
     )
-    usage = TokenUsage(requests=examples, input_tokens=1500 * examples, output_tokens=400 * examples, cost_usd=None,
-                       unpriced_requests=examples)  # fmt: skip
+    usage = TokenUsage(
+        requests=examples,
+        input_tokens=1500 * examples,
+        output_tokens=400 * examples,
+        cost_usd=None,
+        unpriced_requests=examples,
+    )
     manifest = RunManifest(
         run_id="synthetic-benchmark",
         tool_version=__version__,
-        inputs=[InputDocument(id=doc.id, path=doc.path, sha256=doc.sha256, encoding=doc.encoding,
-                              line_ending=doc.line_ending, lines=doc.line_count)],
-        config=RunConfig(model="function:synthetic", seed=seed, temperature=0.0, max_examples=examples, concurrency=4,
-                         max_revisions=2, window_tokens=3000, strength=2),
+        inputs=[
+            InputDocument(
+                id=doc.id,
+                path=doc.path,
+                sha256=doc.sha256,
+                encoding=doc.encoding,
+                line_ending=doc.line_ending,
+                lines=doc.line_count,
+            )
+        ],
+        config=RunConfig(
+            model="function:synthetic",
+            seed=seed,
+            temperature=0.0,
+            max_examples=examples,
+            concurrency=4,
+            max_revisions=2,
+            window_tokens=3000,
+            strength=2,
+        ),
         prompts=[],
         stages={
             "extract": StageReport.tally(0, len(use_cases) + len(policies)),
@@ -201,9 +246,13 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
         coverage=[],
         outputs=[output_file(name, data, records) for name, (data, records) in contents.items()],
         lineage=lineage(dataset, index),
-        volatile=VolatileInfo(started_at="2026-11-28T00:00:00+00:00", finished_at="2026-11-28T00:10:00+00:00",
-                              stage_seconds={"write": 600.0}, calls=CallCounts(live=usage, replayed=TokenUsage())),
-    )  # fmt: skip
+        volatile=VolatileInfo(
+            started_at="2026-11-28T00:00:00+00:00",
+            finished_at="2026-11-28T00:10:00+00:00",
+            stage_seconds={"write": 600.0},
+            calls=CallCounts(live=usage, replayed=TokenUsage()),
+        ),
+    )
     (run_dir / MANIFEST_FILE).write_bytes(json_bytes(manifest))
 
 
@@ -281,8 +330,10 @@ def main(examples: int) -> None:
         print(
             f"size      {size / 1e6:6.2f} MB  plain page     {plain_size / 1e6:6.2f} MB  ratio {size / plain_size:4.2f}x"
         )
-        print(f"paint     {fcp:6.0f} ms  plain page     {plain_fcp:6.0f} ms  ratio {fcp / plain_fcp:4.2f}x"
-              "   (first contentful paint, headless Chromium)")  # fmt: skip
+        print(
+            f"paint     {fcp:6.0f} ms  plain page     {plain_fcp:6.0f} ms  ratio {fcp / plain_fcp:4.2f}x"
+            "   (first contentful paint, headless Chromium)"
+        )
         print(
             f"filter    {filtered:6.1f} ms to show the {shown} examples of one policy, {cleared:.1f} ms to show all again"
         )
