@@ -12,6 +12,8 @@ from synthgen.testing.scripted import Decide
 
 # Its recorded run rejects two examples (duplicate_exact) in the supervise stage: the report lists them.
 CASSETTE = "github_acceptable_use"
+# Its recorded run rejects two examples in the write stage: the model's answers never passed the writer's checks.
+WRITE_REJECTS = "mcp_tools_spec"
 
 # Document text and, through the scripted writer that repeats the rules it cites, model text that
 # would run script if the report did not escape it.
@@ -27,10 +29,10 @@ Agents must never share order details with anyone but the account holder </pre><
 runner = CliRunner()
 
 
-def replayed_cassette_run(out: Path) -> Path:
-    """The cassette replayed offline through the real pipeline, with trace.jsonl as `agent run` writes it."""
+def replayed_cassette_run(out: Path, name: str = CASSETTE) -> Path:
+    """A cassette replayed offline through the real pipeline, with trace.jsonl as `agent run` writes it."""
     configure_logfire()  # what `synthgen agent run` does first: spans go to the run's trace.jsonl
-    case = next(case for case in RECORDED_RUNS if case.name == CASSETTE)
+    case = next(case for case in RECORDED_RUNS if case.name == name)
     asyncio.run(replay_into(case, out))
     flush_traces()
     return out

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from report_runs import hostile_run, reject_first, replayed_cassette_run
+from report_runs import WRITE_REJECTS, hostile_run, reject_first, replayed_cassette_run
 from typer.testing import CliRunner
 
 from synthgen.orchestrator.cli.app import app
@@ -81,6 +81,22 @@ def test_rejected_examples_are_listed_with_reason_and_last_answer(replayed: Path
             "answer calls final_result" in card.rejection.answer.text
         )  # the writer's answer, as trace --item shows it
         assert card.test_case.id == "tc_" + card.id.removeprefix("ex_")
+
+
+def test_an_example_the_writer_failed_on_shows_the_answer_that_failed(tmp_path: Path) -> None:
+    run = replayed_cassette_run(tmp_path / "run", WRITE_REJECTS)
+    write = json.loads((run / MANIFEST_FILE).read_text())["stages"]["write"]
+    report = build_report(run)
+    rejected = [card for card in report.examples if card.status == "rejected"]
+    assert [(card.rejection.stage, card.rejection.reason_code) for card in rejected if card.rejection] == [
+        ("write", code) for code, n in write["reasons"].items() for _ in range(n)
+    ]
+    calls = [json.loads(line) for line in (run / "calls.jsonl").read_text().splitlines()]
+    for card in rejected:
+        assert card.rejection is not None and card.rejection.answer.text is not None
+        last = [c for c in calls if c["item"] == f"example for test case {card.test_case.id}"][-1]
+        answer = json.loads(last["response"]["parts"][0]["args"])  # the writer's tool call, as recorded
+        assert json.dumps(answer["messages"][0]["content"], ensure_ascii=False) in card.rejection.answer.text
 
 
 def test_without_trace_the_report_says_why_rejections_are_not_listed(replayed: Path, tmp_path: Path) -> None:
