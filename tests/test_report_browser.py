@@ -48,16 +48,24 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser(replayed: Path, hostile: Path) -> Iterator[object]:
-    """Made after the runs: Playwright's sync API keeps an event loop running, and a run needs its own."""
+def chromium() -> str:
+    """The browser's path, checked before any run is made for it."""
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError as err:
         _missing(f"playwright cannot be imported ({err}): pip install -r requirements-dev.lock")
     if not Path(CHROMIUM).is_file():
         _missing(f"no chromium at {CHROMIUM}: apt-get install -y chromium (as .ci/run does)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str, replayed: Path, hostile: Path) -> Iterator[object]:
+    """Made after the runs: Playwright's sync API keeps an event loop running, and a run needs its own."""
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         yield browser
         browser.close()
 
