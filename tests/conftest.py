@@ -3,9 +3,8 @@ from pathlib import Path
 
 import pytest
 from pydantic_ai import models
+from scripted_model import install_model
 
-from synthgen.orchestrator.llm import resolve as resolve_module
-from synthgen.orchestrator.llm.resolve import ResolvedModel
 from synthgen.testing.scripted import ScriptedModel
 
 models.ALLOW_MODEL_REQUESTS = False
@@ -23,14 +22,4 @@ def corpus_dir() -> Path:
 @pytest.fixture
 def use_model(monkeypatch: pytest.MonkeyPatch) -> Callable[[ScriptedModel], ScriptedModel]:
     """Make `synthgen agent run` use the given scripted model instead of resolving --model."""
-
-    def install(scripted: ScriptedModel) -> ScriptedModel:
-        def resolve(
-            spec: str | None, base_url: str | None, replay: bool = False, retry: object = None
-        ) -> ResolvedModel:
-            return ResolvedModel(scripted.model(), "function:scripted")
-
-        monkeypatch.setattr(resolve_module, "resolve_model", resolve)
-        return scripted
-
-    return install
+    return lambda scripted: install_model(monkeypatch, scripted)

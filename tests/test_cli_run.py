@@ -17,7 +17,7 @@ from synthgen.orchestrator.cli.app import app
 from synthgen.testing.scripted import ScriptedModel
 
 OUTPUTS = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl", "manifest.json"]
-RUN_FILES = [*OUTPUTS, "run.json", "calls.jsonl", "trace.jsonl"]
+RUN_FILES = [*OUTPUTS, "run.json", "calls.jsonl", "trace.jsonl", "report.html"]
 runner = CliRunner()
 
 

@@ -36,7 +36,7 @@ def _imported_by(args: list[str]) -> tuple[str, str]:
 
 
 def test_help_and_version_import_no_heavy_library() -> None:
-    for args in (["--help"], ["--version"], ["agent", "run", "--help"], ["export", "--help"]):
+    for args in (["--help"], ["--version"], ["agent", "run", "--help"], ["export", "--help"], ["report", "--help"]):
         stdout, imported = _imported_by(args)
         assert imported == "[]", args
         assert stdout.startswith(("Usage: synthgen", "synthgen ")), args

@@ -15,6 +15,7 @@ import typer
 from synthgen.orchestrator.cli.errors import OneLineUsageErrors, friendly_errors
 from synthgen.orchestrator.cli.export import export_command
 from synthgen.orchestrator.cli.models import models_app
+from synthgen.orchestrator.cli.report import report_command
 from synthgen.orchestrator.cli.trace import trace_command
 from synthgen.orchestrator.defaults import DEFAULT_MAX_BYTES, DEFAULT_MODEL, LogFormat, RetryPolicy
 from synthgen.orchestrator.run.failures import DEFAULT_MAX_FAILURE_RATE
@@ -43,6 +44,7 @@ app.add_typer(agent_app, name="agent")
 app.add_typer(models_app, name="models")
 app.command("export")(export_command)
 app.command("trace")(trace_command)
+app.command("report")(report_command)
 
 
 def _show_version(value: bool) -> None:
@@ -167,6 +169,10 @@ def run(
         LogFormat, typer.Option("--log-format", help="Logs on stderr as text lines or JSON objects.")
     ] = "text",
     as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as JSON.")] = False,
+    no_report: Annotated[
+        bool,
+        typer.Option("--no-report", help="Do not write report.html (see `synthgen report`) into the run directory."),
+    ] = False,
 ) -> None:
     """Extract use cases and policies from DOCUMENTS, design test cases and write a verified dataset."""
     from synthgen.orchestrator.cli.summary import render_summary, summary_json
@@ -205,6 +211,10 @@ def run(
             raise typer.Exit(stop.exit_code) from None
         finally:
             flush_traces()
+        if not no_report:  # the run's own page: rewritten by every run, so no --force is needed
+            from synthgen.orchestrator.report.render import write_report
+
+            write_report(result.run_dir, force=True)
     typer.echo(summary_json(result) if as_json else render_summary(result))
 
 

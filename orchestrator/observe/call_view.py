@@ -58,7 +58,7 @@ def _message_lines(message: ModelMessage) -> list[str]:
     return lines
 
 
-def _answer_lines(response: ModelResponse) -> list[str]:
+def answer_lines(response: ModelResponse) -> list[str]:
     lines = [line for part in response.parts for line in _part_lines(part, speaker="answer")]
     return lines or ["  answer: (no parts)"]
 
@@ -85,5 +85,5 @@ def call_lines(number: int, total: int, record: CallRecord, replayed: bool | Non
         else:
             for message in messages:
                 lines += _message_lines(message)
-    lines += _answer_lines(RESPONSE.validate_python(record.response))
+    lines += answer_lines(RESPONSE.validate_python(record.response))
     return lines

@@ -1,0 +1,60 @@
+"""Run directories the report tests open: a replayed cassette run, and a run of a hostile document."""
+
+import asyncio
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from synthgen.evals.suite import RECORDED_RUNS, replay_into
+from synthgen.orchestrator.cli.app import app
+from synthgen.orchestrator.observe.tracing import configure_logfire, flush_traces
+from synthgen.testing.scripted import Decide
+
+# Its recorded run rejects two examples (duplicate_exact) in the supervise stage: the report lists them.
+CASSETTE = "github_acceptable_use"
+# Its recorded run rejects two examples in the write stage: the model's answers never passed the writer's checks.
+WRITE_REJECTS = "mcp_tools_spec"
+
+# Document text and, through the scripted writer that repeats the rules it cites, model text that
+# would run script if the report did not escape it.
+HOSTILE = """# Refunds <script>window.__pwned = "heading"</script>
+
+Agents must verify the order number <script>window.__pwned = "rule"</script> before any refund.
+Refunds over $100 must be approved by a manager <img src=x onerror="window.__pwned = 'img'">.
+
+# Privacy </section></aside><script>window.__pwned = "privacy"</script>
+
+Agents must never share order details with anyone but the account holder </pre><script>window.__pwned = 1</script>.
+"""
+runner = CliRunner()
+
+
+def replayed_cassette_run(out: Path, name: str = CASSETTE) -> Path:
+    """A cassette replayed offline through the real pipeline, with trace.jsonl as `agent run` writes it."""
+    configure_logfire()  # what `synthgen agent run` does first: spans go to the run's trace.jsonl
+    case = next(case for case in RECORDED_RUNS if case.name == name)
+    asyncio.run(replay_into(case, out))
+    flush_traces()
+    return out
+
+
+def reject_first() -> Decide:
+    """A supervisor that rejects the first example it sees and accepts the rest."""
+    rejected: list[str] = []
+
+    def decide(example_id: str, prompt: str) -> tuple[str, str, str]:
+        if not rejected or rejected[0] == example_id:
+            rejected.append(example_id)
+            return "reject", "it does not follow the policy", "off_policy"
+        return "accept", "", ""
+
+    return decide
+
+
+def hostile_run(tmp: Path) -> Path:
+    """`synthgen agent run` on HOSTILE with the scripted model (installed by the caller): the run's directory."""
+    doc, out = tmp / "hostile.md", tmp / "hostile-run"
+    doc.write_text(HOSTILE)
+    result = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "3", "-q"])
+    assert result.exit_code == 0, result.stderr
+    return out
