@@ -211,11 +211,12 @@ def run(
             raise typer.Exit(stop.exit_code) from None
         finally:
             flush_traces()
+        report = None
         if not no_report:  # the run's own page: rewritten by every run, so no --force is needed
             from synthgen.orchestrator.report.render import write_report
 
-            write_report(result.run_dir, force=True)
-    typer.echo(summary_json(result) if as_json else render_summary(result))
+            report = write_report(result.run_dir, force=True)
+    typer.echo(summary_json(result, report) if as_json else render_summary(result, report))
 
 
 @app.command()

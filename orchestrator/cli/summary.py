@@ -1,6 +1,7 @@
 """The end-of-run summary printed on stdout."""
 
 from decimal import Decimal
+from pathlib import Path
 
 from pydantic import Field
 
@@ -11,8 +12,8 @@ from synthgen.schemas.layout import DATASET_FILE, MANIFEST_FILE
 from synthgen.schemas.manifest import PricingInfo, RunManifest, StageReport, TokenUsage
 
 
-def render_summary(result: RunResult) -> str:
-    manifest, summary = result.manifest, run_summary(result)
+def render_summary(result: RunResult, report: Path | None = None) -> str:
+    manifest, summary = result.manifest, run_summary(result, report)
     lines = [
         f"run      {manifest.run_id}",
         f"model    {manifest.config.model}   seed {manifest.config.seed}"
@@ -39,6 +40,8 @@ def render_summary(result: RunResult) -> str:
         f"cost     {cost_line(manifest)}",
         f"files    {summary.run_dir}/  " + " ".join(summary.files),
     ]
+    if summary.report is not None:
+        lines.append(f"report   {summary.report}")
     return "\n".join(lines)
 
 
@@ -80,10 +83,11 @@ class RunSummary(StrictModel):
     replayed: TokenUsage = Field(description="Calls answered from calls.jsonl, at no cost.")
     pricing: PricingInfo | None
     files: list[str]
+    report: str | None = Field(description="The HTML page to review the run in; none with --no-report.")
     stale_calls: int = Field(description="Recorded calls this run no longer asked for: its prompts or inputs changed.")
 
 
-def run_summary(result: RunResult) -> RunSummary:
+def run_summary(result: RunResult, report: Path | None = None) -> RunSummary:
     manifest = result.manifest
     return RunSummary(
         run_id=manifest.run_id,
@@ -100,10 +104,11 @@ def run_summary(result: RunResult) -> RunSummary:
         replayed=manifest.volatile.calls.replayed,
         pricing=manifest.pricing,
         files=[*(o.name for o in manifest.outputs), MANIFEST_FILE],
+        report=str(report) if report is not None else None,
         stale_calls=len(result.stale_calls),
     )
 
 
-def summary_json(result: RunResult) -> str:
+def summary_json(result: RunResult, report: Path | None = None) -> str:
     """The summary as one JSON object."""
-    return run_summary(result).model_dump_json(indent=2)
+    return run_summary(result, report).model_dump_json(indent=2)
