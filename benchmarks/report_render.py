@@ -26,7 +26,7 @@ from pathlib import Path
 
 from synthgen import __version__
 from synthgen.orchestrator.report.render import write_report
-from synthgen.orchestrator.run.pipeline import lineage
+from synthgen.orchestrator.run.pipeline import input_documents, lineage
 from synthgen.orchestrator.run.stages.write import example_id
 from synthgen.orchestrator.rundir.directory import json_bytes, jsonl_bytes, output_file
 from synthgen.orchestrator.rundir.validate import validate_run
@@ -43,7 +43,6 @@ from synthgen.schemas.items import (
 from synthgen.schemas.layout import DATA_FILES, DATASET_FILE, MANIFEST_FILE
 from synthgen.schemas.manifest import (
     CallCounts,
-    InputDocument,
     RunConfig,
     RunManifest,
     StageReport,
@@ -215,16 +214,7 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
     manifest = RunManifest(
         run_id="synthetic-benchmark",
         tool_version=__version__,
-        inputs=[
-            InputDocument(
-                id=doc.id,
-                path=doc.path,
-                sha256=doc.sha256,
-                encoding=doc.encoding,
-                line_ending=doc.line_ending,
-                lines=doc.line_count,
-            )
-        ],
+        inputs=input_documents([doc]),
         config=RunConfig(
             model="function:synthetic",
             seed=seed,
@@ -237,8 +227,8 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
         ),
         prompts=[],
         stages={
-            "extract": StageReport.tally(0, len(use_cases) + len(policies)),
-            "design": StageReport.tally(0, examples),
+            "extract": StageReport.tally(len(use_cases) + len(policies), len(use_cases) + len(policies)),
+            "design": StageReport.tally(examples, examples),
             "write": StageReport.tally(examples, examples),
             "supervise": StageReport.tally(examples, examples).model_copy(update={"usage": usage}),
         },
