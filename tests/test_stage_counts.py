@@ -4,30 +4,17 @@ Checked on the manifests of the five recorded runs, replayed from their cassette
 """
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import pytest
 
-from synthgen.evals.suite import RECORDED_RUNS, RecordedRun
-from synthgen.orchestrator.llm.resolve import resolve_model
-from synthgen.orchestrator.run.pipeline import run_pipeline
-from synthgen.orchestrator.rundir.documents import load_documents
-from synthgen.schemas.layout import CALLS_FILE
-from synthgen.schemas.manifest import RunManifest
-
-
-async def _replay(case: RecordedRun, out: Path) -> RunManifest:
-    out.mkdir()
-    shutil.copyfile(case.cassette, out / CALLS_FILE)
-    async with resolve_model(case.model, None, replay=True) as model:
-        result = await run_pipeline(load_documents([case.document_path]), model, case.run_options(out, replay=True))
-    return result.manifest
+from synthgen.evals.suite import RECORDED_RUNS, RecordedRun, replay_into
+from synthgen.schemas.layout import DATASET_FILE
 
 
 @pytest.mark.parametrize("case", RECORDED_RUNS, ids=[case.name for case in RECORDED_RUNS])
 def test_requested_is_accepted_plus_rejected_in_every_stage(case: RecordedRun, tmp_path: Path) -> None:
-    manifest = asyncio.run(_replay(case, tmp_path / "run"))
+    manifest = asyncio.run(replay_into(case, tmp_path / "run")).manifest
     stages = manifest.stages
     for name, report in stages.items():
         assert report.requested > 0, name
@@ -36,7 +23,7 @@ def test_requested_is_accepted_plus_rejected_in_every_stage(case: RecordedRun, t
     # What one stage accepts is what the next is asked for.
     assert stages["design"].accepted == stages["write"].requested
     assert stages["write"].accepted == stages["supervise"].requested
-    assert stages["supervise"].accepted == next(o.records for o in manifest.outputs if o.name == "dataset.jsonl")
+    assert stages["supervise"].accepted == next(o.records for o in manifest.outputs if o.name == DATASET_FILE)
     assert stages["extract"].accepted == sum(
         o.records for o in manifest.outputs if o.name in ("use_cases.json", "policies.json")
     )
