@@ -9,7 +9,7 @@ runs are interleaved, one of each command per round, so a busy machine slows the
 cassette (evals/cassettes), so they read a real run; nothing reaches the network.
 """
 
-import shutil
+import asyncio
 import statistics
 import subprocess
 import sys
@@ -30,19 +30,12 @@ def wall_time(command: list[str]) -> float:
 
 
 def replayed_run(root: Path) -> Path:
-    """A finished run directory, replayed from a cassette through the CLI."""
-    from synthgen.evals.suite import RECORDED_RUNS
+    """A finished run directory, replayed from a cassette."""
+    from synthgen.evals.suite import RECORDED_RUNS, replay_into
 
     case = next(c for c in RECORDED_RUNS if c.name == CASE)
     run_dir = root / CASE
-    run_dir.mkdir()
-    shutil.copyfile(case.cassette, run_dir / "calls.jsonl")
-    subprocess.run(
-        [SYNTHGEN, "agent", "run", str(case.document_path), "--out", str(run_dir), "--replay", "--quiet",
-         "--model", case.model, "--seed", str(case.seed), "--max-examples", str(case.max_examples),
-         "--window-tokens", str(case.window_tokens)],
-        check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    asyncio.run(replay_into(case, run_dir))
     return run_dir
 
 
