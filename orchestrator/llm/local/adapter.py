@@ -46,10 +46,11 @@ from synthgen.orchestrator.llm.retries import RetryPolicy, openai_provider
 
 # The embedded server answers through the same checked transport as any OpenAI-compatible server:
 # a 503 while it loads, a dropped connection or a malformed completion is retried, and what stays
-# malformed fails its item as `model_bad_response`. Three attempts and ten minutes each, as the
-# openai SDK's own retries and pydantic-ai's client timeout allowed before: a long answer from a
-# small model on a busy machine takes minutes.
-LOCAL_RETRIES = RetryPolicy(max_attempts=3, timeout=600.0)
+# malformed fails its item as `model_bad_response`. Three attempts of up to an hour each: the answer is
+# generated on this machine, so a timeout never means a lost server, only a slow one (a 4,096-token
+# answer of the 1.5B model took over 10 minutes with both cores busy), and cutting it only starts
+# the same generation again from the beginning.
+LOCAL_RETRIES = RetryPolicy(max_attempts=3, timeout=3600.0)
 
 # The server's port is only known once it has started (lazily, on the first request), so the
 # client is pointed at it per request; this placeholder is never dialled.
