@@ -9,12 +9,12 @@ import argparse
 import asyncio
 import hashlib
 import json
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from synthgen.evals.suite import RECORDED_RUNS, RecordedRun
+from synthgen.errors import SynthgenError
+from synthgen.evals.suite import RECORDED_RUNS, RecordedRun, replay_into
 from synthgen.schemas.layout import DATA_FILES, MANIFEST_FILE
 
 FINGERPRINTED = (*DATA_FILES, MANIFEST_FILE)
@@ -30,17 +30,9 @@ def _fingerprint(path: Path) -> str:
 
 
 async def _replay(case: RecordedRun, out: Path) -> list[str]:
-    from synthgen.errors import SynthgenError
-    from synthgen.orchestrator.llm.resolve import resolve_model
-    from synthgen.orchestrator.run.pipeline import run_pipeline
-    from synthgen.orchestrator.rundir.documents import load_documents
-    from synthgen.schemas.layout import CALLS_FILE
-
-    out.mkdir(parents=True)
-    shutil.copyfile(case.cassette, out / CALLS_FILE)
+    out.mkdir(parents=True)  # never over an earlier run
     try:
-        async with resolve_model(case.model, None, replay=True) as model:
-            await run_pipeline(load_documents([case.document_path]), model, case.run_options(out, replay=True))
+        await replay_into(case, out)
     except SynthgenError as err:
         return [f"{case.name}\terror\t{err}"]
     return [f"{case.name}\t{name}\t{_fingerprint(out / name)}" for name in FINGERPRINTED]

@@ -16,7 +16,7 @@ from pydantic_evals.evaluators import Evaluator, EvaluatorContext
 
 from synthgen.errors import SynthgenError
 from synthgen.orchestrator.llm.resolve import resolve_model
-from synthgen.orchestrator.run.pipeline import RunOptions, run_pipeline
+from synthgen.orchestrator.run.pipeline import RunOptions, RunResult, run_pipeline
 from synthgen.orchestrator.rundir.documents import load_documents
 from synthgen.orchestrator.rundir.evaluate import evaluate_run
 from synthgen.schemas.layout import CALLS_FILE
@@ -37,6 +37,11 @@ class RecordedRun:
     max_examples: int
     seed: int = 42
     window_tokens: int = 3000
+    gold: Path | None = None  # the document's hand-written rule list, relative to the repository
+
+    @property
+    def gold_path(self) -> Path | None:
+        return None if self.gold is None else REPO_DIR / self.gold
 
     @property
     def document_path(self) -> Path:
@@ -62,18 +67,22 @@ class ReplayOutcome:
     live_requests: int = 0
 
 
+async def replay_into(case: RecordedRun, run_dir: Path) -> RunResult:
+    """Run the pipeline on the case's document into `run_dir` (created, or empty), answering only
+    from its cassette. Raises SynthgenError on a replay miss, or when the recorded run failed."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(case.cassette, run_dir / CALLS_FILE)
+    documents = load_documents([case.document_path])
+    async with resolve_model(case.model, None, replay=True) as model:
+        return await run_pipeline(documents, model, case.run_options(run_dir, replay=True))
+
+
 async def replay_recorded_run(case: RecordedRun) -> ReplayOutcome:
     """Run the pipeline on the case's document answering only from its cassette."""
     with tempfile.TemporaryDirectory(prefix=f"synthgen-eval-{case.name}-") as tmp:
         run_dir = Path(tmp) / "run"
-        run_dir.mkdir()
-        shutil.copyfile(case.cassette, run_dir / CALLS_FILE)
-        documents = load_documents([case.document_path])
-        model = resolve_model(case.model, None, replay=True)
-        options = case.run_options(run_dir, replay=True)
         try:
-            async with model:
-                result = await run_pipeline(documents, model, options)
+            result = await replay_into(case, run_dir)
         except SynthgenError as err:  # a replay miss, or the recorded run failing the same way again
             return ReplayOutcome(problems=[str(err)])
         report = evaluate_run(run_dir)
@@ -162,12 +171,34 @@ EVALUATORS = (
 )
 
 CORPUS = Path("../shared/corpus")  # the shared corpus beside the checkout, as the tests expect it
+SHARED_GOLD = Path("../shared/gold")  # hand-written rule lists of three documents
+GOLD = Path("evals/gold")  # and the project's own
 
 RECORDED_RUNS = (
-    RecordedRun("refund_policy", Path("examples/refund_policy.md"), "local:0.5b", max_examples=4),
-    RecordedRun("tau2_retail_policy", CORPUS / "tau2_retail_policy.md", "local:1.5b", max_examples=6),
-    RecordedRun("github_acceptable_use", CORPUS / "github_acceptable_use.md", "local:1.5b", max_examples=6),
-    RecordedRun("mcp_tools_spec", CORPUS / "mcp_tools_spec.md", "local:1.5b", max_examples=6),
+    RecordedRun(
+        "refund_policy",
+        Path("examples/refund_policy.md"),
+        "local:0.5b",
+        max_examples=4,
+        gold=SHARED_GOLD / "refund_policy.json",
+    ),
+    RecordedRun(
+        "tau2_retail_policy",
+        CORPUS / "tau2_retail_policy.md",
+        "local:1.5b",
+        max_examples=6,
+        gold=SHARED_GOLD / "tau2_retail_policy.json",
+    ),
+    RecordedRun(
+        "github_acceptable_use",
+        CORPUS / "github_acceptable_use.md",
+        "local:1.5b",
+        max_examples=6,
+        gold=SHARED_GOLD / "github_acceptable_use.json",
+    ),
+    RecordedRun(
+        "mcp_tools_spec", CORPUS / "mcp_tools_spec.md", "local:1.5b", max_examples=6, gold=GOLD / "mcp_tools_spec.json"
+    ),
     RecordedRun("contoso_product_info", CORPUS / "contoso_product_info_1.md", "local:1.5b", max_examples=6),
 )
 

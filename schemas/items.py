@@ -14,12 +14,15 @@ ITEM_ID = re.compile(rf"\b(?:uc|pol|tc|ex)_{ID_DIGITS}\b")  # an item ID anywher
 
 PolicyKind = Literal["obligation", "prohibition", "permission", "condition", "definition"]
 Role = Literal["system", "user", "assistant"]
+MAX_QUOTE_CHARS = 2000
 
 
 class Evidence(StrictModel):
     line_start: int = Field(ge=1, description="First cited line, 1-based.")
     line_end: int = Field(ge=1, description="Last cited line, inclusive.")
-    quote: str = Field(min_length=1, max_length=2000, description="Verbatim text found inside the cited lines.")
+    quote: str = Field(
+        min_length=1, max_length=MAX_QUOTE_CHARS, description="Verbatim text found inside the cited lines."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> "Evidence":

@@ -1,3 +1,5 @@
+import difflib
+import random
 import re
 from pathlib import Path
 
@@ -282,3 +284,78 @@ def test_any_word_aligned_excerpt_cited_at_its_real_lines_passes(doc: SourceDocu
     for variant in (quote, collapse_whitespace(quote), " \n ".join(quote.split())):
         assert check_evidence(doc, evidence(line_start, line_end, variant)).ok
     assert QuoteMatch(line_start, line_end, exact=True) in find_quote(doc, quote)
+
+
+def difflib_closest_line(doc: SourceDocument, text: str) -> tuple[int, float]:
+    """closest_line's definition, without its pruning: difflib's ratio against every line, first line wins."""
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(collapse_whitespace(text))
+    best, best_ratio = 1, -1.0
+    for number, line in enumerate(doc.lines, 1):
+        if collapse_whitespace(line):
+            matcher.set_seq1(collapse_whitespace(line))
+            if matcher.quick_ratio() > best_ratio and matcher.ratio() > best_ratio:
+                best, best_ratio = number, matcher.ratio()
+    return best, max(best_ratio, 0.0)
+
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+@pytest.mark.parametrize("name", ["tau2_retail_policy.md", "github_acceptable_use.md", "mcp_tools_spec.md"])
+def test_closest_line_finds_the_line_a_reworded_quote_came_from(name: str) -> None:
+    doc = parse_document(name, (CORPUS / name).read_bytes())
+    elsewhere = 0
+    for number, line in enumerate(doc.lines, 1):
+        words = line.split()
+        if len(words) < 6:
+            continue
+        words[len(words) // 2] = "frobnicated"  # one word changed, as a model misquotes
+        quote = " ".join(words)
+        found, similarity = closest_line(doc, quote)
+        if collapse_whitespace(doc.line(found)) != collapse_whitespace(line):
+            # only a near-twin line that the changed word makes at least as close may be shown instead
+            own = difflib.SequenceMatcher(None, collapse_whitespace(line), quote, autojunk=False).ratio()
+            assert similarity >= own, (number, found)
+            elsewhere += 1
+    assert elsewhere <= 1
+
+
+@pytest.mark.parametrize("name", ["tau2_retail_policy.md", "github_acceptable_use.md"])
+def test_closest_line_prunes_without_changing_difflibs_answer(name: str) -> None:
+    """Recorded retry messages name the closest line, so pruning may only skip lines that cannot win."""
+    doc = parse_document(name, (CORPUS / name).read_bytes())
+    words = " ".join(doc.lines).split()
+    rng = random.Random(7)
+    for _ in range(50):  # fragments of 1-30 words from anywhere, some glued from two places, some reworded
+        start = rng.randrange(len(words))
+        quote = words[start : start + rng.randint(1, 30)]
+        if rng.random() < 0.3:
+            other = rng.randrange(len(words))
+            quote += words[other : other + rng.randint(1, 10)]
+        if rng.random() < 0.5:
+            quote[rng.randrange(len(quote))] = "frobnicated"
+        assert closest_line(doc, " ".join(quote)) == difflib_closest_line(doc, " ".join(quote)), quote
+
+
+def test_closest_line_shows_a_repeated_line_where_it_first_occurs(doc: SourceDocument) -> None:
+    assert doc.line(3) == doc.line(10) == "Refunds go to the original payment method."
+    assert closest_line(doc, "Refunds go to the original payment methods") == (3, pytest.approx(0.976, abs=0.001))
+
+
+def test_closest_line_with_nothing_in_common_still_names_a_line(doc: SourceDocument) -> None:
+    line, similarity = closest_line(doc, "§§§")
+    assert (line, similarity) == (1, 0.0)
+
+
+def test_the_search_index_follows_the_document_it_is_asked_about() -> None:
+    first = parse_document("a.md", b"Refunds take 5 days.\nShipping is free.\n")
+    second = parse_document("b.md", b"Shipping costs $5.\nRefunds take 5 days.\n")
+    assert closest_line(first, "Refunds take 6 days.")[0] == 1
+    assert closest_line(second, "Refunds take 6 days.")[0] == 2
+    assert find_quote(second, "Shipping costs") == [QuoteMatch(1, 1, exact=True)]
+    assert find_quote(first, "Shipping costs") == []
+    assert find_quote(first, "Refunds take 5 days. Shipping is") == [QuoteMatch(1, 2, exact=False)]
+    # a word the document never uses rules a quote out, but only between two other words
+    assert find_quote(first, "take 5 days.\nShip") == [QuoteMatch(1, 2, exact=True)]
+    assert find_quote(first, "Refunds take five days") == []

@@ -85,13 +85,17 @@ def document_title(doc: SourceDocument) -> tuple[int, str] | None:
     return None
 
 
-def build_sections(lines: list[str]) -> list[Section]:
-    """Headings found by a CommonMark parser, so a `#` inside a code fence is not a heading."""
+def markdown_source(lines: list[str]) -> str:
+    """The text a markdown parser reads: line i of its token map is line i + 1 of the file."""
     skip = _front_matter_end(lines)
     # Blank the front matter instead of removing it, so the parser's line map stays the file's.
     # A bare CR is not a line break here but CommonMark counts it as one: hide it from the parser.
-    body = "\n".join([""] * skip + lines[skip:]).replace("\r", " ")
-    tokens = _MARKDOWN.parse(body)
+    return "\n".join([""] * skip + lines[skip:]).replace("\r", " ")
+
+
+def build_sections(lines: list[str]) -> list[Section]:
+    """Headings found by a CommonMark parser, so a `#` inside a code fence is not a heading."""
+    tokens = _MARKDOWN.parse(markdown_source(lines))
     headings: list[tuple[int, int, str]] = []  # (level, first line, title)
     for index, token in enumerate(tokens):
         if token.type == "heading_open" and token.map is not None:

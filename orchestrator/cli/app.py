@@ -21,7 +21,7 @@ from synthgen.orchestrator.run.interrupts import Interrupted, resume_line, run_i
 from synthgen.orchestrator.run.pipeline import RunOptions, RunResult, run_config, run_pipeline
 from synthgen.orchestrator.rundir.directory import RUNS_DIR, run_id_for
 from synthgen.orchestrator.rundir.documents import DEFAULT_MAX_BYTES, load_documents
-from synthgen.orchestrator.rundir.evaluate import eval_json, evaluate_run, render_eval
+from synthgen.orchestrator.rundir.evaluate import eval_json, evaluate_run, read_gold, render_eval
 from synthgen.orchestrator.rundir.validate import validate_run
 from synthgen.schemas.document import SourceDocument
 
@@ -202,13 +202,23 @@ def validate(
 def eval_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/<run_id>.", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    gold: Annotated[
+        Path | None,
+        typer.Option(
+            help="A hand-written rule list of the run's document (format of ../shared/gold): "
+            "also report loose and strict recall, precision and recall per rule kind.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Score a finished run: evidence validity, lineage, duplicates, policy coverage, criteria grounding.
+    """Score a finished run: evidence validity, lineage, duplicates, policy coverage, criteria grounding,
+    and with --gold the recall of its policies against a gold rule list.
 
     Exits 1 when a hard bar fails: invalid files, an unverified quote or a broken reference.
     """
     with friendly_errors():
-        report = evaluate_run(run_dir)
+        gold_list = read_gold(gold) if gold is not None else None
+        report = evaluate_run(run_dir, gold_list)
     if as_json:
         typer.echo(eval_json(report))
     else:

@@ -1,13 +1,43 @@
 """`synthgen eval`: score any finished run on the bars a trustworthy dataset must clear."""
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import orjson
 
+from synthgen.errors import InputError
 from synthgen.orchestrator.rundir.read import read_run_files
 from synthgen.orchestrator.rundir.validate import item_index, source_documents
+from synthgen.schemas.document import SourceDocument
 from synthgen.tools.metrics import DatasetScores, score_dataset
+from synthgen.tools.recall import GoldRule, RecallReport, gold_misfit, measure_recall, parse_gold
+
+
+@dataclass(frozen=True)
+class GoldList:
+    label: str  # the path as given, for messages and reports
+    rules: list[GoldRule]
+
+
+def read_gold(path: Path) -> GoldList:
+    """A gold rule list read from disk; InputError in one line when it is missing or malformed."""
+    if not path.is_file():
+        raise InputError(f"gold list {path} does not exist: give a JSON rule list such as ../shared/gold/*.json")
+    return GoldList(str(path), parse_gold(str(path), path.read_bytes()))
+
+
+def gold_document(gold: GoldList, documents: list[SourceDocument]) -> SourceDocument:
+    """The run's document the gold list was written for; InputError when it fits none of them."""
+    misfits = []
+    for doc in documents:
+        misfit = gold_misfit(doc, gold.rules, gold.label)
+        if misfit is None:
+            return doc
+        misfits.append(misfit)
+    if len(misfits) == 1:
+        raise InputError(misfits[0])
+    names = ", ".join(doc.file_name for doc in documents)
+    raise InputError(f"{gold.label} fits none of the run's documents ({names}): give the gold list of one of them")
 
 
 @dataclass(frozen=True)
@@ -15,6 +45,7 @@ class EvalReport:
     run_dir: Path
     problems: list[str]  # why the run could not be scored at all (schema, missing source)
     scores: DatasetScores | None
+    recall: RecallReport | None = None  # against a gold list, when one was given
 
     @property
     def passed(self) -> bool:
@@ -22,14 +53,19 @@ class EvalReport:
         return self.scores is not None and self.scores.evidence_validity == 1.0 and self.scores.lineage_resolves
 
 
-def evaluate_run(run_dir: Path) -> EvalReport:
+def evaluate_run(run_dir: Path, gold: GoldList | None = None) -> EvalReport:
+    """Score the run; with a gold list, also the recall of its policies on the document the list is for."""
     files, problems = read_run_files(run_dir)
     if files is None:
         return EvalReport(run_dir, problems, None)
     documents, problems = source_documents(files)
     if problems:
         return EvalReport(run_dir, problems, None)
-    return EvalReport(run_dir, [], score_dataset(item_index(files, documents), files.examples))
+    recall = None
+    if gold is not None:
+        doc = gold_document(gold, list(documents.values()))
+        recall = measure_recall(doc, gold.rules, files.policies, gold.label)
+    return EvalReport(run_dir, [], score_dataset(item_index(files, documents), files.examples), recall)
 
 
 def eval_json(report: EvalReport) -> str:
@@ -44,6 +80,8 @@ def eval_json(report: EvalReport) -> str:
             "criteria_relevance": scores.criteria_relevance,
             "lineage_resolves": scores.lineage_resolves,
         }
+    if report.recall is not None:
+        payload["recall"] = report.recall.model_dump(mode="json")
     return orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()
 
 
@@ -78,4 +116,31 @@ def render_eval(report: EvalReport) -> str:
     ]
     lines = [f"{report.run_dir}: {'passes' if report.passed else 'FAILS'}"]
     lines += [f"  {name:<20}{value:>9}   {detail}".rstrip() for name, value, detail in rows]
+    if report.recall is not None:
+        lines += render_recall(report.recall)
     return "\n".join(lines)
+
+
+def render_recall(recall: RecallReport) -> list[str]:
+    rows = [
+        (
+            "loose recall",
+            _percent(recall.loose_recall),
+            f"{recall.loose_found} of {recall.rules} rules overlapped by a policy's evidence",
+        ),
+        (
+            "strict recall",
+            _percent(recall.strict_recall),
+            f"{recall.strict_found} of {recall.rules} rules stated by a policy that overlaps them",
+        ),
+        (
+            "precision",
+            _percent(recall.precision),
+            f"{recall.policies_stating_a_rule} of {recall.policies} policies state a gold rule",
+        ),
+    ]
+    lines = [f"recall against {recall.gold} ({recall.rules} rules of {PurePath(recall.document).name})"]
+    lines += [f"  {name:<20}{value:>9}   {detail}".rstrip() for name, value, detail in rows]
+    lines.append(f"  {'kind':<14}{'rules':>6}{'loose':>7}{'strict':>8}")
+    lines += [f"  {k.kind:<14}{k.rules:>6}{k.loose:>7}{k.strict:>8}" for k in recall.by_kind]
+    return lines

@@ -1,0 +1,138 @@
+"""`synthgen eval RUN_DIR --gold GOLD.json` on runs replayed from the recorded cassettes."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from inline_snapshot import snapshot
+from typer.testing import CliRunner
+
+from synthgen.evals.suite import RECORDED_RUNS, replay_into
+from synthgen.orchestrator.cli.app import app
+
+runner = CliRunner()
+GOLD_DIR = Path(__file__).resolve().parents[2] / "shared" / "gold"
+
+
+def replayed(name: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    case = next(run for run in RECORDED_RUNS if run.name == name)
+    run_dir = tmp_path_factory.mktemp(name) / "run"
+    asyncio.run(replay_into(case, run_dir))
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def tau2_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return replayed("tau2_retail_policy", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def github_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return replayed("github_acceptable_use", tmp_path_factory)
+
+
+def test_recall_of_the_recorded_tau2_run(tau2_run: Path) -> None:
+    result = runner.invoke(app, ["eval", str(tau2_run), "--gold", str(GOLD_DIR / "tau2_retail_policy.json")])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{tau2_run}: passes"
+    assert lines[8:] == snapshot(
+        [
+            f"recall against {GOLD_DIR / 'tau2_retail_policy.json'} (70 rules of tau2_retail_policy.md)",
+            "  loose recall           17.1 %   12 of 70 rules overlapped by a policy's evidence",
+            "  strict recall          15.7 %   11 of 70 rules stated by a policy that overlaps them",
+            "  precision             100.0 %   6 of 6 policies state a gold rule",
+            "  kind           rules  loose  strict",
+            "  obligation        26      5       4",
+            "  prohibition       14      6       6",
+            "  permission         9      0       0",
+            "  condition         20      1       1",
+            "  definition         1      0       0",
+        ]
+    )
+
+
+def test_recall_as_json_lists_every_rule_and_the_policies_that_found_it(github_run: Path) -> None:
+    result = runner.invoke(
+        app, ["eval", str(github_run), "--gold", str(GOLD_DIR / "github_acceptable_use.json"), "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["passed"] is True
+    recall = payload["recall"]
+    found = {rule["id"]: rule for rule in recall.pop("found")}
+    assert Path(recall.pop("document")).name == "github_acceptable_use.md"
+    assert recall.pop("gold") == str(GOLD_DIR / "github_acceptable_use.json")
+    assert recall == snapshot(
+        {
+            "rules": 69,
+            "policies": 2,
+            "loose_found": 3,
+            "strict_found": 2,
+            "policies_stating_a_rule": 2,
+            "loose_recall": 0.043478260869565216,
+            "strict_recall": 0.028985507246376812,
+            "precision": 1.0,
+            "by_kind": [
+                {"kind": "obligation", "rules": 12, "loose": 1, "strict": 1},
+                {"kind": "prohibition", "rules": 38, "loose": 1, "strict": 1},
+                {"kind": "permission", "rules": 10, "loose": 1, "strict": 0},
+                {"kind": "condition", "rules": 3, "loose": 0, "strict": 0},
+                {"kind": "definition", "rules": 6, "loose": 0, "strict": 0},
+            ],
+        }
+    )
+    assert len(found) == 69
+    policies = {p["id"]: p for p in json.loads((github_run / "policies.json").read_text())}
+    # g7 ("These policies may be updated") shares a line with the compliance policy, which does not state it
+    assert found["g7"]["overlapping"] == found["g6"]["stating"] and found["g7"]["stating"] == []
+    assert policies[found["g6"]["stating"][0]]["statement"].startswith("You are responsible for using the Service")
+
+
+def one_error_line(result: object) -> str:
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    assert result.stdout == ""  # type: ignore[attr-defined]
+    lines = result.stderr.splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 1 and "Traceback" not in result.stderr  # type: ignore[attr-defined]
+    return lines[0]
+
+
+def test_a_gold_list_of_another_document_is_refused_from_its_quoted_lines(tau2_run: Path) -> None:
+    gold = GOLD_DIR / "github_acceptable_use.json"  # its lines all exist in tau2_retail_policy.md
+    line = one_error_line(runner.invoke(app, ["eval", str(tau2_run), "--gold", str(gold)]))
+    assert line == (
+        f"synthgen: error: {gold} does not describe tau2_retail_policy.md: only 1 of its 69 rules share words with "
+        "the lines they cite: give the gold list written for tau2_retail_policy.md (or for its current text)"
+    )
+
+
+def test_a_gold_list_naming_lines_outside_the_document_is_refused(tau2_run: Path) -> None:
+    gold = GOLD_DIR / "refund_policy.json"  # 137 lines; tau2_retail_policy.md has 136
+    line = one_error_line(runner.invoke(app, ["eval", str(tau2_run), "--gold", str(gold)]))
+    assert line == (
+        f"synthgen: error: {gold} cites lines 137-137 (rule g93) but tau2_retail_policy.md has 136 lines: "
+        "give the gold list written for tau2_retail_policy.md"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[{", "is not a gold list (Invalid JSON: EOF while parsing an object at line 1 column 2)"),
+        ('[{"id": "g1", "rule": "Be kind."}]', "is not a gold list (rule 1 line_start: Field required)"),
+    ],
+)
+def test_a_gold_file_that_does_not_parse_is_refused(tau2_run: Path, tmp_path: Path, content: str, message: str) -> None:
+    gold = tmp_path / "gold.json"
+    gold.write_text(content)
+    line = one_error_line(runner.invoke(app, ["eval", str(tau2_run), "--gold", str(gold)]))
+    assert line.startswith(f"synthgen: error: {gold} {message}: give a JSON list of")
+
+
+def test_a_missing_gold_file_is_refused(tau2_run: Path, tmp_path: Path) -> None:
+    line = one_error_line(runner.invoke(app, ["eval", str(tau2_run), "--gold", str(tmp_path / "nope.json")]))
+    assert (
+        line
+        == f"synthgen: error: gold list {tmp_path / 'nope.json'} does not exist: give a JSON rule list such as ../shared/gold/*.json"
+    )
