@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from pydantic_ai import Agent, ModelRetry, RunContext
 
-from synthgen.agents.extraction import retry_message
 from synthgen.agents.prompts import load_prompt
+from synthgen.agents.shared import retry_message
 from synthgen.schemas.drafts import SupervisorReview
 from synthgen.schemas.gates import GateReport
 from synthgen.schemas.items import DatasetExample, Policy, TestCase

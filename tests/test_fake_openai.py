@@ -39,23 +39,26 @@ from pydantic_ai.providers.openai import OpenAIProvider
 
 from synthgen.agents.extraction import ExtractionDeps, extraction_agent, extraction_prompt
 from synthgen.evals.fake_openai import INVENTED_QUOTE, FakeOpenAIServer, Fault, agent_of
-from synthgen.evals.scripted import extraction_answer
-from synthgen.schemas.document import Window
-from synthgen.schemas.drafts import ExampleDraft, ExtractionDraft, SupervisorReview, TestDesignDraft
+from synthgen.evals.scripted import example_answer, extraction_answer
+from synthgen.schemas.drafts import DecisionsDraft, ExampleDraft, SituationsDraft, SupervisorReview, TestDesignDraft
 from synthgen.tools.parser import parse_document
+from synthgen.tools.segment import segment
 
-EXTRACTION_PROMPT = """Lines 1-5 of 5.
+EXTRACTION_PROMPT = """Document: policy.md
 
-<document>
-1 | # Refunds
-2 |
+## Refunds
+[1] Customers must keep the receipt for every refund.
+[2] Gift cards are never refundable.
+
+Give exactly 2 decisions, for candidates 1 to 2, in order."""
+EXAMPLE_PROMPT = """pol_0123456789 (obligation): Customers must keep the receipt for every refund.
 3 | Customers must keep the receipt for every refund.
-4 | Gift cards are never refundable.
-</document>"""
+Scenario: a customer without a receipt asks for a refund
+You may cite only these policy ids: pol_0123456789."""
 SUPERVISOR_PROMPT = "Give one verdict for each of these ids: ex_0123456789ab."
 
 
-def chat_body(output_type: type[BaseModel] = ExtractionDraft, prompt: str = EXTRACTION_PROMPT) -> dict[str, Any]:
+def chat_body(output_type: type[BaseModel] = DecisionsDraft, prompt: str = EXTRACTION_PROMPT) -> dict[str, Any]:
     """A request shaped like the one OpenAIChatModel sends for an agent with this output type."""
     return {
         "model": "gpt-4o-mini",
@@ -120,7 +123,7 @@ def test_a_valid_request_gets_the_scripted_answer_as_a_tool_call(server: FakeOpe
     assert completion["model"] == "gpt-4o-mini" and abs(completion["created"] - time.time()) < 60
     assert completion["choices"][0]["finish_reason"] == "tool_calls"
     assert tool_arguments(completion) == extraction_answer(EXTRACTION_PROMPT)
-    ExtractionDraft.model_validate(tool_arguments(completion))
+    DecisionsDraft.model_validate(tool_arguments(completion))
     usage = completion["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
     assert (server.request_count, server.agent_counts, server.bodies) == (1, {"extraction": 1}, [body])
@@ -129,7 +132,8 @@ def test_a_valid_request_gets_the_scripted_answer_as_a_tool_call(server: FakeOpe
 @pytest.mark.parametrize(
     ("output_type", "agent"),
     [
-        (ExtractionDraft, "extraction"),
+        (DecisionsDraft, "extraction"),
+        (SituationsDraft, "use_cases"),
         (TestDesignDraft, "test_design"),
         (ExampleDraft, "example_writer"),
         (SupervisorReview, "supervisor"),
@@ -203,16 +207,17 @@ def test_schema_violation_is_valid_json_that_fails_the_output_schema(
     server.plan(Fault.schema_violation())
     arguments = tool_arguments(http.post("/chat/completions", json=chat_body()).json())
     with pytest.raises(ValidationError):
-        ExtractionDraft.model_validate(arguments)
+        DecisionsDraft.model_validate(arguments)
 
 
 def test_invented_quote_replaces_the_first_evidence_quote_only(http: httpx2.Client, server: FakeOpenAIServer) -> None:
     server.plan(Fault.invented_quote())
-    arguments = tool_arguments(http.post("/chat/completions", json=chat_body()).json())
-    expected = extraction_answer(EXTRACTION_PROMPT)
-    expected["use_cases"][0]["evidence"][0]["quote"] = INVENTED_QUOTE  # type: ignore[index]
+    arguments = tool_arguments(http.post("/chat/completions", json=chat_body(ExampleDraft, EXAMPLE_PROMPT)).json())
+    expected = example_answer(EXAMPLE_PROMPT)
+    assert expected["evaluation_criteria"]  # the scripted answer has evidence to replace
+    expected["evaluation_criteria"][0]["evidence"][0]["quote"] = INVENTED_QUOTE  # type: ignore[index]
     assert arguments == expected
-    assert INVENTED_QUOTE not in EXTRACTION_PROMPT
+    assert INVENTED_QUOTE not in EXAMPLE_PROMPT
 
 
 def test_empty_choices(http: httpx2.Client, server: FakeOpenAIServer) -> None:
@@ -391,17 +396,17 @@ def test_schema_violation_makes_the_agent_retry(server: FakeOpenAIServer) -> Non
 
 
 @pytest.mark.usefixtures("allow_model_requests")
-def test_invented_quote_makes_the_extraction_agent_retry(server: FakeOpenAIServer) -> None:
+def test_a_schema_violation_makes_the_extraction_agent_retry(server: FakeOpenAIServer) -> None:
     document = parse_document("policy.md", b"# Refunds\n\nCustomers must keep the receipt for every refund.\n")
-    deps = ExtractionDeps(document=document, window=Window(line_start=1, line_end=3, heading_path=["Refunds"]))
-    server.plan(Fault.invented_quote())
+    deps = ExtractionDeps(document=document, candidates=tuple(segment(document)))
+    server.plan(Fault.schema_violation())
     result = extraction_agent.run_sync(
         extraction_prompt(deps), deps=deps, model=chat_model(server), model_settings=ModelSettings(timeout=5)
     )
-    assert result.output.use_cases[0].evidence[0].quote == "Refunds"
+    assert [(d.n, d.is_rule) for d in result.output.decisions] == [(1, True)]
     assert server.agent_counts == {"extraction": 2}
     feedback = server.bodies[1]["messages"][-1]
-    assert feedback["role"] == "tool" and INVENTED_QUOTE[:40] in feedback["content"]
+    assert feedback["role"] == "tool" and "unexpected_field" in feedback["content"]
 
 
 # --- The whole CLI over HTTP ---
@@ -439,4 +444,4 @@ def test_cli_run_against_the_fake_server(corpus_dir: Path, tmp_path: Path) -> No
     assert len((out / "dataset.jsonl").read_text().splitlines()) == 3
     assert counts["extraction"] >= 1 and counts["supervisor"] >= 1
     assert (counts["test_design"], counts["example_writer"]) == (1, 3)
-    assert set(counts) == {"extraction", "test_design", "example_writer", "supervisor"}
+    assert set(counts) == {"extraction", "use_cases", "test_design", "example_writer", "supervisor"}

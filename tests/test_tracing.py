@@ -28,7 +28,7 @@ RULES = (
     "# Privacy\n"
     "Agents must not share order details with anyone but the account holder.\n"
 )
-DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl"]
+DATA_FILES = ["use_cases.json", "policies.json", "decisions.json", "test_cases.json", "dataset.jsonl"]
 runner = CliRunner()
 
 # Values that differ on every run: kept out of the snapshot rather than faked.
@@ -86,18 +86,18 @@ def test_span_tree_of_a_scripted_run(
     assert span_tree(capfire.exporter.exported_spans_as_dict()) == snapshot(
         [
             [
-                "synthgen run rules-695b751b",
+                "synthgen run rules-fb0b20fb",
                 {
                     "documents": 1,
                     "examples": 2,
-                    "input_tokens": 1361,
-                    "live_requests": 5,
+                    "input_tokens": 1047,
+                    "live_requests": 6,
                     "model": "function:scripted",
-                    "output_tokens": 890,
+                    "output_tokens": 609,
                     "replay": False,
                     "replayed_requests": 0,
-                    "requests": 5,
-                    "run_id": "rules-695b751b",
+                    "requests": 6,
+                    "run_id": "rules-fb0b20fb",
                 },
                 [
                     [
@@ -119,12 +119,12 @@ def test_span_tree_of_a_scripted_run(
                                             "full_product": 12,
                                             "rows": 6,
                                             "test_case_ids": [
-                                                "tc_492a9d4c3b",
-                                                "tc_d15d439fe4",
-                                                "tc_af35c9077c",
-                                                "tc_61bf4f2a64",
-                                                "tc_986b5fb408",
-                                                "tc_cf4815583a",
+                                                "tc_d97ecb0b18",
+                                                "tc_0a00fd2aec",
+                                                "tc_a6531e617d",
+                                                "tc_172c5e1e54",
+                                                "tc_032b06eae2",
+                                                "tc_67c28024c2",
                                             ],
                                         },
                                     ],
@@ -134,7 +134,7 @@ def test_span_tree_of_a_scripted_run(
                                             "axes": ["customer_mood", "request_detail"],
                                             "policy_ids": ["pol_76ad3b4628", "pol_7ab9a0faea"],
                                             "repairs": 0,
-                                            "use_case_ids": ["uc_adc7428fd2", "uc_b60b56269e"],
+                                            "use_case_ids": ["uc_26f4878667", "uc_e023775f64"],
                                         },
                                         [
                                             [
@@ -158,15 +158,16 @@ def test_span_tree_of_a_scripted_run(
                             ],
                             [
                                 "stage extract: extract rules.md",
-                                {"windows": 1},
+                                {"batches": 1, "candidates": 3},
                                 [
                                     [
-                                        "extract window: window lines 1-5",
+                                        "extract batch: 3 candidates, lines 2-5",
                                         {
-                                            "lines": "1-5",
-                                            "policies_found": 2,
-                                            "section": "Refunds",
-                                            "use_cases_found": 2,
+                                            "asked_again": False,
+                                            "candidates": 3,
+                                            "candidates_missing": 0,
+                                            "lines": "2-5",
+                                            "rules_found": 2,
                                         },
                                         [
                                             [
@@ -176,8 +177,29 @@ def test_span_tree_of_a_scripted_run(
                                                     [
                                                         "chat scripted",
                                                         {
-                                                            "gen_ai.usage.input_tokens": 105,
-                                                            "gen_ai.usage.output_tokens": 247,
+                                                            "gen_ai.usage.input_tokens": 75,
+                                                            "gen_ai.usage.output_tokens": 94,
+                                                            "call.priced": False,
+                                                            "call.replayed": False,
+                                                        },
+                                                    ]
+                                                ],
+                                            ]
+                                        ],
+                                    ],
+                                    [
+                                        "extract use cases: 2 headings",
+                                        {"headings": 2},
+                                        [
+                                            [
+                                                "invoke_agent use_cases",
+                                                {},
+                                                [
+                                                    [
+                                                        "chat scripted",
+                                                        {
+                                                            "gen_ai.usage.input_tokens": 29,
+                                                            "gen_ai.usage.output_tokens": 45,
                                                             "call.priced": False,
                                                             "call.replayed": False,
                                                         },
@@ -190,28 +212,28 @@ def test_span_tree_of_a_scripted_run(
                                         "merge: 2 use cases, 2 policies",
                                         {
                                             "policy_ids": ["pol_76ad3b4628", "pol_7ab9a0faea"],
-                                            "use_case_ids": ["uc_adc7428fd2", "uc_b60b56269e"],
+                                            "use_case_ids": ["uc_26f4878667", "uc_e023775f64"],
                                         },
                                     ],
                                 ],
                             ],
                             [
                                 "stage supervise: supervise rules.md",
-                                {"accepted": ["ex_492a9d4c3b", "ex_d15d439fe4"], "rejected": []},
+                                {"accepted": ["ex_d97ecb0b18", "ex_0a00fd2aec"], "rejected": []},
                                 [
                                     [
                                         "supervise attempt: attempt 1 of 3",
                                         {
                                             "attempt": 1,
                                             "gate_failed": [],
-                                            "gate_passed": ["ex_492a9d4c3b", "ex_d15d439fe4"],
+                                            "gate_passed": ["ex_d97ecb0b18", "ex_0a00fd2aec"],
                                         },
                                         [
                                             [
-                                                "review ex_492a9d4c3b, ex_d15d439fe4",
+                                                "review ex_d97ecb0b18, ex_0a00fd2aec",
                                                 {
-                                                    "example_ids": ["ex_492a9d4c3b", "ex_d15d439fe4"],
-                                                    "verdicts": ["ex_492a9d4c3b: accept", "ex_d15d439fe4: accept"],
+                                                    "example_ids": ["ex_d97ecb0b18", "ex_0a00fd2aec"],
+                                                    "verdicts": ["ex_d97ecb0b18: accept", "ex_0a00fd2aec: accept"],
                                                 },
                                                 [
                                                     [
@@ -221,7 +243,7 @@ def test_span_tree_of_a_scripted_run(
                                                             [
                                                                 "chat scripted",
                                                                 {
-                                                                    "gen_ai.usage.input_tokens": 611,
+                                                                    "gen_ai.usage.input_tokens": 440,
                                                                     "gen_ai.usage.output_tokens": 48,
                                                                     "call.priced": False,
                                                                     "call.replayed": False,
@@ -240,13 +262,13 @@ def test_span_tree_of_a_scripted_run(
                                 {},
                                 [
                                     [
-                                        "write example: example ex_492a9d4c3b for tc_492a9d4c3b",
+                                        "write example: example ex_0a00fd2aec for tc_0a00fd2aec",
                                         {
-                                            "example_id": "ex_492a9d4c3b",
+                                            "example_id": "ex_0a00fd2aec",
                                             "outcome": "written",
-                                            "policy_ids": ["pol_76ad3b4628", "pol_7ab9a0faea"],
-                                            "test_case_id": "tc_492a9d4c3b",
-                                            "use_case_id": "uc_adc7428fd2",
+                                            "policy_ids": ["pol_7ab9a0faea"],
+                                            "test_case_id": "tc_0a00fd2aec",
+                                            "use_case_id": "uc_e023775f64",
                                         },
                                         [
                                             [
@@ -256,8 +278,8 @@ def test_span_tree_of_a_scripted_run(
                                                     [
                                                         "chat scripted",
                                                         {
-                                                            "gen_ai.usage.input_tokens": 261,
-                                                            "gen_ai.usage.output_tokens": 249,
+                                                            "gen_ai.usage.input_tokens": 195,
+                                                            "gen_ai.usage.output_tokens": 166,
                                                             "call.priced": False,
                                                             "call.replayed": False,
                                                         },
@@ -267,13 +289,13 @@ def test_span_tree_of_a_scripted_run(
                                         ],
                                     ],
                                     [
-                                        "write example: example ex_d15d439fe4 for tc_d15d439fe4",
+                                        "write example: example ex_d97ecb0b18 for tc_d97ecb0b18",
                                         {
-                                            "example_id": "ex_d15d439fe4",
+                                            "example_id": "ex_d97ecb0b18",
                                             "outcome": "written",
-                                            "policy_ids": ["pol_76ad3b4628", "pol_7ab9a0faea"],
-                                            "test_case_id": "tc_d15d439fe4",
-                                            "use_case_id": "uc_b60b56269e",
+                                            "policy_ids": ["pol_76ad3b4628"],
+                                            "test_case_id": "tc_d97ecb0b18",
+                                            "use_case_id": "uc_26f4878667",
                                         },
                                         [
                                             [
@@ -283,8 +305,8 @@ def test_span_tree_of_a_scripted_run(
                                                     [
                                                         "chat scripted",
                                                         {
-                                                            "gen_ai.usage.input_tokens": 264,
-                                                            "gen_ai.usage.output_tokens": 251,
+                                                            "gen_ai.usage.input_tokens": 188,
+                                                            "gen_ai.usage.output_tokens": 161,
                                                             "call.priced": False,
                                                             "call.replayed": False,
                                                         },
@@ -331,7 +353,7 @@ def test_trace_jsonl_keeps_parent_links_and_leaves_the_data_reproducible(
     assert all(s["parent_id"] in ids for s in spans if s["parent_id"] is not None)
     assert len({s["trace_id"] for s in spans}) == 1
     names = {s["name"] for s in spans}
-    assert {"document", "stage extract", "stage design", "stage write", "stage supervise", "extract window",
+    assert {"document", "stage extract", "stage design", "stage write", "stage supervise", "extract batch",
             "write example", "review", "invoke_agent extraction", "chat scripted"} <= names  # fmt: skip
     # Message contents stay out of the local file: calls.jsonl has every answer, Logfire gets them in full.
     assert "gen_ai.input.messages" not in (out / "trace.jsonl").read_text()
@@ -346,7 +368,7 @@ def test_trace_jsonl_keeps_parent_links_and_leaves_the_data_reproducible(
     spans = _spans(out)
     assert len({s["trace_id"] for s in spans}) == 2
     chats = [s for s in spans if s["name"] == "chat scripted"]
-    assert sorted(s["attributes"]["synthgen.call.replayed"] for s in chats) == [False] * 5 + [True] * 5
+    assert sorted(s["attributes"]["synthgen.call.replayed"] for s in chats) == [False] * 6 + [True] * 6
 
 
 def _labels(output: str) -> list[str]:
@@ -370,33 +392,36 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
     assert shown.exit_code == 0, shown.stderr
     assert _labels(shown.stdout) == snapshot(
         [
-            "trace <id> · started <time> · 24 spans · 5 model calls (5 live, 0 replayed) · 2,251 tokens · cost unpriced (no known price for the model)",
+            "trace <id> · started <time> · 27 spans · 6 model calls (6 live, 0 replayed) · 1,656 tokens · cost unpriced (no known price for the model)",
             "",
             "span                                                                  time     tokens        cost",
-            "synthgen run rules-695b751b | 2,251 unpriced",
-            "└─ document rules.md | 2,251 unpriced",
-            "   ├─ extract rules.md | 352 unpriced",
-            "   │  ├─ window lines 1-5 | 352 unpriced",
-            "   │  │  └─ extraction run | 352 unpriced",
-            "   │  │     └─ chat scripted (live) | 352 unpriced",
+            "synthgen run rules-fb0b20fb | 1,656 unpriced",
+            "└─ document rules.md | 1,656 unpriced",
+            "   ├─ extract rules.md | 243 unpriced",
+            "   │  ├─ 3 candidates, lines 2-5 | 169 unpriced",
+            "   │  │  └─ extraction run | 169 unpriced",
+            "   │  │     └─ chat scripted (live) | 169 unpriced",
+            "   │  ├─ 2 headings | 74 unpriced",
+            "   │  │  └─ use_cases run | 74 unpriced",
+            "   │  │     └─ chat scripted (live) | 74 unpriced",
             "   │  └─ merge: 2 use cases, 2 policies |",
             "   ├─ design rules.md | 215 unpriced",
             "   │  ├─ test design: name the variation axes | 215 unpriced",
             "   │  │  └─ test_design run | 215 unpriced",
             "   │  │     └─ chat scripted (live) | 215 unpriced",
             "   │  └─ covering array: 6 test cases, 16/16 interactions of st… |",
-            "   ├─ write rules.md | 1,025 unpriced",
-            "   │  ├─ example ex_492a9d4c3b for tc_492a9d4c3b | 510 unpriced written",
-            "   │  │  └─ example_writer run | 510 unpriced",
-            "   │  │     └─ chat scripted (live) | 510 unpriced",
-            "   │  └─ example ex_d15d439fe4 for tc_d15d439fe4 | 515 unpriced written",
-            "   │     └─ example_writer run | 515 unpriced",
-            "   │        └─ chat scripted (live) | 515 unpriced",
-            "   └─ supervise rules.md | 659 unpriced",
-            "      └─ attempt 1 of 3 | 659 unpriced",
-            "         └─ review ex_492a9d4c3b, ex_d15d439fe4 | 659 unpriced verdicts ex_492a9d4c3b: accept, ex_d15d439fe4: accept",
-            "            └─ supervisor run | 659 unpriced",
-            "               └─ chat scripted (live) | 659 unpriced",
+            "   ├─ write rules.md | 710 unpriced",
+            "   │  ├─ example ex_d97ecb0b18 for tc_d97ecb0b18 | 349 unpriced written",
+            "   │  │  └─ example_writer run | 349 unpriced",
+            "   │  │     └─ chat scripted (live) | 349 unpriced",
+            "   │  └─ example ex_0a00fd2aec for tc_0a00fd2aec | 361 unpriced written",
+            "   │     └─ example_writer run | 361 unpriced",
+            "   │        └─ chat scripted (live) | 361 unpriced",
+            "   └─ supervise rules.md | 488 unpriced",
+            "      └─ attempt 1 of 3 | 488 unpriced",
+            "         └─ review ex_d97ecb0b18, ex_0a00fd2aec | 488 unpriced verdicts ex_d97ecb0b18: accept, ex_0a00fd2aec: accept",
+            "            └─ supervisor run | 488 unpriced",
+            "               └─ chat scripted (live) | 488 unpriced",
         ]
     )
 
@@ -405,23 +430,23 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
     assert history.exit_code == 0, history.stderr
     assert _labels(history.stdout) == snapshot(
         [
-            "trace <id> · started <time> · 24 spans · 5 model calls (5 live, 0 replayed) · 2,251 tokens · cost unpriced (no known price for the model)",
-            "history of ex_492a9d4c3b",
+            "trace <id> · started <time> · 27 spans · 6 model calls (6 live, 0 replayed) · 1,656 tokens · cost unpriced (no known price for the model)",
+            "history of ex_d97ecb0b18",
             "",
             "span                                                                  time     tokens        cost",
-            "synthgen run rules-695b751b | 1,169 unpriced",
-            "└─ document rules.md | 1,169 unpriced",
+            "synthgen run rules-fb0b20fb | 837 unpriced",
+            "└─ document rules.md | 837 unpriced",
             "   ├─ design rules.md |",
             "   │  └─ covering array: 6 test cases, 16/16 interactions of st… |",
-            "   ├─ write rules.md | 510 unpriced",
-            "   │  └─ example ex_492a9d4c3b for tc_492a9d4c3b | 510 unpriced written",
-            "   │     └─ example_writer run | 510 unpriced",
-            "   │        └─ chat scripted (live) | 510 unpriced",
-            "   └─ supervise rules.md | 659 unpriced accepted",
-            "      └─ attempt 1 of 3 | 659 unpriced gates passed",
-            "         └─ review ex_492a9d4c3b, ex_d15d439fe4 | 659 unpriced verdicts ex_492a9d4c3b: accept",
-            "            └─ supervisor run | 659 unpriced",
-            "               └─ chat scripted (live) | 659 unpriced",
+            "   ├─ write rules.md | 349 unpriced",
+            "   │  └─ example ex_d97ecb0b18 for tc_d97ecb0b18 | 349 unpriced written",
+            "   │     └─ example_writer run | 349 unpriced",
+            "   │        └─ chat scripted (live) | 349 unpriced",
+            "   └─ supervise rules.md | 488 unpriced accepted",
+            "      └─ attempt 1 of 3 | 488 unpriced gates passed",
+            "         └─ review ex_d97ecb0b18, ex_0a00fd2aec | 488 unpriced verdicts ex_d97ecb0b18: accept",
+            "            └─ supervisor run | 488 unpriced",
+            "               └─ chat scripted (live) | 488 unpriced",
         ]
     )
     other = json.loads((out / "dataset.jsonl").read_text().splitlines()[1])["id"]
@@ -430,7 +455,7 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
     policy = json.loads((out / "policies.json").read_text())[0]["id"]
     lineage = _cli("trace", out, "--item", policy)
     assert lineage.exit_code == 0
-    assert "window lines" in lineage.stdout and "merge:" in lineage.stdout and "test design" in lineage.stdout
+    assert "candidates, lines" in lineage.stdout and "merge:" in lineage.stdout and "test design" in lineage.stdout
 
     missing = _cli("trace", out, "--item", "ex_0000000000")
     assert missing.exit_code == 1

@@ -92,7 +92,12 @@ def run(
         int, typer.Option(min=1, help="Most model calls in flight at once (fewer while the server answers 429).")
     ] = 4,
     max_revisions: Annotated[int, typer.Option(min=0, help="Times the supervisor may send an example back.")] = 2,
-    window_tokens: Annotated[int, typer.Option(min=200, help="Token budget of one extraction window.")] = 3000,
+    window_tokens: Annotated[
+        int,
+        typer.Option(
+            min=200, help="Token budget of one extraction batch: the candidate statements it shows and their decisions."
+        ),
+    ] = 1500,
     strength: Annotated[
         int, typer.Option(min=1, max=4, help="Covering-array strength: 2 = every pair of axis values.")
     ] = 2,

@@ -32,7 +32,8 @@ from synthgen.agents.supervisor import REVIEW_BATCH_SIZE
 from synthgen.errors import SynthgenError
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.manifest import STAGES, CallCost, PricingInfo, TokenUsage
-from synthgen.tools.windows import CHARS_PER_TOKEN, estimate_tokens, section_windows
+from synthgen.tools.batches import CHARS_PER_TOKEN, candidate_batches, candidate_tokens
+from synthgen.tools.segment import segment
 
 log = logging.getLogger("synthgen")
 
@@ -314,7 +315,7 @@ def estimate_run(
 ) -> Estimate:
     """A cheap estimate of a fresh run's tokens and cost, before any call: no retries, no revisions.
 
-    `windows_per_document` gives the token size of each extraction window; `prompt_chars` the
+    `windows_per_document` gives the token size of each extraction batch; `prompt_chars` the
     length of each agent's instructions.
     """
     estimate = Estimate()
@@ -375,7 +376,7 @@ def estimate_for(
     """The up-front estimate of a fresh run over these documents."""
     return estimate_run(
         [
-            [estimate_tokens(doc, w.line_start, w.line_end) for w in section_windows(doc, window_tokens)]
+            [sum(candidate_tokens(c) for c in batch) for batch in candidate_batches(segment(doc), window_tokens)]
             for doc in documents
         ],
         [len(doc.sections) for doc in documents],

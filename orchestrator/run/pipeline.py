@@ -34,11 +34,13 @@ from synthgen.orchestrator.rundir.directory import (
     run_id_for,
     write_atomically,
 )
+from synthgen.schemas.candidates import CandidateDecisionRecord
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import DatasetExample, TestCase
 from synthgen.schemas.layout import (
     CALLS_FILE,
     DATASET_FILE,
+    DECISIONS_FILE,
     MANIFEST_FILE,
     POLICIES_FILE,
     TEST_CASES_FILE,
@@ -72,7 +74,7 @@ class RunOptions:
     max_examples: int | None = None
     concurrency: int = 4
     max_revisions: int = 2
-    window_tokens: int = 3000
+    window_tokens: int = 1500
     strength: int = 2
     replay: bool = False  # answer only from calls.jsonl; a call never recorded is an error
     force: bool = False  # start over in an --out made for another run
@@ -148,6 +150,7 @@ class Generated:
     """Everything the stages made, before it is written."""
 
     index: ItemIndex  # the documents, use cases, policies and chosen test cases, by ID
+    decisions: list[CandidateDecisionRecord]  # what became of every candidate statement
     designs: list[Design]
     test_cases: list[TestCase]  # the ones examples were written for
     examples: list[DatasetExample]
@@ -172,7 +175,8 @@ async def generate(documents: list[SourceDocument], context: StageContext, optio
     examples, supervised = await watch.time("supervise", supervise(drafts, index, context, options.max_revisions))
     check_dataset(index, examples)
     reports = {"extract": extracted, "design": designed, "write": written, "supervise": supervised}
-    return Generated(index, designs, test_cases, examples, reports, watch.seconds)
+    decisions = [record for x in extractions for record in x.decisions]
+    return Generated(index, decisions, designs, test_cases, examples, reports, watch.seconds)
 
 
 def check_dataset(index: ItemIndex, examples: list[DatasetExample]) -> None:
@@ -234,6 +238,7 @@ def output_files(generated: Generated) -> dict[str, tuple[bytes, int]]:
     return {
         USE_CASES_FILE: (json_bytes(list(index.use_cases.values())), len(index.use_cases)),
         POLICIES_FILE: (json_bytes(list(index.policies.values())), len(index.policies)),
+        DECISIONS_FILE: (json_bytes(generated.decisions), len(generated.decisions)),
         TEST_CASES_FILE: (json_bytes(generated.test_cases), len(generated.test_cases)),
         DATASET_FILE: (jsonl_bytes(generated.examples), len(generated.examples)),
     }

@@ -7,6 +7,7 @@ from synthgen.errors import SynthgenError
 from synthgen.orchestrator.rundir.documents import load_document
 from synthgen.orchestrator.rundir.read import RunFiles, read_run_files
 from synthgen.schemas.document import SourceDocument
+from synthgen.tools.evidence import check_evidence
 from synthgen.tools.gates import ItemIndex, run_problems
 
 
@@ -52,4 +53,23 @@ def run_files_problems(files: RunFiles) -> list[str]:
     problems += missing
     if problems:
         return problems
-    return run_problems(item_index(files, documents), files.examples)
+    return run_problems(item_index(files, documents), files.examples) + decision_problems(files, documents)
+
+
+def decision_problems(files: RunFiles, documents: dict[str, SourceDocument]) -> list[str]:
+    """decisions.json: every candidate's quote verified at its lines, every policy it names in policies.json."""
+    problems = []
+    policy_ids = {p.id for p in files.policies}
+    for number, record in enumerate(files.decisions):
+        where = f"decisions.json[{number}] ({record.candidate.id})"
+        doc = documents.get(record.document_id)
+        if doc is None:
+            problems.append(f"{where}: document {record.document_id} is not an input of the run")
+            continue
+        check = check_evidence(doc, record.candidate.evidence)
+        if not check.ok:
+            problems.append(f"{where}: {check.message}")
+        problems += [
+            f"{where}: policy {pid} is not in policies.json" for pid in record.policy_ids if pid not in policy_ids
+        ]
+    return problems
