@@ -68,10 +68,11 @@ def extraction_prompt(deps: ExtractionDeps) -> str:
 
 @extraction_agent.output_validator
 def validate_decisions(ctx: RunContext[ExtractionDeps], draft: DecisionsDraft) -> DecisionsDraft:
-    """Every candidate decided, statements faithful; a rule-worded candidate called no rule is sent back once.
+    """Statements faithful; a rule-worded candidate called no rule is sent back once.
 
-    On the last attempt the answer stands: the stage applies the same checks (tools/decisions.py)
-    to decide what each candidate comes to, asks skipped ones again, and counts every fallback.
+    Candidates the answer skipped are no reason to retry (tools/decisions.py says why): the stage
+    asks them again in a follow-up batch. On the last attempt the answer stands: the stage applies
+    the same checks to decide what each candidate comes to, and counts every fallback.
     """
     check = check_decisions(ctx.deps.candidates, draft)
     problems = check.problems + (check.cue_problems if ctx.retry == 0 else [])

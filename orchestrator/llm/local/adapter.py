@@ -20,6 +20,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any, cast
 
+from openai import AsyncOpenAI
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.messages import (
     ModelMessage,
@@ -45,6 +46,11 @@ from synthgen.orchestrator.llm.local.runtime import LocalServer
 # The server's port is only known once it has started (lazily, on the first request), so the
 # client is pointed at it per request; this placeholder is never dialled.
 _NOT_STARTED_URL = "http://127.0.0.1:0/v1"
+# A small model on two shared cores can take more than the OpenAI SDK's default 10 minutes for one
+# long answer (an extraction batch, measured at ~3 tokens/s on a loaded machine); the SDK then
+# silently retried it from scratch, twice, so such an answer never arrived. The server is in this
+# process: a request is not retried, and may take an hour.
+LOCAL_REQUEST_TIMEOUT = 3600.0
 
 
 class LocalProvider(OpenAIProvider):
@@ -59,9 +65,8 @@ class LocalChatModel(OpenAIChatModel):
     """An `OpenAIChatModel` that talks to an embedded `LocalServer` and turns tool output into JSON-Schema output."""
 
     def __init__(self, model_name: str, server: LocalServer, *, settings: ModelSettings | None = None) -> None:
-        super().__init__(
-            model_name, provider=LocalProvider(base_url=_NOT_STARTED_URL, api_key="local"), settings=settings
-        )
+        client = AsyncOpenAI(base_url=_NOT_STARTED_URL, api_key="local", timeout=LOCAL_REQUEST_TIMEOUT, max_retries=0)
+        super().__init__(model_name, provider=LocalProvider(openai_client=client), settings=settings)
         self._server = server
         self._lock = asyncio.Lock()
 
