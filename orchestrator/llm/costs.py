@@ -32,7 +32,12 @@ from synthgen.agents.supervisor import REVIEW_BATCH_SIZE
 from synthgen.errors import SynthgenError
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.manifest import STAGES, CallCost, PricingInfo, TokenUsage
-from synthgen.tools.batches import CHARS_PER_TOKEN, candidate_batches, candidate_tokens
+from synthgen.tools.batches import (
+    ANSWER_TOKENS_PER_CANDIDATE,
+    CHARS_PER_TOKEN,
+    candidate_batches,
+    candidate_tokens,
+)
 from synthgen.tools.segment import segment
 
 log = logging.getLogger("synthgen")
@@ -376,7 +381,11 @@ def estimate_for(
     """The up-front estimate of a fresh run over these documents."""
     return estimate_run(
         [
-            [sum(candidate_tokens(c) for c in batch) for batch in candidate_batches(segment(doc), window_tokens)]
+            # What each batch shows of the document; the answer is estimated from it below.
+            [
+                sum(candidate_tokens(c) - ANSWER_TOKENS_PER_CANDIDATE for c in batch)
+                for batch in candidate_batches(segment(doc), window_tokens)
+            ]
             for doc in documents
         ],
         [len(doc.sections) for doc in documents],
