@@ -53,6 +53,10 @@ _NOT_STARTED_URL = "http://127.0.0.1:0/v1"
 LOCAL_REQUEST_TIMEOUT = 3600.0
 
 
+def _local_client() -> AsyncOpenAI:
+    return AsyncOpenAI(base_url=_NOT_STARTED_URL, api_key="local", timeout=LOCAL_REQUEST_TIMEOUT, max_retries=0)
+
+
 class LocalProvider(OpenAIProvider):
     """The OpenAI-compatible API of the embedded server, named so that spans, usage and prices never say `openai`."""
 
@@ -65,8 +69,7 @@ class LocalChatModel(OpenAIChatModel):
     """An `OpenAIChatModel` that talks to an embedded `LocalServer` and turns tool output into JSON-Schema output."""
 
     def __init__(self, model_name: str, server: LocalServer, *, settings: ModelSettings | None = None) -> None:
-        client = AsyncOpenAI(base_url=_NOT_STARTED_URL, api_key="local", timeout=LOCAL_REQUEST_TIMEOUT, max_retries=0)
-        super().__init__(model_name, provider=LocalProvider(openai_client=client), settings=settings)
+        super().__init__(model_name, provider=LocalProvider(openai_client=_local_client()), settings=settings)
         self._server = server
         self._lock = asyncio.Lock()
 
@@ -107,6 +110,7 @@ class LocalChatModel(OpenAIChatModel):
         """Stop the embedded server (a later request starts it again) and close the HTTP client."""
         self._server.close()
         await self.client.close()
+        self._provider = LocalProvider(openai_client=_local_client())  # a later request starts the server again
 
     async def __aexit__(self, *exc_info: object) -> bool | None:
         """Leaving `async with model:` stops the server: it must not outlive the run that started it."""
