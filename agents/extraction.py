@@ -1,69 +1,70 @@
-"""Extraction agent: one window of the document -> use cases and policies with line-cited evidence."""
+"""Extraction agent: a batch of numbered candidate statements -> one decision per candidate.
+
+The code found every candidate (tools/segment.py) and its evidence verifies by construction; the
+model only decides: rule or not, and for a rule its kind, strength, conditions, who it binds and
+a statement that reads alone. The checks live in tools/decisions.py; this validator turns their
+problems into a retry message.
+
+No tools: the small local models never call them, and their definitions cost every request tokens.
+Each candidate arrives with the context a tool would have fetched (heading path, lead-in, header).
+"""
 
 from dataclasses import dataclass
 
 from pydantic_ai import ModelRetry, RunContext
 
-from synthgen.agents.shared import document_tools, is_last_attempt, pipeline_agent, retry_message
-from synthgen.schemas.document import SourceDocument, Window
-from synthgen.schemas.drafts import ExtractionDraft
-from synthgen.tools import evidence as evidence_tools
-from synthgen.tools.repairs import repair_extraction
+from synthgen.agents.shared import is_last_attempt, pipeline_agent, retry_message
+from synthgen.schemas.candidates import Candidate
+from synthgen.schemas.document import SourceDocument
+from synthgen.schemas.drafts import DecisionsDraft
+from synthgen.tools.decisions import check_decisions
 
 
 @dataclass(frozen=True)
 class ExtractionDeps:
     document: SourceDocument
-    window: Window
+    candidates: tuple[Candidate, ...]  # numbered from 1 in the prompt
 
 
-extraction_agent = pipeline_agent("extraction", ExtractionDraft, ExtractionDeps, [document_tools])
+extraction_agent = pipeline_agent("extraction", DecisionsDraft, ExtractionDeps)
 
 
 def extraction_prompt(deps: ExtractionDeps) -> str:
-    """The user message: where the window is and its lines, numbered as in the file."""
-    window, document = deps.window, deps.document
-    heading = " > ".join(window.heading_path) or "(before the first heading)"
-    lines = evidence_tools.numbered_lines(document, window.line_start, window.line_end)
-    return (
-        f"Document: {document.file_name}\n"
-        f"Section: {heading}\n"
-        f"Lines {window.line_start}-{window.line_end} of {document.line_count}. The numbers before ' | ' are "
-        "the file's line numbers: cite them as shown, and copy quotes without the 'NN | ' prefix.\n\n"
-        f"<document>\n{lines}\n</document>"
-    )
-
-
-@extraction_agent.tool
-def find_quote(ctx: RunContext[ExtractionDeps], text: str) -> str:
-    """Return the lines where `text` occurs in the document, each as "NN | text"; if it is nowhere, the closest line."""
-    document = ctx.deps.document
-    matches = evidence_tools.find_quote(document, text)
-    if not matches:
-        line, _ = evidence_tools.closest_line(document, text)
-        return "The quote is nowhere in the document. Closest line:\n" + evidence_tools.numbered_lines(
-            document, line, line
-        )
-    shown = matches[:5]  # a quote repeated dozens of times is too vague to cite anyway
-    blocks = [
-        f"lines {m.line_start}-{m.line_end}:\n{evidence_tools.numbered_lines(document, m.line_start, m.line_end)}"
-        for m in shown
-    ]
-    more = f"\n(and {len(matches) - len(shown)} more places)" if len(matches) > len(shown) else ""
-    return f"Found in {len(matches)} place(s):\n" + "\n".join(blocks) + more
+    """The user message: the numbered candidates under their headings, each with its lead-in or header."""
+    lines = [f"Document: {deps.document.file_name}", ""]
+    heading: list[str] | None = None
+    lead_in: list[str] = []
+    header: str | None = None
+    for number, candidate in enumerate(deps.candidates, 1):
+        if candidate.heading_path != heading:
+            heading, lead_in, header = candidate.heading_path, [], None
+            lines += ["", f"## {' > '.join(heading) or '(before the first heading)'}"]
+        if candidate.lead_in and candidate.lead_in != lead_in and candidate.kind != "code":
+            lines.append(f"List introduced by: {' / '.join(candidate.lead_in)}")
+        lead_in = candidate.lead_in
+        if candidate.header is not None and candidate.header != header:
+            lines.append(f"Table header: {candidate.header}")
+        header = candidate.header
+        if candidate.kind == "code":
+            before = f" (after: {candidate.lead_in[-1]})" if candidate.lead_in else ""
+            lines.append(f"[{number}] code block{before}:\n{candidate.text}")
+        else:
+            lines.append(f"[{number}] {candidate.text}")
+    count = len(deps.candidates)
+    lines += ["", f"Give exactly {count} decisions, for candidates 1 to {count}, in order."]
+    return "\n".join(lines).replace("\n\n\n", "\n\n")
 
 
 @extraction_agent.output_validator
-def validate_extraction(ctx: RunContext[ExtractionDeps], draft: ExtractionDraft) -> ExtractionDraft:
-    """Ground every evidence, keep use-case names unique and make applies_to point at them.
+def validate_decisions(ctx: RunContext[ExtractionDeps], draft: DecisionsDraft) -> DecisionsDraft:
+    """Statements faithful; a rule-worded candidate called no rule is sent back once.
 
-    Problems go back to the model while it has retries left. On the last attempt the answer is
-    salvaged instead: ungrounded evidence and repeated use cases are left out (counted in the
-    answer's `dropped`), so a model that repeats its mistake still yields what it got right, and
-    nothing ungrounded gets through either way. applies_to names are repaired, never retried.
+    Candidates the answer skipped are no reason to retry (tools/decisions.py says why): the stage
+    asks them again in a follow-up batch. On the last attempt the answer stands: the stage applies
+    the same checks to decide what each candidate comes to, and counts every fallback.
     """
-    repaired = repair_extraction(ctx.deps.document, draft)
-    salvaged = repaired.result
-    if repaired.problems and (not is_last_attempt(ctx) or not (salvaged.use_cases or salvaged.policies)):
-        raise ModelRetry(retry_message(repaired.problems))
-    return salvaged.model_copy(update={"repairs": repaired.counts})
+    check = check_decisions(ctx.deps.candidates, draft)
+    problems = check.problems + (check.cue_problems if ctx.retry == 0 else [])
+    if problems and not is_last_attempt(ctx):
+        raise ModelRetry(retry_message(problems))
+    return draft

@@ -20,7 +20,7 @@ from importlib.resources import files
 
 from synthgen.errors import SynthgenError
 
-AGENT_PROMPTS: tuple[str, ...] = ("example_writer", "extraction", "supervisor", "test_design")
+AGENT_PROMPTS: tuple[str, ...] = ("example_writer", "extraction", "supervisor", "test_design", "use_cases")
 
 _FRONT_MATTER_FIELD = re.compile(r"^(?P<key>[a-z_]+): (?P<value>\S.*?)\s*$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -101,5 +101,5 @@ def load_prompt(name: str) -> PromptTemplate:
 
 
 def all_prompts() -> list[PromptTemplate]:
-    """The four agents' prompts, sorted by name, for the run manifest."""
+    """The agents' prompts, sorted by name, for the run manifest."""
     return [load_prompt(name) for name in sorted(AGENT_PROMPTS)]

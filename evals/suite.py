@@ -36,7 +36,7 @@ class RecordedRun:
     model: str
     max_examples: int
     seed: int = 42
-    window_tokens: int = 3000
+    window_tokens: int = 1500
     gold: Path | None = None  # the document's hand-written rule list, relative to the repository
 
     @property

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field
 
 from synthgen.schemas.base import StrictModel
+from synthgen.schemas.document import DOCUMENT_ID
 from synthgen.schemas.items import Evidence
 
 CandidateKind = Literal["sentence", "list_item", "table_row", "code"]
@@ -38,3 +39,28 @@ class Candidate(StrictModel):
     @property
     def evidence(self) -> Evidence:
         return Evidence(line_start=self.line_start, line_end=self.line_end, quote=self.quote)
+
+
+NotRuleReason = Literal["heading", "example", "rationale", "definition_only", "description", "other", "not_decided"]
+DecidedBy = Literal["model", "normative_cue", "no_answer"]
+
+
+class CandidateDecisionRecord(StrictModel):
+    """What became of one candidate: the run's decisions file, so a reviewer can audit what was left out.
+
+    `decided_by` says who decided: the model; the normative-cue rule (the model called a candidate
+    with a strong cue such as "must not" no rule twice, so it became a rule in its own words); or
+    nobody (the model never answered for it, even when asked again, and it has no cue).
+    """
+
+    document_id: str = Field(pattern=DOCUMENT_ID)
+    candidate: Candidate
+    is_rule: bool
+    reason: Literal["rule"] | NotRuleReason
+    decided_by: DecidedBy
+    policy_ids: list[str] = Field(default_factory=list, description="The policies the candidate became (rules only).")
+
+    @property
+    def id(self) -> str:
+        """Unique within a run (candidate ids are unique within their document): for the duplicate check."""
+        return f"{self.document_id}/{self.candidate.id}"

@@ -40,11 +40,3 @@ class SourceDocument(StrictModel):
     def line(self, number: int) -> str:
         """Line `number`, counting from 1."""
         return self.lines[number - 1]
-
-
-class Window(StrictModel):
-    """A span of whole lines that one extraction call reads."""
-
-    line_start: int = Field(ge=1)
-    line_end: int = Field(ge=1)
-    heading_path: list[str] = Field(default_factory=list, description="Headings of the first section in the window.")

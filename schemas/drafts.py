@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from synthgen.schemas.base import StrictModel
-from synthgen.schemas.items import Evidence, Message, PolicyKind
+from synthgen.schemas.items import Evidence, Message, PolicyKind, Strength
 
 # What the deterministic repairs (tools/repairs.py) changed in an accepted answer, counted under the
 # names of the manifest's stage notes. The agent's output validator sets it; the model never sees it
@@ -25,35 +25,51 @@ class EvidenceDraft(Evidence):
     quote: str = Field(min_length=1, max_length=500, description="Verbatim text found inside the cited lines.")
 
 
-class UseCaseDraft(StrictModel):
-    name: str = Field(min_length=1, max_length=100, description="Short, unique name of the use case.")
-    actor: str = Field(min_length=1, max_length=80, description="Who acts: customer, agent, developer, ...")
-    goal: str = Field(min_length=1, max_length=300, description="What the actor wants to achieve.")
-    description: str = Field(max_length=400)
-    evidence: list[EvidenceDraft] = Field(min_length=1, max_length=4)
+# Why a candidate states no rule: the model's reason codes, kept in the run's decisions file.
+ModelNotRuleReason = Literal["heading", "example", "rationale", "definition_only", "description", "other"]
+# The largest number a batch shows; the batch builder (tools/batches.py) never exceeds it.
+MAX_BATCH_CANDIDATES = 40
 
 
-class PolicyDraft(StrictModel):
-    statement: str = Field(
-        min_length=1, max_length=500, description="The rule, restated as one self-contained sentence."
-    )
+class RuleDraft(StrictModel):
     kind: PolicyKind
-    conditions: list[str] = Field(
-        default_factory=list, max_length=5, description="When the rule applies, if it is conditional."
+    strength: Strength = Field(description="must (also must not / never), should, or may.")
+    statement: str = Field(
+        max_length=400,
+        description="The rule as one sentence that reads alone; empty when the candidate's own text already does.",
     )
-    applies_to: list[str] = Field(
-        default_factory=list,
-        max_length=12,
-        description="Names of use cases in this answer that the rule governs; empty means all of them.",
+    conditions: list[Annotated[str, Field(max_length=160)]] = Field(
+        default_factory=list, max_length=4, description="When the rule applies; empty when it always does."
     )
-    evidence: list[EvidenceDraft] = Field(min_length=1, max_length=4)
+    binds: str = Field(default="", max_length=60, description="Who must follow the rule.")
 
 
-class ExtractionDraft(StrictModel):
-    use_cases: list[UseCaseDraft] = Field(max_length=12)
-    policies: list[PolicyDraft] = Field(max_length=40)
-    repairs: Repairs
-    dropped: Annotated[int, SkipJsonSchema(), Field(default=0, exclude=True)]  # items nothing grounds, left out
+class CandidateDecision(StrictModel):
+    n: int = Field(ge=1, le=MAX_BATCH_CANDIDATES, description="The candidate's number as shown.")
+    is_rule: bool
+    reason: ModelNotRuleReason | Literal["rule"] = Field(description="rule, or why the candidate states no rule.")
+    rules: list[RuleDraft] = Field(
+        default_factory=list, max_length=4, description="For a rule: one entry per separate rule it states."
+    )
+
+
+class DecisionsDraft(StrictModel):
+    """The extraction agent's answer: one decision per candidate it was shown."""
+
+    decisions: list[CandidateDecision] = Field(max_length=MAX_BATCH_CANDIDATES)
+
+
+class SituationDraft(StrictModel):
+    n: int = Field(ge=1, le=MAX_BATCH_CANDIDATES, description="The heading's number as shown.")
+    situation: bool = Field(description="Whether the heading names a situation someone brings to the system.")
+    actor: str = Field(default="", max_length=60, description="Who is in that situation.")
+    goal: str = Field(default="", max_length=200, description="What they want.")
+
+
+class SituationsDraft(StrictModel):
+    """The use-case agent's answer: one entry per heading it was shown."""
+
+    headings: list[SituationDraft] = Field(max_length=MAX_BATCH_CANDIDATES)
 
 
 class AxisDraft(StrictModel):

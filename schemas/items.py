@@ -13,6 +13,7 @@ ID_DIGITS = "[0-9a-f]{10,64}"
 ITEM_ID = re.compile(rf"\b(?:uc|pol|tc|ex)_{ID_DIGITS}\b")  # an item ID anywhere in a text
 
 PolicyKind = Literal["obligation", "prohibition", "permission", "condition", "definition"]
+Strength = Literal["must", "should", "may"]
 Role = Literal["system", "user", "assistant"]
 MAX_QUOTE_CHARS = 2000
 
@@ -46,8 +47,16 @@ class Policy(StrictModel):
     document_id: str = Field(pattern=DOCUMENT_ID)
     statement: str = Field(min_length=1)
     kind: PolicyKind
+    strength: Strength = Field(description="How binding the rule is: must (or must not), should, may.")
     conditions: list[str] = Field(default_factory=list)
-    applies_to: list[str] = Field(description="Use case ids this policy governs.")
+    binds: str = Field(
+        default="", description="Who the rule binds (the assistant, the customer, ...); empty if unsaid."
+    )
+    applies_to: list[str] = Field(description="Use case ids this policy governs (every one when applies_to_all).")
+    applies_to_all: bool = Field(
+        default=False,
+        description="The rule governs every use case of its document: it sits in no section that names a situation.",
+    )
     evidence: list[Evidence] = Field(min_length=1)
 
 

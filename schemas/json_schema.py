@@ -17,11 +17,13 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 
 from synthgen.schemas.calls import CallRecord
+from synthgen.schemas.candidates import CandidateDecisionRecord
 from synthgen.schemas.items import DatasetExample, Policy, TestCase, UseCase
 from synthgen.schemas.layout import (
     BINDING_FILE,
     CALLS_FILE,
     DATASET_FILE,
+    DECISIONS_FILE,
     MANIFEST_FILE,
     POLICIES_FILE,
     TEST_CASES_FILE,
@@ -29,7 +31,7 @@ from synthgen.schemas.layout import (
 )
 from synthgen.schemas.manifest import RunBinding, RunManifest
 
-OutputKind = Literal["use_cases", "policies", "test_cases", "dataset", "manifest", "run", "calls"]
+OutputKind = Literal["use_cases", "policies", "decisions", "test_cases", "dataset", "manifest", "run", "calls"]
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 REGENERATE_COMMAND = "python -m synthgen.schemas.json_schema"
@@ -66,6 +68,14 @@ OUTPUT_CONTRACTS: tuple[OutputContract, ...] = (
         "policies.schema.json",
         "policies.json: the rules extracted from the input documents, each with line-cited evidence.",
         TypeAdapter(list[Policy]),
+    ),
+    OutputContract(
+        "decisions",
+        DECISIONS_FILE,
+        "decisions.schema.json",
+        "decisions.json: every candidate statement of the input documents and what became of it: the rule "
+        "decisions with the policies they made, and the not-a-rule decisions with their reasons, for audit.",
+        TypeAdapter(list[CandidateDecisionRecord]),
     ),
     OutputContract(
         "test_cases",

@@ -1,6 +1,7 @@
 """What each stage hands the next: plain, serialisable results (a stage may run in another process)."""
 
 from synthgen.schemas.base import StrictModel
+from synthgen.schemas.candidates import CandidateDecisionRecord
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import Axis, Policy, TestCase, UseCase
 from synthgen.schemas.manifest import CoverageReport
@@ -12,6 +13,7 @@ class Extraction(StrictModel):
     document: SourceDocument
     use_cases: list[UseCase]
     policies: list[Policy]
+    decisions: list[CandidateDecisionRecord]  # what became of every candidate statement, in document order
 
 
 class ItemIndex(StrictModel):

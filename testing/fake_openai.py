@@ -32,7 +32,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any, Literal, Self
 
-from synthgen.testing.scripted import ScriptedModel, design_answer, example_answer, extraction_answer
+from synthgen.testing.scripted import (
+    ScriptedModel,
+    design_answer,
+    example_answer,
+    extraction_answer,
+    use_case_answer,
+)
 
 HOST = "127.0.0.1"  # never anything else: this server must not be reachable from another machine
 OUTPUT_TOOL_PREFIX = "final_result"  # pydantic-ai names its output tool final_result (final_result_<Type> for unions)
@@ -42,7 +48,7 @@ FaultKind = Literal[
     "rate_limit", "server_error", "hang", "disconnect", "truncated_json",
     "schema_violation", "invented_quote", "empty_choices", "malformed", "echo_key",
 ]  # fmt: skip
-AgentName = Literal["extraction", "test_design", "supervisor", "example_writer", "unknown"]
+AgentName = Literal["extraction", "use_cases", "test_design", "supervisor", "example_writer", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -146,8 +152,10 @@ def output_tool(body: dict[str, Any]) -> dict[str, Any] | None:
 def agent_of(body: dict[str, Any]) -> AgentName:
     """The synthgen agent behind a request, from the properties of its output tool's schema."""
     fields = set(((output_tool(body) or {}).get("parameters") or {}).get("properties", {}))
-    if "use_cases" in fields:
+    if "decisions" in fields:
         return "extraction"
+    if "headings" in fields:
+        return "use_cases"
     if "axes" in fields:
         return "test_design"
     if "verdicts" in fields:
@@ -171,6 +179,8 @@ def first_user_prompt(body: dict[str, Any]) -> str:
 def scripted_answer(agent: AgentName, prompt: str, scripted: ScriptedModel) -> dict[str, Any]:
     if agent == "extraction":
         return extraction_answer(prompt)
+    if agent == "use_cases":
+        return use_case_answer(prompt)
     if agent == "test_design":
         return design_answer(prompt)
     if agent == "supervisor":

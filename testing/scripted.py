@@ -1,8 +1,8 @@
 """A deterministic, rule-based stand-in for an LLM, for offline tests and demos.
 
-It answers each synthgen agent from the prompt alone, the way a careful model would: headings
-become use cases, lines with modal verbs become policies quoted verbatim, and examples cite the
-lines the prompt shows. It is wrapped in a pydantic-ai `FunctionModel`, so the agents, their
+It answers each synthgen agent from the prompt alone, the way a careful model would: candidates
+with modal verbs are rules in their own words, headings that do not name a topic area are use
+cases, and examples cite the lines the prompt shows. It is wrapped in a pydantic-ai `FunctionModel`, so the agents, their
 validators and the whole pipeline run unchanged against it.
 """
 
@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, ToolCallPart, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.usage import RequestUsage
-
-from synthgen.schemas.drafts import ExtractionDraft
 
 _NUMBERED = re.compile(r"^\s*(\d+) \| (.*)$")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
@@ -29,8 +27,6 @@ _PERMISSION = re.compile(r"\b(may|can)\b", re.IGNORECASE)
 _POLICY_ID = re.compile(r"\bpol_[0-9a-f]{10,64}\b")
 _EXAMPLE_ID = re.compile(r"\bex_[0-9a-f]{10,64}\b")
 
-MAX_USE_CASES = ExtractionDraft.model_fields["use_cases"].metadata[0].max_length
-MAX_POLICIES = ExtractionDraft.model_fields["policies"].metadata[0].max_length
 # Quotes within the draft bound, short enough that "The reply applies the rule: <quote>" fits a criterion.
 MAX_QUOTE = 450
 
@@ -48,10 +44,6 @@ def _user_prompt(messages: list[ModelMessage]) -> str:
                 if isinstance(part, UserPromptPart) and isinstance(part.content, str):
                     return part.content
     return ""
-
-
-def _numbered_lines(text: str) -> list[tuple[int, str]]:
-    return [(int(m.group(1)), m.group(2)) for line in text.splitlines() if (m := _NUMBERED.match(line))]
 
 
 def _quotable(text: str) -> str:
@@ -77,56 +69,53 @@ def _kind(statement: str) -> str:
     return "obligation"
 
 
+_CANDIDATE = re.compile(r"^\[(\d+)\] (.*)$")
+_HEADING = re.compile(r"^\[(\d+)\] (.*) \(\d+ rules\)$")
+# Headings that name a topic area rather than a situation, for the use-case answer.
+_TOPIC = re.compile(r"\b(basics?|general|overview|scope|introduction|definitions?|conduct|tone)\b", re.IGNORECASE)
+
+
+def _strength(statement: str) -> str:
+    if re.search(r"\bshould\b", statement, re.IGNORECASE):
+        return "should"
+    return "may" if _kind(statement) == "permission" else "must"
+
+
 def extraction_answer(prompt: str) -> dict[str, object]:
-    use_cases: list[dict[str, object]] = []
-    policies: list[dict[str, object]] = []
-    in_fence = False
-    for number, text in _numbered_lines(prompt):
-        stripped = text.strip()
-        if stripped.startswith(("```", "~~~")):
-            in_fence = not in_fence
+    """A decision per numbered candidate: a rule when it has a modal verb, its own text as statement."""
+    decisions: list[dict[str, object]] = []
+    for line in prompt.splitlines():
+        match = _CANDIDATE.match(line)
+        if match is None:
             continue
-        if in_fence or not stripped:
+        number, text = int(match.group(1)), match.group(2)
+        if text.startswith("code block") or not (_RULE.search(text) and len(text) >= 12):
+            reason = "example" if text.startswith("code block") else "description"
+            decisions.append({"n": number, "is_rule": False, "reason": reason, "rules": []})
             continue
-        evidence = [{"line_start": number, "line_end": number, "quote": _quotable(text)}]
-        if stripped.startswith("#"):
-            name = _plain(stripped.lstrip("#"))
-            name = re.sub(r"^\d+(\.\d+)*\.?\s*", "", name) or name
-            if name:
-                evidence[0]["quote"] = stripped.lstrip("#").strip()
-                use_cases.append(
-                    {
-                        "name": name,
-                        "actor": "customer",
-                        "goal": f"get help with {name.lower()}",
-                        "description": f"Requests covered by the section '{name}'.",
-                        "evidence": evidence,
-                    }
-                )
-        elif _RULE.search(stripped) and len(_quotable(text)) >= 12:
-            statement = _plain(_quotable(text))
-            policies.append(
-                {
-                    "statement": statement,
-                    "kind": _kind(statement),
-                    "conditions": [],
-                    "applies_to": [],
-                    "evidence": evidence,
-                }
-            )
-    if policies and not use_cases:
-        first = policies[0]["evidence"]
-        use_cases.append(
+        rule = {"kind": _kind(text), "strength": _strength(text), "statement": "", "conditions": [], "binds": ""}
+        decisions.append({"n": number, "is_rule": True, "reason": "rule", "rules": [rule]})
+    return {"decisions": decisions}
+
+
+def use_case_answer(prompt: str) -> dict[str, object]:
+    """Every heading a situation unless it names a topic area."""
+    headings = []
+    for line in prompt.splitlines():
+        match = _HEADING.match(line)
+        if match is None:
+            continue
+        title = match.group(2).split(" > ")[-1]
+        situation = not _TOPIC.search(title)
+        headings.append(
             {
-                "name": "General requests",
-                "actor": "customer",
-                "goal": "get help that follows the rules",
-                "description": "Requests governed by this part of the document.",
-                "evidence": first,
+                "n": int(match.group(1)),
+                "situation": situation,
+                "actor": "customer" if situation else "",
+                "goal": f"get help with {_plain(title).lower()}" if situation else "",
             }
         )
-    # Stay within the answer's bounds, as a model constrained by its JSON Schema must.
-    return {"use_cases": use_cases[:MAX_USE_CASES], "policies": policies[:MAX_POLICIES]}
+    return {"headings": headings}
 
 
 def design_answer(prompt: str) -> dict[str, object]:
@@ -215,8 +204,10 @@ class ScriptedModel:
         tool = info.output_tools[0]
         fields = set(tool.parameters_json_schema.get("properties", {}))
         prompt = _user_prompt(messages)
-        if "use_cases" in fields:
+        if "decisions" in fields:
             agent, answer = "extraction", extraction_answer(prompt)
+        elif "headings" in fields:
+            agent, answer = "use_cases", use_case_answer(prompt)
         elif "axes" in fields:
             agent, answer = "test_design", design_answer(prompt)
         elif "verdicts" in fields:

@@ -74,6 +74,7 @@ WINDOW_30 = Policy(
     document_id=DOCUMENT.id,
     statement="A refund may be requested within 30 days of purchase.",
     kind="permission",
+    strength="may",
     conditions=["within 30 days of purchase"],
     applies_to=[REFUND.id],
     evidence=[Evidence(line_start=3, line_end=3, quote="within 30 days of purchase")],
@@ -83,6 +84,7 @@ RECEIPT = Policy(
     document_id=DOCUMENT.id,
     statement="A refund requires the original receipt.",
     kind="condition",
+    strength="must",
     applies_to=[REFUND.id],
     evidence=[Evidence(line_start=4, line_end=4, quote="Refunds require the original receipt.")],
 )
@@ -91,6 +93,7 @@ GIFT_CARDS = Policy(
     document_id=DOCUMENT.id,
     statement="Gift cards are never refunded.",
     kind="prohibition",
+    strength="must",
     applies_to=[],
     evidence=[Evidence(line_start=5, line_end=5, quote="Gift cards are never refundable.")],
 )

@@ -22,7 +22,7 @@ from synthgen.orchestrator.rundir.documents import load_documents
 from synthgen.testing.fake_openai import FakeOpenAIServer, Fault, agent_of
 from synthgen.testing.scripted import ScriptedModel
 
-DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl", "manifest.json"]
+DATA_FILES = ["use_cases.json", "policies.json", "decisions.json", "test_cases.json", "dataset.jsonl", "manifest.json"]
 runner = CliRunner()
 
 
@@ -128,7 +128,7 @@ def test_the_budget_stops_a_run_against_the_fake_server_and_a_higher_budget_resu
     env = {**os.environ, "OPENAI_API_KEY": "sk-test-not-a-real-key"}
     # Just above the estimate, which leaves retries out: the retries then push the real spend past it.
     model = OpenAIChatModel("gpt-4o-mini", provider=OpenAIProvider(base_url="http://127.0.0.1:9/v1", api_key="x"))
-    estimate = estimate_for(load_documents([doc], 1_000_000), model_price(model), window_tokens=3000, max_examples=6)
+    estimate = estimate_for(load_documents([doc], 1_000_000), model_price(model), window_tokens=1500, max_examples=6)
     assert estimate.usd is not None
     budget = (estimate.usd * Decimal("1.05")).quantize(Decimal("0.000001"))
     with FakeOpenAIServer(max_seconds=120, fault_for=_every_first_example_invents_a_quote) as server:

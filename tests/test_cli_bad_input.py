@@ -604,6 +604,33 @@ def test_a_line_longer_than_an_extraction_window_is_refused_naming_it(
     doc, out = tmp_path / "long.md", tmp_path / "out"
     doc.write_text("# Rules\n\nAgents must be polite.\n" + "Customers must " * 20_000 + "\nThe end.\n")
     result = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out)])
-    _one_line_error(result, f"{doc} line 4 is about 75,00", "(--window-tokens 3,000): break the line up, or raise "
+    _one_line_error(result, f"{doc} line 4 is about 75,00", "(--window-tokens 1,500): break the line up, or raise "
                     "--window-tokens")  # fmt: skip
     assert not out.exists() and scripted.requests == []
+@pytest.mark.parametrize(
+    ("name", "content", "calls"),
+    [
+        # A README: sentences the model decides, none of them a rule.
+        ("README.md", b"# Gearbox\n\nGearbox is a small library for gears.\n\n## Install\n\nRun the installer.\n", 1),
+        # A poem: the same.
+        ("poem.md", b"# Autumn\n\nThe leaves fall slowly.\nThe river hums along.\n", 1),
+        # Only headings: no statement to decide, so no model call at all.
+        ("outline.md", b"# Outline\n\n## Part one\n\n## Part two\n", 0),
+    ],
+)
+def test_a_document_with_no_rule_is_one_line_and_exit_1(
+    name: str, content: bytes, calls: int, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    scripted = use_model(ScriptedModel())
+    doc = _bad(tmp_path, name, content)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out)])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and f"no rules found in {doc}" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert scripted.requests == ["extraction"] * calls
+    # Nothing but the run's bookkeeping: no dataset file, and the answers received are kept.
+    assert not any((out / f).exists() for f in ("use_cases.json", "policies.json", "decisions.json", "manifest.json"))
+    if calls:
+        assert len((out / "calls.jsonl").read_text().splitlines()) == calls

@@ -1,5 +1,6 @@
 """`synthgen eval` and `synthgen validate` on finished runs, good and tampered."""
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -35,18 +36,18 @@ def test_eval_reports_every_score(run_dir: Path) -> None:
             "passed": True,
             "problems": [],
             "examples": 5,
-            "evidence_checked": 47,
+            "evidence_checked": 51,
             "evidence_invalid": 0,
             "lineage_problems": 0,
             "duplicates": 0,
-            "policies": 19,
-            "policies_covered": 15,
+            "policies": 24,
+            "policies_covered": 10,
             "criteria": 15,
             "criteria_grounded": 15,
             "criteria_on_topic": 15,
             "evidence_validity": 1.0,
             "duplicate_rate": 0.0,
-            "policy_coverage": 0.7894736842105263,
+            "policy_coverage": 0.4166666666666667,
             "criteria_grounding": 1.0,
             "criteria_relevance": 1.0,
             "lineage_resolves": True,
@@ -85,3 +86,26 @@ def test_eval_of_an_unfinished_run(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", str(tmp_path)])
     assert result.exit_code == 1
     assert "use_cases.json: missing (the run did not finish?)" in result.stdout
+
+
+def test_validate_checks_every_decision_against_the_document_and_the_policies(run_dir: Path) -> None:
+    decisions = json.loads((run_dir / "decisions.json").read_text())
+    assert {d["decided_by"] for d in decisions} == {"model"}
+    assert any(not d["is_rule"] for d in decisions) and any(d["policy_ids"] for d in decisions)
+    ruled = next(n for n, d in enumerate(decisions) if d["policy_ids"])
+    decisions[0]["candidate"]["quote"] = "Users may upload anything they like."
+    decisions[ruled]["policy_ids"] = ["pol_0000000000"]
+    data = json.dumps(decisions).encode()
+    (run_dir / "decisions.json").write_bytes(data)
+    manifest = json.loads((run_dir / "manifest.json").read_text())  # as if the run had written them
+    next(o for o in manifest["outputs"] if o["name"] == "decisions.json")["sha256"] = hashlib.sha256(data).hexdigest()
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    result = runner.invoke(app, ["validate", str(run_dir)])
+    assert result.exit_code == 1
+    problems = [line.strip() for line in result.stderr.splitlines()[:-1]]
+    assert len(problems) == 2, result.stderr
+    assert problems[0].startswith(f"decisions.json[0] ({decisions[0]['candidate']['id']}): ")
+    assert (
+        problems[1]
+        == f"decisions.json[{ruled}] ({decisions[ruled]['candidate']['id']}): policy pol_0000000000 is not in policies.json"
+    )

@@ -16,7 +16,9 @@ from typer.testing import CliRunner
 from synthgen.orchestrator.cli.app import app
 from synthgen.testing.scripted import ScriptedModel
 
-OUTPUTS = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl", "manifest.json"]
+OUTPUTS = [
+    "use_cases.json", "policies.json", "decisions.json", "test_cases.json", "dataset.jsonl", "manifest.json"
+]  # fmt: skip
 RUN_FILES = [*OUTPUTS, "run.json", "calls.jsonl", "trace.jsonl", "report.html"]
 runner = CliRunner()
 
@@ -103,7 +105,7 @@ def test_manifest_records_inputs_and_config(manifest: dict[str, Any]) -> None:
                 "max_examples": 3,
                 "concurrency": 4,
                 "max_revisions": 2,
-                "window_tokens": 3000,
+                "window_tokens": 1500,
                 "strength": 2,
             },
         }
@@ -241,7 +243,8 @@ def test_manifest_keeps_what_varies_under_volatile(manifest: dict[str, Any]) -> 
 
 
 def _inventing(scripted: ScriptedModel, invented: str) -> Callable[[list[ModelMessage], AgentInfo], ModelResponse]:
-    """Each agent's first answer cites an invented quote; the retry gets the scripted answer."""
+    """The writer's first answer cites an invented quote, the extraction's first answer states an invented
+    rule for its first candidate; each retry gets the scripted answer."""
     answered: set[str] = set()
 
     def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
@@ -255,10 +258,9 @@ def _inventing(scripted: ScriptedModel, invented: str) -> Callable[[list[ModelMe
         args = dict(call.args_as_dict())
         fake = {"line_start": 3, "line_end": 3, "quote": invented}
         if agent == "extraction":
-            args["policies"] = [
-                *args["policies"],
-                {"statement": invented, "kind": "obligation", "conditions": [], "applies_to": [], "evidence": [fake]},
-            ]
+            rule = {"kind": "obligation", "strength": "must", "statement": invented, "conditions": [], "binds": ""}
+            first = {"n": 1, "is_rule": True, "reason": "rule", "rules": [rule]}
+            args["decisions"] = [first, *args["decisions"][1:]]
         else:
             first = dict(args["evaluation_criteria"][0])
             args["evaluation_criteria"] = [{**first, "evidence": [fake]}, *args["evaluation_criteria"][1:]]
@@ -286,12 +288,18 @@ def test_an_invented_quote_never_reaches_any_output(
     out = tmp_path / "run"
     result = run_cli("agent", "run", corpus_dir / "tau2_retail_policy.md", "--out", out, "--max-examples", "3")
     assert result.exit_code == 0, result.stderr
-    # Both agents were told about the bad quote and answered again.
-    assert scripted.requests.count("extraction") == 2
+    # Both agents were told about the invention and answered again (the extraction: its first batch only).
+    assert scripted.requests.count("extraction") == _extraction_batches(out) + 1
     assert scripted.requests.count("example_writer") == 4
     for name in OUTPUTS:  # calls.jsonl keeps the raw answers on purpose: it is the record of what was said
         assert "free gift card" not in (out / name).read_text(), name
     assert "free gift card" in (out / "calls.jsonl").read_text()
+
+
+def _extraction_batches(out: Path) -> int:
+    """The extraction calls a run made without retries: one per batch of candidates."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    return len({c["item"] for c in manifest["calls"] if c["agent"] == "extraction"})
 
 
 def test_a_document_without_headings_works(tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]) -> None:

@@ -104,7 +104,13 @@ def test_manifest_costs_per_stage_agent_model_and_call_and_replay_reproduces_the
     assert total["cost_usd"] == pytest.approx(sum(stages.values()))
     assert total["cost_usd"] == pytest.approx(sum(a["cost_usd"] for a in manifest["usage_by_agent"].values()))
     assert total["cost_usd"] == pytest.approx(sum(c["cost_usd"] for c in manifest["calls"]))
-    assert sorted(manifest["usage_by_agent"]) == ["example_writer", "extraction", "supervisor", "test_design"]
+    assert sorted(manifest["usage_by_agent"]) == [
+        "example_writer",
+        "extraction",
+        "supervisor",
+        "test_design",
+        "use_cases",
+    ]
     assert manifest["pricing"]["source"] == "genai-prices"
     assert manifest["volatile"]["calls"]["live"]["cost_usd"] == total["cost_usd"]  # all live: all spent now
     assert f"cost     {usd(Decimal(str(total['cost_usd'])))} at list price" in first.stdout
@@ -133,6 +139,6 @@ def test_an_unpriced_run_says_so(tmp_path: Path, use_model, corpus_dir: Path) ->
     assert all(call["cost_usd"] is None for call in manifest["calls"])
     cost = [line.replace(PRICES_VERSION, "<version>") for line in result.stdout.splitlines() if line.startswith("cost")]
     assert cost == snapshot(
-        ["cost     unpriced: no known price for scripted (genai-prices <version>); 4 live call(s) this run"]
+        ["cost     unpriced: no known price for scripted (genai-prices <version>); 8 live call(s) this run"]
     )
     assert "$0.00" not in "\n".join(line for line in result.stdout.splitlines() if line.startswith("extract"))

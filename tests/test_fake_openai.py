@@ -17,21 +17,24 @@ import httpx2
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from synthgen.schemas.drafts import DesignDraft, ExampleDraft, ExtractionDraft, SupervisorReview
+from synthgen.schemas.drafts import DecisionsDraft, DesignDraft, ExampleDraft, SituationsDraft, SupervisorReview
 from synthgen.testing.fake_openai import INVENTED_QUOTE, FakeOpenAIServer, Fault, agent_of
-from synthgen.testing.scripted import extraction_answer
+from synthgen.testing.scripted import example_answer, extraction_answer
 
-EXTRACTION_PROMPT = """Lines 1-5 of 5.
+EXTRACTION_PROMPT = """Document: policy.md
 
-<document>
-1 | # Refunds
-2 |
+## Refunds
+[1] Customers must keep the receipt for every refund.
+[2] Gift cards are never refundable.
+
+Give exactly 2 decisions, for candidates 1 to 2, in order."""
+EXAMPLE_PROMPT = """pol_0123456789 (obligation): Customers must keep the receipt for every refund.
 3 | Customers must keep the receipt for every refund.
-4 | Gift cards are never refundable.
-</document>"""
+Scenario: a customer without a receipt asks for a refund
+You may cite only these policy ids: pol_0123456789."""
 
 
-def chat_body(output_type: type[BaseModel] = ExtractionDraft, prompt: str = EXTRACTION_PROMPT) -> dict[str, Any]:
+def chat_body(output_type: type[BaseModel] = DecisionsDraft, prompt: str = EXTRACTION_PROMPT) -> dict[str, Any]:
     """A request shaped like the one OpenAIChatModel sends for an agent with this output type."""
     return {
         "model": "gpt-4o-mini",
@@ -80,7 +83,7 @@ def test_a_valid_request_gets_the_scripted_answer_as_a_tool_call(server: FakeOpe
     assert completion["model"] == "gpt-4o-mini" and abs(completion["created"] - time.time()) < 60
     assert completion["choices"][0]["finish_reason"] == "tool_calls"
     assert tool_arguments(completion) == extraction_answer(EXTRACTION_PROMPT)
-    ExtractionDraft.model_validate(tool_arguments(completion))
+    DecisionsDraft.model_validate(tool_arguments(completion))
     usage = completion["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
     assert (server.request_count, server.agent_counts, server.bodies) == (1, {"extraction": 1}, [body])
@@ -89,7 +92,8 @@ def test_a_valid_request_gets_the_scripted_answer_as_a_tool_call(server: FakeOpe
 @pytest.mark.parametrize(
     ("output_type", "agent"),
     [
-        (ExtractionDraft, "extraction"),
+        (DecisionsDraft, "extraction"),
+        (SituationsDraft, "use_cases"),
         (DesignDraft, "test_design"),
         (ExampleDraft, "example_writer"),
         (SupervisorReview, "supervisor"),
@@ -163,16 +167,17 @@ def test_schema_violation_is_valid_json_that_fails_the_output_schema(
     server.plan(Fault.schema_violation())
     arguments = tool_arguments(http.post("/chat/completions", json=chat_body()).json())
     with pytest.raises(ValidationError):
-        ExtractionDraft.model_validate(arguments)
+        DecisionsDraft.model_validate(arguments)
 
 
 def test_invented_quote_replaces_the_first_evidence_quote_only(http: httpx2.Client, server: FakeOpenAIServer) -> None:
     server.plan(Fault.invented_quote())
-    arguments = tool_arguments(http.post("/chat/completions", json=chat_body()).json())
-    expected = extraction_answer(EXTRACTION_PROMPT)
-    expected["use_cases"][0]["evidence"][0]["quote"] = INVENTED_QUOTE  # type: ignore[index]
+    arguments = tool_arguments(http.post("/chat/completions", json=chat_body(ExampleDraft, EXAMPLE_PROMPT)).json())
+    expected = example_answer(EXAMPLE_PROMPT)
+    assert expected["evaluation_criteria"]  # the scripted answer has evidence to replace
+    expected["evaluation_criteria"][0]["evidence"][0]["quote"] = INVENTED_QUOTE  # type: ignore[index]
     assert arguments == expected
-    assert INVENTED_QUOTE not in EXTRACTION_PROMPT
+    assert INVENTED_QUOTE not in EXAMPLE_PROMPT
 
 
 def test_empty_choices(http: httpx2.Client, server: FakeOpenAIServer) -> None:

@@ -75,7 +75,7 @@ def test_verbose_logs_every_model_call(doc: Path) -> None:
     assert result.exit_code == 0, result.stderr
     calls = [r for r in map(json.loads, result.stderr.splitlines()) if r.get("event") == "model_call"]
     assert calls and all(r["level"] == "debug" and r["replayed"] for r in calls)  # the second run replays
-    assert {r["agent"] for r in calls} == {"extraction", "test_design", "example_writer", "supervisor"}
+    assert {r["agent"] for r in calls} == {"extraction", "use_cases", "test_design", "example_writer", "supervisor"}
     assert calls[0]["message"].startswith("replayed call for extraction of ")
     configure_logging()
 
@@ -116,5 +116,5 @@ def test_a_terminal_gets_a_live_display_and_a_pipe_gets_lines(caplog: pytest.Log
         lines.advance("extract")
         lines.finish("extract")
     messages = [r.getMessage() for r in caplog.records]
-    assert "extract: 1/2 windows · 1 call(s) · 120 tokens · cost unpriced" in messages
-    assert messages[-1] == "extract: done, 1/2 windows · 1 call(s) · 120 tokens · cost unpriced"
+    assert "extract: 1/2 batches · 1 call(s) · 120 tokens · cost unpriced" in messages
+    assert messages[-1] == "extract: done, 1/2 batches · 1 call(s) · 120 tokens · cost unpriced"

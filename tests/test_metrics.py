@@ -8,6 +8,7 @@ ORDERS = Policy(
     document_id="doc_0123456789ab",
     statement="You can only take action on pending or delivered orders.",
     kind="condition",
+    strength="must",
     applies_to=[],
     evidence=[
         Evidence(

@@ -20,12 +20,13 @@ def test_every_agent_prompt_loads_with_its_file_hash(name: str) -> None:
     assert "---\nname:" not in template.text
 
 
-def test_all_prompts_are_the_four_agents_sorted_by_name() -> None:
+def test_all_prompts_are_the_agents_sorted_by_name() -> None:
     assert [(p.name, p.version) for p in all_prompts()] == [
         ("example_writer", 1),
-        ("extraction", 2),
+        ("extraction", 3),
         ("supervisor", 1),
         ("test_design", 2),
+        ("use_cases", 1),
     ]
 
 

@@ -44,6 +44,7 @@ def policy(number: int, statement: str, lines: tuple[int, int], doc_id: str = DO
         document_id=doc_id,
         statement=statement,
         kind="obligation",
+        strength="must",
         applies_to=[],
         evidence=[Evidence(line_start=start, line_end=end, quote=quote)],
     )

@@ -17,7 +17,7 @@ from synthgen.schemas.calls import CallRecord
 from synthgen.testing.scripted import ScriptedModel
 
 runner = CliRunner()
-DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl"]
+DATA_FILES = ["use_cases.json", "policies.json", "decisions.json", "test_cases.json", "dataset.jsonl"]
 
 KEY_SCRIPT = """
 from pydantic_ai.messages import ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart, UserPromptPart
@@ -63,7 +63,8 @@ def _records(out: Path) -> list[dict]:
 def test_every_call_is_recorded_with_stage_item_and_usage(finished_run: Path) -> None:
     records = _records(finished_run)
     manifest = json.loads((finished_run / "manifest.json").read_text())
-    assert len(records) == manifest["volatile"]["calls"]["live"]["requests"] == 7
+    # 4 extraction batches, the use cases, the test design, 4 examples, 1 review
+    assert len(records) == manifest["volatile"]["calls"]["live"]["requests"] == 11
     assert [r["stage"] for r in records].count("write") == 4
     assert all(r["usage"]["input_tokens"] > 0 for r in records)
     assert any(r["item"].startswith("example for test case tc_") for r in records)

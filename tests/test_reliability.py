@@ -54,7 +54,7 @@ from synthgen.testing.fake_openai import FakeOpenAIServer, Fault, agent_of, only
 PROMPT = "Give one verdict for each of these ids: ex_0123456789ab."
 # Short waits so the suite stays fast; the defaults (0.5 s doubling, 120 s budgets) are measured in the docs.
 FAST = RetryPolicy(max_attempts=3, max_wait=5.0, timeout=0.5, initial_delay=0.01, max_delay=0.05)
-DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl"]
+DATA_FILES = ["use_cases.json", "policies.json", "decisions.json", "test_cases.json", "dataset.jsonl"]
 
 
 @pytest.fixture
@@ -416,8 +416,9 @@ def test_a_run_through_every_kind_of_fault_writes_the_same_dataset(
     assert faulty.exit_code == 0, faulty.stderr
     assert server.planned == 0 and server.request_count - before == requests + len(faults)
     assert data(tmp_path / "faulty") == data(tmp_path / "reference")
-    assert all(not stage["reasons"] for stage in manifest(tmp_path / "faulty")["stages"].values()
-               if stage["reasons"].keys() - {"duplicate_use_case", "duplicate_policy", "over_max_examples"})  # fmt: skip
+    # Nothing rejected that the reference run did not reject too (not-a-rule candidates, examples over the cap).
+    reasons = {name: stage["reasons"] for name, stage in manifest(tmp_path / "faulty")["stages"].items()}
+    assert reasons == {name: stage["reasons"] for name, stage in manifest(tmp_path / "reference")["stages"].items()}
     for said in ["rate limited (HTTP 429)", "server error (HTTP 500)", "server error (HTTP 502)", "server error (HTTP 503)",
                  "timed out", "connection dropped", "response cut short (invalid JSON)",
                  "empty response (no choices)"]:  # fmt: skip
@@ -478,7 +479,7 @@ def test_a_failed_review_warns_like_any_other_item_and_rejects_its_examples(
 
 
 @pytest.mark.usefixtures("fast_cli")
-def test_a_failed_extraction_window_is_rejected_and_the_run_goes_on(
+def test_a_failed_extraction_batch_is_rejected_and_its_candidates_asked_again(
     corpus_dir: Path, tmp_path: Path, server: FakeOpenAIServer
 ) -> None:
     server.fault_for = only_for("extraction", 2, Fault.server_error(502))
@@ -488,9 +489,12 @@ def test_a_failed_extraction_window_is_rejected_and_the_run_goes_on(
     assert result.exit_code == 0, result.stderr
     extract = manifest(out)["stages"]["extract"]
     assert extract["reasons"]["model_server_error"] == 1
+    assert extract["notes"]["candidate_asked_again"] > 0  # the failed batch's candidates, in a follow-up batch
+    decisions = json.loads((out / "decisions.json").read_text())
+    assert all(d["decided_by"] == "model" for d in decisions)  # none of them left to the fallback
     assert re.search(
-        r"^synthgen: rejected extraction of .* lines \d+-\d+: .*server error \(HTTP 502\) after 2 "
-        r"attempt\(s\).*; try a stronger model or a smaller --window-tokens$",
+        r"^synthgen: rejected extraction of .* candidates cand_\d+_\d+\.\.cand_\d+_\d+: .*server error \(HTTP 502\) "
+        r"after 2 attempt\(s\).*; its candidates are asked again; try a stronger model or a smaller --window-tokens$",
         result.stderr,
         re.MULTILINE,
     )

@@ -2,39 +2,14 @@
 
 from agent_scripts import DOCUMENT, GIFT_CARDS, RECEIPT, REFUND, TEST_CASE, WINDOW_30
 
-from synthgen.schemas.drafts import DesignDraft, ExampleDraft, ExtractionDraft
+from synthgen.schemas.drafts import DesignDraft, ExampleDraft
 from synthgen.schemas.items import DatasetExample, EvaluationCriterion, ExampleMetadata, Message
 from synthgen.schemas.stages import ItemIndex
 from synthgen.tools.gates import conversation_findings, run_problems
-from synthgen.tools.repairs import repair_design, repair_example, repair_extraction
+from synthgen.tools.repairs import repair_design, repair_example
 
 RECEIPT_QUOTE = {"line_start": 4, "line_end": 4, "quote": "Refunds require the original receipt."}
 INVENTED = {"line_start": 4, "line_end": 4, "quote": "Refunds are always free of charge."}
-
-
-def test_an_extraction_keeps_what_is_grounded_and_counts_what_it_drops() -> None:
-    use_case = {"name": "Request a refund", "actor": "customer", "goal": "a refund", "description": ""}
-    draft = ExtractionDraft.model_validate(
-        {
-            "use_cases": [{**use_case, "evidence": [RECEIPT_QUOTE]}, {**use_case, "evidence": [RECEIPT_QUOTE]}],
-            "policies": [
-                {"statement": "Receipts.", "kind": "condition", "applies_to": ["request refund"],
-                 "evidence": [{**RECEIPT_QUOTE, "line_start": 2, "line_end": 2}]},
-                {"statement": "Free.", "kind": "permission", "evidence": [INVENTED]},
-            ],
-        }
-    )  # fmt: skip
-
-    repaired = repair_extraction(DOCUMENT, draft)
-
-    assert [u.name for u in repaired.result.use_cases] == ["Request a refund"]
-    assert [(p.statement, p.applies_to) for p in repaired.result.policies] == [("Receipts.", ["Request a refund"])]
-    assert repaired.result.dropped == 2  # the repeated use case and the invented quote's policy
-    assert repaired.counts == {"evidence_relocated": 1, "applies_to_repaired": 1}
-    assert [problem.split(":")[0] for problem in repaired.problems] == [
-        'use case 2 ("Request a refund")',
-        'policy 2 ("Free.") evidence 1',
-    ]
 
 
 def test_axes_are_repaired_and_each_problem_counted() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from synthgen.testing.fake_openai import FakeOpenAIServer
 
-DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl"]
+DATA_FILES = ["use_cases.json", "policies.json", "decisions.json", "test_cases.json", "dataset.jsonl"]
 
 
 def _command(doc: Path, out: Path, base_url: str) -> list[str]:

@@ -29,6 +29,7 @@ def policy() -> dict[str, Any]:
         document_id=DOC,
         statement="Refund to the original method.",
         kind="obligation",
+        strength="must",
         applies_to=["uc_0123456780"],
         evidence=[EVIDENCE],
     ).model_dump(mode="json")

@@ -29,7 +29,7 @@ RULES = (
     "# Privacy\n"
     "Agents must not share order details with anyone but the account holder.\n"
 )
-DATA_FILES = ["use_cases.json", "policies.json", "test_cases.json", "dataset.jsonl"]
+DATA_FILES = ["use_cases.json", "policies.json", "decisions.json", "test_cases.json", "dataset.jsonl"]
 runner = CliRunner()
 
 KEPT = re.compile(r"^(synthgen\..*|gen_ai\.usage\..*_tokens)$")
@@ -200,7 +200,7 @@ def test_trace_jsonl_keeps_parent_links_and_leaves_the_data_reproducible(
     assert all(s["parent_id"] in ids for s in spans if s["parent_id"] is not None)
     assert len({s["trace_id"] for s in spans}) == 1
     names = {s["name"] for s in spans}
-    assert {"document", "stage extract", "stage design", "stage write", "stage supervise", "extract window",
+    assert {"document", "stage extract", "stage design", "stage write", "stage supervise", "extract batch",
             "write example", "review", "invoke_agent extraction", "chat scripted"} <= names  # fmt: skip
     # Message contents stay out of the local file: calls.jsonl has every answer, Logfire gets them in full.
     assert "gen_ai.input.messages" not in (out / "trace.jsonl").read_text()
@@ -215,7 +215,7 @@ def test_trace_jsonl_keeps_parent_links_and_leaves_the_data_reproducible(
     spans = _spans(out)
     assert len({s["trace_id"] for s in spans}) == 2
     chats = [s for s in spans if s["name"] == "chat scripted"]
-    assert sorted(s["attributes"]["synthgen.call.replayed"] for s in chats) == [False] * 5 + [True] * 5
+    assert sorted(s["attributes"]["synthgen.call.replayed"] for s in chats) == [False] * 6 + [True] * 6
 
 
 def _labels(output: str) -> list[str]:
@@ -239,33 +239,36 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
     assert shown.exit_code == 0, shown.stderr
     assert _labels(shown.stdout) == snapshot(
         [
-            "trace <id> · started <time> · 24 spans · 5 model calls (5 live, 0 replayed) · 2,251 tokens · cost unpriced (no known price for the model)",
+            "trace <id> · started <time> · 27 spans · 6 model calls (6 live, 0 replayed) · 1,656 tokens · cost unpriced (no known price for the model)",
             "",
             "span                                                                  time     tokens        cost",
-            "synthgen run rules-695b751b | 2,251 unpriced",
-            "└─ document rules.md | 2,251 unpriced",
-            "   ├─ extract rules.md | 352 unpriced",
-            "   │  ├─ window lines 1-5 | 352 unpriced",
-            "   │  │  └─ extraction run | 352 unpriced",
-            "   │  │     └─ chat scripted (live) | 352 unpriced",
+            "synthgen run rules-fb0b20fb | 1,656 unpriced",
+            "└─ document rules.md | 1,656 unpriced",
+            "   ├─ extract rules.md | 243 unpriced",
+            "   │  ├─ 3 candidates, lines 2-5 | 169 unpriced",
+            "   │  │  └─ extraction run | 169 unpriced",
+            "   │  │     └─ chat scripted (live) | 169 unpriced",
+            "   │  ├─ 2 headings | 74 unpriced",
+            "   │  │  └─ use_cases run | 74 unpriced",
+            "   │  │     └─ chat scripted (live) | 74 unpriced",
             "   │  └─ merge: 2 use cases, 2 policies |",
             "   ├─ design rules.md | 215 unpriced",
             "   │  ├─ test design: name the variation axes | 215 unpriced",
             "   │  │  └─ test_design run | 215 unpriced",
             "   │  │     └─ chat scripted (live) | 215 unpriced",
             "   │  └─ covering array: 6 test cases, 16/16 interactions of st… |",
-            "   ├─ write rules.md | 1,025 unpriced",
-            "   │  ├─ example ex_492a9d4c3b for tc_492a9d4c3b | 510 unpriced written",
-            "   │  │  └─ example_writer run | 510 unpriced",
-            "   │  │     └─ chat scripted (live) | 510 unpriced",
-            "   │  └─ example ex_d15d439fe4 for tc_d15d439fe4 | 515 unpriced written",
-            "   │     └─ example_writer run | 515 unpriced",
-            "   │        └─ chat scripted (live) | 515 unpriced",
-            "   └─ supervise rules.md | 659 unpriced",
-            "      └─ attempt 1 of 3 | 659 unpriced",
-            "         └─ review ex_492a9d4c3b, ex_d15d439fe4 | 659 unpriced verdicts ex_492a9d4c3b: accept, ex_d15d439fe4: accept",
-            "            └─ supervisor run | 659 unpriced",
-            "               └─ chat scripted (live) | 659 unpriced",
+            "   ├─ write rules.md | 710 unpriced",
+            "   │  ├─ example ex_d97ecb0b18 for tc_d97ecb0b18 | 349 unpriced written",
+            "   │  │  └─ example_writer run | 349 unpriced",
+            "   │  │     └─ chat scripted (live) | 349 unpriced",
+            "   │  └─ example ex_0a00fd2aec for tc_0a00fd2aec | 361 unpriced written",
+            "   │     └─ example_writer run | 361 unpriced",
+            "   │        └─ chat scripted (live) | 361 unpriced",
+            "   └─ supervise rules.md | 488 unpriced",
+            "      └─ attempt 1 of 3 | 488 unpriced",
+            "         └─ review ex_d97ecb0b18, ex_0a00fd2aec | 488 unpriced verdicts ex_d97ecb0b18: accept, ex_0a00fd2aec: accept",
+            "            └─ supervisor run | 488 unpriced",
+            "               └─ chat scripted (live) | 488 unpriced",
         ]
     )
 
@@ -275,23 +278,23 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
     tree, _, calls = history.stdout.partition("\n\nmodel calls, from calls.jsonl: ")
     assert _labels(tree) == snapshot(
         [
-            "trace <id> · started <time> · 24 spans · 5 model calls (5 live, 0 replayed) · 2,251 tokens · cost unpriced (no known price for the model)",
-            "history of ex_492a9d4c3b",
+            "trace <id> · started <time> · 27 spans · 6 model calls (6 live, 0 replayed) · 1,656 tokens · cost unpriced (no known price for the model)",
+            "history of ex_d97ecb0b18",
             "",
             "span                                                                  time     tokens        cost",
-            "synthgen run rules-695b751b | 1,169 unpriced",
-            "└─ document rules.md | 1,169 unpriced",
+            "synthgen run rules-fb0b20fb | 837 unpriced",
+            "└─ document rules.md | 837 unpriced",
             "   ├─ design rules.md |",
             "   │  └─ covering array: 6 test cases, 16/16 interactions of st… |",
-            "   ├─ write rules.md | 510 unpriced",
-            "   │  └─ example ex_492a9d4c3b for tc_492a9d4c3b | 510 unpriced written",
-            "   │     └─ example_writer run | 510 unpriced",
-            "   │        └─ chat scripted (live) | 510 unpriced",
-            "   └─ supervise rules.md | 659 unpriced accepted",
-            "      └─ attempt 1 of 3 | 659 unpriced gates passed",
-            "         └─ review ex_492a9d4c3b, ex_d15d439fe4 | 659 unpriced verdicts ex_492a9d4c3b: accept",
-            "            └─ supervisor run | 659 unpriced",
-            "               └─ chat scripted (live) | 659 unpriced",
+            "   ├─ write rules.md | 349 unpriced",
+            "   │  └─ example ex_d97ecb0b18 for tc_d97ecb0b18 | 349 unpriced written",
+            "   │     └─ example_writer run | 349 unpriced",
+            "   │        └─ chat scripted (live) | 349 unpriced",
+            "   └─ supervise rules.md | 488 unpriced accepted",
+            "      └─ attempt 1 of 3 | 488 unpriced gates passed",
+            "         └─ review ex_d97ecb0b18, ex_0a00fd2aec | 488 unpriced verdicts ex_d97ecb0b18: accept",
+            "            └─ supervisor run | 488 unpriced",
+            "               └─ chat scripted (live) | 488 unpriced",
         ]
     )
     other = json.loads((out / "dataset.jsonl").read_text().splitlines()[1])["id"]
@@ -311,7 +314,7 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
     policy = json.loads((out / "policies.json").read_text())[0]["id"]
     lineage = _cli("trace", out, "--item", policy)
     assert lineage.exit_code == 0
-    assert "window lines" in lineage.stdout and "merge:" in lineage.stdout and "test design" in lineage.stdout
+    assert "candidates, lines" in lineage.stdout and "merge:" in lineage.stdout and "test design" in lineage.stdout
 
     missing = _cli("trace", out, "--item", "ex_0000000000")
     assert missing.exit_code == 1

@@ -6,7 +6,6 @@ what it cannot becomes a problem line for the retry message. The agents' output 
 these functions and decide, from the problems, whether to ask the model again.
 """
 
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,15 +17,11 @@ from synthgen.schemas.drafts import (
     CriterionDraft,
     DesignDraft,
     ExampleDraft,
-    ExtractionDraft,
-    PolicyDraft,
-    UseCaseDraft,
 )
 from synthgen.schemas.items import USE_CASE_AXIS, Evidence, Message, Policy, TestCase
 from synthgen.tools import evidence as evidence_tools
 from synthgen.tools.evidence import EvidenceCheck, excerpt
 from synthgen.tools.gates import conversation_findings
-from synthgen.tools.ids import normalize_key
 
 T = TypeVar("T")
 _EXCERPT = 60  # characters of an item shown in a problem line, enough to recognise it
@@ -93,76 +88,6 @@ def anchor_evidence(document: SourceDocument, evidence: Sequence[Evidence], labe
         if unnumbered is not None:
             repairs["quote_line_numbers_removed"] += 1
     return Repaired(anchored, repairs, problems)
-
-
-_ARTICLES = frozenset({"a", "an", "the"})
-
-
-def _name_words(name: str) -> list[str]:
-    return [word for word in re.findall(r"[^\W_]+", name.casefold()) if word not in _ARTICLES]
-
-
-def match_use_case_name(name: str, use_case_names: Sequence[str]) -> str | None:
-    """The use case a loosely written name means: the one with the same words ignoring case,
-    articles and punctuation, else the only one whose name holds all of its words."""
-    words = _name_words(name)
-    if not words:
-        return None
-    same = [candidate for candidate in use_case_names if _name_words(candidate) == words]
-    if len(same) == 1:
-        return same[0]
-    holding = [candidate for candidate in use_case_names if set(words) <= set(_name_words(candidate))]
-    return holding[0] if len(holding) == 1 else None
-
-
-def repair_extraction(document: SourceDocument, draft: ExtractionDraft) -> Repaired[ExtractionDraft]:
-    """Ground every evidence, keep use-case names unique and make applies_to point at them.
-
-    The result keeps only grounded items with distinct names; its `dropped` counts the others.
-    applies_to names are repaired, never a problem: a near-miss is mapped, an unknown name left out.
-    """
-    problems: list[str] = []
-    repairs: Counter[str] = Counter()
-    dropped = 0
-
-    names: dict[str, str] = {}  # normalized name -> name as first written
-    use_cases: list[UseCaseDraft] = []
-    for number, use_case in enumerate(draft.use_cases, 1):
-        label = f'use case {number} ("{excerpt(use_case.name, _EXCERPT)}")'
-        key = normalize_key(use_case.name)
-        anchored = anchor_evidence(document, use_case.evidence, label)
-        problems += anchored.problems
-        repairs += anchored.repairs
-        if key in names:
-            problems.append(f"{label}: the name repeats use case {names[key]!r}; give each use case a distinct name")
-        elif anchored.result:
-            names[key] = use_case.name
-            use_cases.append(use_case.model_copy(update={"evidence": anchored.result}))
-            continue
-        dropped += 1
-
-    policies: list[PolicyDraft] = []
-    for number, policy in enumerate(draft.policies, 1):
-        label = f'policy {number} ("{excerpt(policy.statement, _EXCERPT)}")'
-        applies_to: list[str] = []
-        for name in policy.applies_to:
-            known = names.get(normalize_key(name))
-            if known is None:
-                # A near-miss is mapped, an unknown name left out (with none left, the rule governs
-                # every use case): which use cases a rule governs only steers test design, and a
-                # retry for it costs a whole answer. Counted, like every repair.
-                known = match_use_case_name(name, list(names.values()))
-                repairs["applies_to_repaired"] += 1
-            if known is not None and known not in applies_to:
-                applies_to.append(known)  # canonical spelling, so the orchestrator can map names to ids
-        anchored = anchor_evidence(document, policy.evidence, label)
-        problems += anchored.problems
-        repairs += anchored.repairs
-        if anchored.result:
-            policies.append(policy.model_copy(update={"evidence": anchored.result, "applies_to": applies_to}))
-        else:
-            dropped += 1
-    return Repaired(ExtractionDraft(use_cases=use_cases, policies=policies, dropped=dropped), repairs, problems)
 
 
 # Small models sometimes answer with the schema's own field names as axes: never a real situation.

@@ -105,8 +105,13 @@ def run(
         int, typer.Option(min=0, max=100, help="Times the supervisor may send an example back.")
     ] = 2,
     window_tokens: Annotated[
-        int, typer.Option(min=200, max=1_000_000, help="Token budget of one extraction window.")
-    ] = 3000,
+        int,
+        typer.Option(
+            min=200,
+            max=1_000_000,
+            help="Token budget of one extraction batch: the candidate statements it shows and their decisions.",
+        ),
+    ] = 1500,
     strength: Annotated[
         int, typer.Option(min=1, max=4, help="Covering-array strength: 2 = every pair of axis values.")
     ] = 2,

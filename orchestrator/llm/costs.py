@@ -32,7 +32,13 @@ from synthgen.errors import SynthgenError
 from synthgen.orchestrator.llm.calls_file import RESPONSE, read_calls
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.manifest import STAGES, CallCost, PricingInfo, TokenUsage
-from synthgen.tools.windows import CHARS_PER_TOKEN, estimate_tokens, section_windows
+from synthgen.tools.batches import (
+    ANSWER_TOKENS_PER_CANDIDATE,
+    CHARS_PER_TOKEN,
+    candidate_batches,
+    candidate_tokens,
+)
+from synthgen.tools.segment import segment
 
 log = logging.getLogger("synthgen")
 
@@ -313,7 +319,7 @@ def estimate_run(
 ) -> Estimate:
     """A cheap estimate of a fresh run's tokens and cost, before any call: no retries, no revisions.
 
-    `windows_per_document` gives the token size of each extraction window; `prompt_chars` the
+    `windows_per_document` gives the token size of each extraction batch; `prompt_chars` the
     length of each agent's instructions.
     """
     estimate = Estimate()
@@ -365,7 +371,11 @@ def estimate_for(
     """The up-front estimate of a fresh run over these documents."""
     return estimate_run(
         [
-            [estimate_tokens(doc, w.line_start, w.line_end) for w in section_windows(doc, window_tokens)]
+            # What each batch shows of the document; the answer is estimated from it below.
+            [
+                sum(candidate_tokens(c) - ANSWER_TOKENS_PER_CANDIDATE for c in batch)
+                for batch in candidate_batches(segment(doc), window_tokens)
+            ]
             for doc in documents
         ],
         [len(doc.sections) for doc in documents],

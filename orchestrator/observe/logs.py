@@ -93,7 +93,7 @@ def configure_logging(verbose: int = 0, quiet: bool = False, log_format: LogForm
 
 # -- progress ------------------------------------------------------------------------------------
 
-UNITS = {"extract": "windows", "design": "documents", "write": "examples", "supervise": "examples"}
+UNITS = {"extract": "batches", "design": "documents", "write": "examples", "supervise": "examples"}
 
 
 @dataclass

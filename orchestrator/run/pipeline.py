@@ -36,6 +36,7 @@ from synthgen.orchestrator.rundir.directory import (
     run_id_for,
     write_atomically,
 )
+from synthgen.schemas.candidates import CandidateDecisionRecord
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import DatasetExample, TestCase
 from synthgen.schemas.layout import CALLS_FILE, DATA_FILES, MANIFEST_FILE
@@ -54,8 +55,8 @@ from synthgen.schemas.manifest import (
     VolatileInfo,
 )
 from synthgen.schemas.stages import Design, ItemIndex
+from synthgen.tools.batches import refuse_long_lines
 from synthgen.tools.gates import run_problems
-from synthgen.tools.windows import section_windows
 
 log = logging.getLogger("synthgen")
 
@@ -68,7 +69,7 @@ class RunOptions:
     max_examples: int | None = None
     concurrency: int = 4
     max_revisions: int = 2
-    window_tokens: int = 3000
+    window_tokens: int = 1500
     strength: int = 2
     replay: bool = False  # answer only from calls.jsonl; a call never recorded is an error
     force: bool = False  # start over in an --out made for another run
@@ -118,7 +119,7 @@ def plan_run(documents: list[SourceDocument], model: ResolvedModel, options: Run
     """What the run is bound to and where it goes, checked before any model call."""
     config = run_config(model, options)
     for doc in documents:
-        section_windows(doc, options.window_tokens)  # LineTooLong: refused before anything is written
+        refuse_long_lines(doc, options.window_tokens)  # refused before anything is written
     binding = RunBinding(run_id=run_id_for(documents, config), inputs=input_documents(documents), config=config)
     run_dir = options.out or RUNS_DIR / binding.run_id
     check_run_dir(run_dir, binding.run_id, options.force)
@@ -152,6 +153,7 @@ class Generated:
     """Everything the stages made, before it is written."""
 
     index: ItemIndex  # the documents, use cases, policies and chosen test cases, by ID
+    decisions: list[CandidateDecisionRecord]  # what became of every candidate statement
     designs: list[Design]
     test_cases: list[TestCase]  # the ones examples were written for
     examples: list[DatasetExample]
@@ -176,7 +178,8 @@ async def generate(documents: list[SourceDocument], context: StageContext, optio
     examples, supervised = await watch.time("supervise", supervise(drafts, index, context, options.max_revisions))
     check_dataset(index, examples)
     reports = {"extract": extracted, "design": designed, "write": written, "supervise": supervised}
-    return Generated(index, designs, test_cases, examples, reports, watch.seconds)
+    decisions = [record for x in extractions for record in x.decisions]
+    return Generated(index, decisions, designs, test_cases, examples, reports, watch.seconds)
 
 
 def check_dataset(index: ItemIndex, examples: list[DatasetExample]) -> None:
@@ -243,6 +246,7 @@ def output_files(generated: Generated) -> dict[str, tuple[bytes, int]]:
     contents = [
         (json_bytes(list(index.use_cases.values())), len(index.use_cases)),
         (json_bytes(list(index.policies.values())), len(index.policies)),
+        (json_bytes(generated.decisions), len(generated.decisions)),
         (json_bytes(generated.test_cases), len(generated.test_cases)),
         (jsonl_bytes(generated.examples), len(generated.examples)),
     ]

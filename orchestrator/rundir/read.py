@@ -7,14 +7,23 @@ import orjson
 from pydantic import TypeAdapter
 
 from synthgen.errors import InputError
+from synthgen.schemas.candidates import CandidateDecisionRecord
 from synthgen.schemas.items import DatasetExample, Policy, TestCase, UseCase
-from synthgen.schemas.layout import DATASET_FILE, MANIFEST_FILE, POLICIES_FILE, TEST_CASES_FILE, USE_CASES_FILE
+from synthgen.schemas.layout import (
+    DATASET_FILE,
+    DECISIONS_FILE,
+    MANIFEST_FILE,
+    POLICIES_FILE,
+    TEST_CASES_FILE,
+    USE_CASES_FILE,
+)
 from synthgen.schemas.manifest import RunManifest
 from synthgen.tools.schema_validator import validate_json_file
 
 OUTPUT_FILES = {
     USE_CASES_FILE: "use_cases",
     POLICIES_FILE: "policies",
+    DECISIONS_FILE: "decisions",
     TEST_CASES_FILE: "test_cases",
     DATASET_FILE: "dataset",
     MANIFEST_FILE: "manifest",
@@ -28,6 +37,7 @@ class RunFiles:
     manifest: RunManifest
     use_cases: list[UseCase]
     policies: list[Policy]
+    decisions: list[CandidateDecisionRecord]
     test_cases: list[TestCase]
     examples: list[DatasetExample]
 
@@ -49,6 +59,7 @@ def read_run_files(run_dir: Path) -> tuple[RunFiles | None, list[str]]:
         manifest=RunManifest.model_validate_json(contents[MANIFEST_FILE]),
         use_cases=TypeAdapter(list[UseCase]).validate_json(contents[USE_CASES_FILE]),
         policies=TypeAdapter(list[Policy]).validate_json(contents[POLICIES_FILE]),
+        decisions=TypeAdapter(list[CandidateDecisionRecord]).validate_json(contents[DECISIONS_FILE]),
         test_cases=TypeAdapter(list[TestCase]).validate_json(contents[TEST_CASES_FILE]),
         examples=[
             DatasetExample.model_validate(orjson.loads(line))

@@ -9,6 +9,7 @@ from synthgen.orchestrator.rundir.read import RunFiles, read_run_files
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.manifest import InputDocument
 from synthgen.schemas.stages import ItemIndex
+from synthgen.tools.evidence import check_evidence
 from synthgen.tools.gates import run_problems
 
 
@@ -87,7 +88,7 @@ def run_files_problems(files: RunFiles) -> list[str]:
     problems += missing
     if missing:  # evidence cannot be checked without its documents
         return problems
-    return problems + run_problems(item_index(files, documents), files.examples)
+    return problems + run_problems(item_index(files, documents), files.examples) + decision_problems(files, documents)
 
 
 def manifest_problems(files: RunFiles) -> list[str]:
@@ -146,4 +147,23 @@ def lineage_problems(files: RunFiles) -> list[str]:
         ):
             problems.append(f"{where}: its use case, document or policies differ from test case {test_case.id}")
     problems += [f"manifest.json: lineage has no entry for {ex_id}" for ex_id in examples if ex_id not in seen]
+    return problems
+
+
+def decision_problems(files: RunFiles, documents: dict[str, SourceDocument]) -> list[str]:
+    """decisions.json: every candidate's quote verified at its lines, every policy it names in policies.json."""
+    problems = []
+    policy_ids = {p.id for p in files.policies}
+    for number, record in enumerate(files.decisions):
+        where = f"decisions.json[{number}] ({record.candidate.id})"
+        doc = documents.get(record.document_id)
+        if doc is None:
+            problems.append(f"{where}: document {record.document_id} is not an input of the run")
+            continue
+        check = check_evidence(doc, record.candidate.evidence)
+        if not check.ok:
+            problems.append(f"{where}: {check.message}")
+        problems += [
+            f"{where}: policy {pid} is not in policies.json" for pid in record.policy_ids if pid not in policy_ids
+        ]
     return problems

@@ -1,195 +1,339 @@
-"""Stage 1: read each document in section windows and extract use cases and policies."""
+"""Stage 1: every candidate statement of each document decided by the model, then use cases and policies.
+
+The segmenter (tools/segment.py) finds the candidates; the extraction agent decides them in
+batches sized by --window-tokens (tools/batches.py); the checks in tools/decisions.py say what each
+candidate comes to. A candidate the model skipped is asked again in a follow-up batch; one still
+undecided after that is decided by the normative-cue rule, and counted. The use-case agent then
+tells which rule-bearing sections name a situation; each rule is attached to its section's use
+case, or explicitly to all of them.
+"""
 
 import logging
+import re
 from collections import Counter
+from dataclasses import dataclass, field
 
 from opentelemetry.trace import SpanContext, get_current_span
 
 from synthgen.agents.extraction import ExtractionDeps, extraction_agent, extraction_prompt
-from synthgen.errors import GateError
+from synthgen.agents.use_cases import Heading, UseCaseDeps, unanswered, use_case_agent, use_case_prompt
+from synthgen.errors import InputError
 from synthgen.orchestrator.observe.tracing import set_attributes
 from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext, gather_all
-from synthgen.schemas.document import SourceDocument, Window
-from synthgen.schemas.drafts import EvidenceDraft, ExtractionDraft, PolicyDraft, UseCaseDraft
+from synthgen.schemas.candidates import Candidate, CandidateDecisionRecord
+from synthgen.schemas.document import Section, SourceDocument
+from synthgen.schemas.drafts import RuleDraft, SituationDraft
 from synthgen.schemas.items import Evidence, Policy, UseCase
 from synthgen.schemas.manifest import StageReport
 from synthgen.schemas.stages import Extraction
+from synthgen.tools.batches import candidate_batches
+from synthgen.tools.decisions import Decided, check_decisions, decide_unanswered
 from synthgen.tools.ids import allocate_ids, normalize_key
 from synthgen.tools.parser import document_title
-from synthgen.tools.windows import section_windows
+from synthgen.tools.segment import segment
 
 STAGE = "extract"
 log = logging.getLogger("synthgen")
+_ADVICE = "its candidates are asked again; try a stronger model or a smaller --window-tokens"
 
 
-async def _extract_window(doc: SourceDocument, window: Window, stage: Stage) -> tuple[ExtractionDraft, StageReport]:
-    """One window's answer and what became of the items it proposed; ItemFailed if the model fails on it."""
-    deps = ExtractionDeps(document=doc, window=window)
-    draft = await stage.runner.run(extraction_agent, extraction_prompt(deps), deps, STAGE, _item_name(doc, window))
-    # Items the model proposed that nothing in the document grounds are rejected here.
-    proposed = len(draft.use_cases) + len(draft.policies) + draft.dropped
-    return draft, StageReport.tally(proposed, 0, {"ungrounded_item": draft.dropped}, draft.repairs)
+class NoRulesError(InputError):
+    """A document states no rule: there is nothing to build a dataset from."""
 
 
-def _item_name(doc: SourceDocument, window: Window) -> str:
-    return f"extraction of {doc.path} lines {window.line_start}-{window.line_end}"
+@dataclass(frozen=True)
+class BatchOutcome:
+    decided: dict[str, Decided]
+    missing: list[Candidate]
+    report: StageReport
+    span: SpanContext | None = None  # the batch span's context, for the merge span's links
 
 
-def _merge_evidence(into: list[Evidence], more: list[Evidence]) -> None:
-    for evidence in more:
-        if evidence not in into:
-            into.append(evidence)
+def _batch_name(doc: SourceDocument, batch: list[Candidate], again: bool) -> str:
+    which = "skipped candidates" if again else "candidates"
+    return f"extraction of {doc.path} {which} {batch[0].id}..{batch[-1].id}"
 
 
-def whole_document_use_case(doc: SourceDocument) -> UseCaseDraft | None:
-    """One use case for everything the document governs, grounded on its title (None without one)."""
+async def _decide_batch(doc: SourceDocument, batch: list[Candidate], stage: Stage, again: bool) -> BatchOutcome:
+    """The batch's decisions; a batch the model fails on leaves every candidate missing."""
+    name = _batch_name(doc, batch, again)
+    lines = f"{batch[0].line_start}-{batch[-1].line_end}"
+    item = Item(
+        doc.id, "extract batch", f"{len(batch)} candidates, lines {lines}", name,
+        {"lines": lines, "candidates": len(batch), "asked_again": again},
+    )  # fmt: skip
+
+    async def work() -> BatchOutcome:
+        deps = ExtractionDeps(document=doc, candidates=tuple(batch))
+        draft = await stage.runner.run(extraction_agent, extraction_prompt(deps), deps, STAGE, name)
+        check = check_decisions(batch, draft)
+        span = get_current_span()
+        rules = sum(len(d.rules) for d in check.decided.values())
+        set_attributes(span, rules_found=rules, candidates_missing=len(check.missing))
+        return BatchOutcome(
+            check.decided, check.missing, StageReport.tally(0, 0, None, check.notes), span.get_span_context()
+        )
+
+    result = await stage.run(item, work, advice=_ADVICE)
+    if isinstance(result, Rejected):
+        return BatchOutcome({}, list(batch), StageReport.tally(1, 0, {result.reason_code: 1}), result.span)
+    return result
+
+
+def _section_of(doc: SourceDocument, line: int) -> Section | None:
+    """The innermost section holding `line` (None before the first heading)."""
+    holding = [s for s in doc.sections if s.line_start <= line <= s.line_end]
+    return holding[-1] if holding else None
+
+
+def _sections_around(doc: SourceDocument, line: int) -> list[Section]:
+    """Every section holding `line`, innermost first."""
+    return [s for s in reversed(doc.sections) if s.line_start <= line <= s.line_end]
+
+
+_NUMBERING = re.compile(r"^\d+(?:\.\d+)*\.?\s+")
+
+
+def heading_title(doc: SourceDocument, section: Section) -> str:
+    """The heading's text as written on its line, without the `#` marks."""
+    return doc.line(section.line_start).strip().strip("#").strip()
+
+
+@dataclass
+class _UseCaseDraft:
+    key: str  # the section (by heading line) or the whole document
+    name: str
+    actor: str
+    goal: str
+    description: str
+    evidence: Evidence
+
+
+def _situations(doc: SourceDocument, headings: list[Section], answer: list[SituationDraft]) -> list[_UseCaseDraft]:
+    by_number = {entry.n: entry for entry in answer}
+    drafts = []
+    for number, section in enumerate(headings, 1):
+        entry = by_number.get(number)
+        if entry is None or not entry.situation:
+            continue
+        title = heading_title(doc, section)
+        name = _NUMBERING.sub("", title) or title
+        drafts.append(
+            _UseCaseDraft(
+                key=str(section.line_start),
+                name=name[:100],
+                actor=entry.actor.strip() or "user",
+                goal=entry.goal.strip() or f"get help with {name.lower()}",
+                description=f"Requests handled under the section '{' > '.join(section.heading_path)}'.",
+                evidence=Evidence(line_start=section.line_start, line_end=section.line_start, quote=title),
+            )
+        )
+    return drafts
+
+
+def whole_document_use_case(doc: SourceDocument, first_rule: Candidate) -> _UseCaseDraft:
+    """One use case for everything the document governs, grounded on its title (or its first rule)."""
     titled = document_title(doc)
-    if titled is None:
-        return None
-    line, title = titled
-    return UseCaseDraft(
+    title = titled[1] if titled else doc.file_name
+    evidence = Evidence(line_start=titled[0], line_end=titled[0], quote=titled[1]) if titled else first_rule.evidence
+    return _UseCaseDraft(
+        key="document",
         name=f"Requests governed by {title}"[:100],
         actor="user",
         goal=f"get help that follows {title}"[:300],
-        description="The model found rules but no use case in this document, so the whole document is one use case.",
-        evidence=[EvidenceDraft(line_start=line, line_end=line, quote=title[:500])],
+        description="No section of the document names a situation, so the whole document is one use case.",
+        evidence=evidence,
     )
 
 
-def merge_drafts(doc: SourceDocument, drafts: list[ExtractionDraft]) -> tuple[Extraction, StageReport]:
-    """Merge window answers: one use case per name, one policy per statement, then assign IDs.
+async def _use_cases(
+    doc: SourceDocument, rules: list[Decided], stage: Stage
+) -> tuple[list[_UseCaseDraft], StageReport]:
+    """The situations among the sections holding rules; the whole document when none is one."""
+    counts: Counter[int] = Counter()
+    sections: dict[int, Section] = {}
+    for decided in rules:
+        section = _section_of(doc, decided.candidate.line_start)
+        if section is not None:
+            counts[section.line_start] += len(decided.rules)
+            sections[section.line_start] = section
+    headings = [sections[line] for line in sorted(sections)]
+    report = StageReport()
+    answer: list[SituationDraft] = []
+    if headings:
+        deps = UseCaseDeps(doc, tuple(Heading(tuple(s.heading_path), counts[s.line_start]) for s in headings))
+        name = f"use cases of {doc.path}"
+        item = Item(doc.id, "extract use cases", f"{len(headings)} headings", name, {"headings": len(headings)})
 
-    The report counts the merge's own part: the items merged away as duplicates, the use case it
-    may add, and every item it accepts (the windows' reports count what the model proposed).
-    """
-    use_cases: dict[str, UseCaseDraft] = {}
-    policies: dict[str, PolicyDraft] = {}
+        async def work() -> list[SituationDraft]:
+            draft = await stage.runner.run(use_case_agent, use_case_prompt(deps), deps, STAGE, name)
+            nonlocal report
+            report = StageReport.tally(0, 0, None, {"heading_not_answered": len(unanswered(deps, draft))})
+            return draft.headings
+
+        result = await stage.run(item, work, advice="its rules apply to the whole document instead")
+        if isinstance(result, Rejected):
+            report = StageReport.tally(1, 0, {result.reason_code: 1})
+        else:
+            answer = result
+    drafts = _situations(doc, headings, answer)
+    if not drafts:
+        drafts = [whole_document_use_case(doc, rules[0].candidate)]
+        report += StageReport.tally(0, 0, None, {"document_use_case_added": 1})
+    return drafts, report
+
+
+@dataclass
+class _PolicyDraft:
+    rule: RuleDraft
+    evidence: list[Evidence]
+    use_cases: list[str] | None  # use-case keys; None: every use case
+    candidates: list[str] = field(default_factory=list)
+
+
+def build_extraction(
+    doc: SourceDocument, decisions: list[Decided], use_cases: list[_UseCaseDraft]
+) -> tuple[Extraction, StageReport]:
+    """Use cases and policies with their IDs, each rule attached to its section's use case or to all,
+    one policy per statement; the report counts every rule proposed and every candidate left out."""
+    situation_keys = {draft.key for draft in use_cases}
+    policies: dict[str, _PolicyDraft] = {}
     reasons: Counter[str] = Counter()
-    notes: Counter[str] = Counter()
-    for draft in drafts:
-        for use_case in draft.use_cases:
-            key = normalize_key(use_case.name)
-            if key in use_cases:
-                _merge_evidence(use_cases[key].evidence, use_case.evidence)
-                reasons["duplicate_use_case"] += 1
+    proposed = 0
+    for decided in decisions:
+        if not decided.is_rule:
+            reasons[f"not_a_rule_{decided.reason}"] += 1
+            proposed += 1
+            continue
+        around = [str(s.line_start) for s in _sections_around(doc, decided.candidate.line_start)]
+        owner = next((key for key in around if key in situation_keys), None)
+        for rule in decided.rules:
+            proposed += 1
+            key = normalize_key(rule.statement)
+            kept = policies.get(key)
+            if kept is None:
+                policies[key] = _PolicyDraft(rule, [decided.candidate.evidence], None if owner is None else [owner])
             else:
-                use_cases[key] = use_case.model_copy(deep=True)
-        for policy in draft.policies:
-            key = normalize_key(policy.statement)
-            if key in policies:
-                kept = policies[key]
-                _merge_evidence(kept.evidence, policy.evidence)
-                # An empty applies_to means "every use case"; merging must not narrow that.
-                if kept.applies_to and policy.applies_to:
-                    kept.applies_to.extend(n for n in policy.applies_to if n not in kept.applies_to)
-                else:
-                    kept.applies_to.clear()
                 reasons["duplicate_policy"] += 1
-            else:
-                policies[key] = policy.model_copy(deep=True)
+                if decided.candidate.evidence not in kept.evidence:
+                    kept.evidence.append(decided.candidate.evidence)
+                if kept.use_cases is None or owner is None:
+                    kept.use_cases = None  # merging must not narrow a rule that governs every use case
+                elif owner not in kept.use_cases:
+                    kept.use_cases.append(owner)
+            policies[key].candidates.append(decided.candidate.id)
 
-    if policies and not use_cases:
-        # Acceptable-use policies often state rules and no situations; rather than discard every
-        # grounded rule, the whole document becomes one use case, quoted from its own title.
-        whole = whole_document_use_case(doc)
-        if whole is not None:
-            use_cases[normalize_key(whole.name)] = whole
-            notes["document_use_case_added"] += 1
-
-    uc_ids = allocate_ids("uc_", [f"{doc.id}|{key}" for key in use_cases])
-    uc_by_name = dict(zip(use_cases, uc_ids))
+    uc_ids = allocate_ids("uc_", [f"{doc.id}|{normalize_key(d.name)}|{d.key}" for d in use_cases])
+    uc_by_key = {d.key: uc_id for d, uc_id in zip(use_cases, uc_ids)}
     final_use_cases = [
         UseCase(
-            id=uc_id,
-            document_id=doc.id,
-            name=d.name,
-            actor=d.actor,
-            goal=d.goal,
-            description=d.description,
-            evidence=d.evidence,
+            id=uc_id, document_id=doc.id, name=d.name, actor=d.actor, goal=d.goal,
+            description=d.description, evidence=[d.evidence],
         )
-        for uc_id, d in zip(uc_ids, use_cases.values())
-    ]
+        for uc_id, d in zip(uc_ids, use_cases)
+    ]  # fmt: skip
     pol_keys = [f"{doc.id}|{key}|{d.evidence[0].line_start}-{d.evidence[0].line_end}" for key, d in policies.items()]
     final_policies = []
+    policy_of: dict[str, list[str]] = {}
     for pol_id, draft in zip(allocate_ids("pol_", pol_keys), policies.values()):
-        applies_to = [uc_by_name[normalize_key(n)] for n in draft.applies_to if normalize_key(n) in uc_by_name]
+        every = draft.use_cases is None
         final_policies.append(
             Policy(
                 id=pol_id,
                 document_id=doc.id,
-                statement=draft.statement,
-                kind=draft.kind,
-                conditions=draft.conditions,
-                applies_to=applies_to or list(uc_ids),
+                statement=draft.rule.statement,
+                kind=draft.rule.kind,
+                strength=draft.rule.strength,
+                conditions=draft.rule.conditions,
+                binds=draft.rule.binds,
+                applies_to=list(uc_ids) if every else [uc_by_key[k] for k in draft.use_cases or []],
+                applies_to_all=every,
                 evidence=draft.evidence,
             )
         )
-    accepted = len(final_use_cases) + len(final_policies)
-    report = StageReport.tally(notes["document_use_case_added"], accepted, reasons, notes)
-    if not final_use_cases or not final_policies:
-        raise GateError(
-            f"{doc.path}: extraction found {len(final_use_cases)} use cases and {len(final_policies)} policies; "
-            "a dataset needs at least one of each: check that the document states rules, or try a stronger model"
+        for candidate_id in draft.candidates:
+            policy_of.setdefault(candidate_id, []).append(pol_id)
+    records = [
+        CandidateDecisionRecord(
+            document_id=doc.id,
+            candidate=d.candidate,
+            is_rule=d.is_rule,
+            reason=d.reason,  # type: ignore[arg-type]  # "rule" or a NotRuleReason, by construction
+            decided_by=d.decided_by,
+            policy_ids=list(dict.fromkeys(policy_of.get(d.candidate.id, []))),
         )
-    return Extraction(document=doc, use_cases=final_use_cases, policies=final_policies), report
+        for d in decisions
+    ]
+    accepted = len(final_use_cases) + len(final_policies)
+    report = StageReport.tally(proposed + len(final_use_cases), accepted, reasons)
+    extraction = Extraction(document=doc, use_cases=final_use_cases, policies=final_policies, decisions=records)
+    return extraction, report
 
 
-def _trace_merge(
-    doc: SourceDocument, extraction: Extraction, windows: list[tuple[ExtractionDraft, SpanContext]], stage: Stage
-) -> None:
-    """A span naming the IDs merged from the windows, linked to each window's span with the IDs it gave."""
-    use_case_ids = {normalize_key(uc.name): uc.id for uc in extraction.use_cases}
-    policy_ids = {normalize_key(p.statement): p.id for p in extraction.policies}
-    links = []
-    for draft, context in windows:
-        ids = [use_case_ids[k] for uc in draft.use_cases if (k := normalize_key(uc.name)) in use_case_ids]
-        ids += [policy_ids[k] for p in draft.policies if (k := normalize_key(p.statement)) in policy_ids]
-        links.append((context, {"item_ids": sorted(set(ids))}))
+def _trace_merge(doc: SourceDocument, extraction: Extraction, batches: list[BatchOutcome], stage: Stage) -> None:
+    """A span naming the IDs made, linked to each batch's span with the policy IDs its candidates gave."""
+    policy_ids = {r.candidate.id: r.policy_ids for r in extraction.decisions}
+    links = [
+        (b.span, {"item_ids": sorted({p for cid in b.decided for p in policy_ids.get(cid, [])})})
+        for b in batches
+        if b.span is not None
+    ]
     with stage.trace.item(
         STAGE, doc.id, "merge", f"merge: {len(extraction.use_cases)} use cases, {len(extraction.policies)} policies",
-        links=links, use_case_ids=list(use_case_ids.values()), policy_ids=list(policy_ids.values()),
+        links=links, use_case_ids=[uc.id for uc in extraction.use_cases],
+        policy_ids=[p.id for p in extraction.policies],
     ):  # fmt: skip
         pass
 
 
-async def _window(
-    doc: SourceDocument, window: Window, stage: Stage
-) -> tuple[ExtractionDraft, StageReport, SpanContext]:
-    """The window's draft and report, and its span's context for the merge span's links."""
-    lines = f"{window.line_start}-{window.line_end}"
-    item = Item(
-        doc.id, "extract window", f"window lines {lines}", _item_name(doc, window),
-        {"lines": lines, "section": " > ".join(window.heading_path) or None},
-    )  # fmt: skip
-
-    async def work() -> tuple[ExtractionDraft, StageReport, SpanContext]:
-        draft, report = await _extract_window(doc, window, stage)
-        span = get_current_span()  # the window's, which `stage.run` opened
-        set_attributes(span, use_cases_found=len(draft.use_cases), policies_found=len(draft.policies))
-        return draft, report, span.get_span_context()
-
-    result = await stage.run(item, work, advice="try a stronger model or a smaller --window-tokens")
-    if isinstance(result, Rejected):  # the window adds nothing; too many such windows stop the run
-        empty = ExtractionDraft(use_cases=[], policies=[])
-        return empty, StageReport.tally(1, 0, {result.reason_code: 1}), result.span
-    return result
-
-
-async def extract_document(doc: SourceDocument, windows: list[Window], stage: Stage) -> tuple[Extraction, StageReport]:
-    with stage.trace.stage(STAGE, [doc.id], windows=len(windows)):
-        results = await gather_all(_window(doc, w, stage) for w in windows)
-        extraction, merged = merge_drafts(doc, [draft for draft, _, _ in results])
-        _trace_merge(doc, extraction, [(draft, span) for draft, _, span in results], stage)
-    return extraction, sum((report for _, report, _ in results), merged)
+async def extract_document(
+    doc: SourceDocument, candidates: list[Candidate], window_tokens: int, stage: Stage
+) -> tuple[Extraction, StageReport]:
+    """The document's candidates decided, then its use cases; NoRulesError when it states no rule."""
+    batches = candidate_batches(candidates, window_tokens)
+    with stage.trace.stage(STAGE, [doc.id], batches=len(batches), candidates=len(candidates)):
+        outcomes = await gather_all(_decide_batch(doc, batch, stage, again=False) for batch in batches)
+        missing = [c for outcome in outcomes for c in outcome.missing]
+        notes: Counter[str] = Counter(candidate_asked_again=len(missing))
+        if missing:  # asked once more, in batches of their own; never dropped
+            outcomes += await gather_all(
+                _decide_batch(doc, batch, stage, again=True) for batch in candidate_batches(missing, window_tokens)
+            )
+        decided: dict[str, Decided] = {}
+        for outcome in outcomes:
+            decided.update(outcome.decided)
+        for candidate in candidates:
+            if candidate.id not in decided:
+                decided[candidate.id] = unanswered = decide_unanswered(candidate)
+                notes["rule_by_normative_cue" if unanswered.is_rule else "candidate_not_decided"] += 1
+        decisions = [decided[c.id] for c in candidates]
+        rules = [d for d in decisions if d.is_rule]
+        if not rules:
+            raise NoRulesError(
+                f"no rules found in {doc.path}: none of its {len(candidates)} statements is a rule; give a document "
+                "that states how a system must behave (a policy, an acceptable-use policy, an API spec)"
+            )
+        use_cases, found = await _use_cases(doc, rules, stage)
+        extraction, merged = build_extraction(doc, decisions, use_cases)
+        _trace_merge(doc, extraction, outcomes, stage)
+    reports = sum((outcome.report for outcome in outcomes), StageReport())
+    return extraction, reports + found + merged + StageReport.tally(0, 0, None, notes)
 
 
 async def extract(
     documents: list[SourceDocument], context: StageContext, window_tokens: int
 ) -> tuple[list[Extraction], StageReport]:
-    """Every document's use cases and policies; GateError if a document yields none of either."""
-    windows = {doc.id: section_windows(doc, window_tokens) for doc in documents}
-    log.info("extract: %d document(s)", len(documents))
-    with context.stage(STAGE, sum(len(w) for w in windows.values())) as stage:
-        results = await gather_all(extract_document(doc, windows[doc.id], stage) for doc in documents)
+    """Every document's use cases and policies; NoRulesError if a document states no rule."""
+    candidates = {doc.id: segment(doc) for doc in documents}
+    for doc in documents:
+        if not candidates[doc.id]:
+            raise NoRulesError(
+                f"no rules found in {doc.path}: it has no statement at all (only headings or markup); give a "
+                "document that states how a system must behave"
+            )
+    batches = sum(len(candidate_batches(candidates[doc.id], window_tokens)) for doc in documents)
+    log.debug("extract: %d document(s), %d candidate batch(es)", len(documents), batches)
+    # Follow-up batches and the use-case calls are not known up front: failures are judged at the end.
+    with context.stage(STAGE, batches + len(documents), planned=False) as stage:
+        results = await gather_all(extract_document(doc, candidates[doc.id], window_tokens, stage) for doc in documents)
     return [extraction for extraction, _ in results], sum((report for _, report in results), StageReport())
