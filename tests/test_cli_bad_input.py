@@ -607,6 +607,8 @@ def test_a_line_longer_than_an_extraction_window_is_refused_naming_it(
     _one_line_error(result, f"{doc} line 4 is about 75,00", "(--window-tokens 1,500): break the line up, or raise "
                     "--window-tokens")  # fmt: skip
     assert not out.exists() and scripted.requests == []
+
+
 @pytest.mark.parametrize(
     ("name", "content", "calls"),
     [

@@ -83,7 +83,7 @@ def test_manifest_records_inputs_and_config(manifest: dict[str, Any]) -> None:
     assert {k: manifest[k] for k in ("schema_version", "run_id", "tool_version", "inputs", "config")} == snapshot(
         {
             "schema_version": 1,
-            "run_id": "tau2-retail-policy-99068bc2",
+            "run_id": "tau2-retail-policy-2438290f",
             "tool_version": IsStr(min_length=1),
             "inputs": [
                 {
@@ -113,9 +113,10 @@ def test_manifest_records_inputs_and_config(manifest: dict[str, Any]) -> None:
     assert manifest["prompts"] == snapshot(
         [
             {"name": "example_writer", "version": 1, "sha256": SHA256},
-            {"name": "extraction", "version": 2, "sha256": SHA256},
+            {"name": "extraction", "version": 3, "sha256": SHA256},
             {"name": "supervisor", "version": 1, "sha256": SHA256},
             {"name": "test_design", "version": 2, "sha256": SHA256},
+            {"name": "use_cases", "version": 1, "sha256": SHA256},
         ]
     )
     assert manifest["pricing"] == {"source": "genai-prices", "version": IsStr(min_length=1)}
@@ -127,8 +128,8 @@ def test_manifest_counts_every_stage_with_reasons(manifest: dict[str, Any]) -> N
     }
     assert counts == snapshot(
         {
-            "extract": (33, 32, 1, {"duplicate_policy": 1}),
-            "design": (36, 3, 33, {"over_max_examples": 33}),
+            "extract": (91, 32, 59, {"not_a_rule_description": 56, "duplicate_policy": 3}),
+            "design": (27, 3, 24, {"over_max_examples": 24}),
             "write": (3, 3, 0, {}),
             "supervise": (3, 3, 0, {}),
         }
@@ -142,6 +143,10 @@ def test_manifest_usage_adds_up_per_stage_agent_model_and_call(manifest: dict[st
     assert [(c["stage"], c["agent"]) for c in calls] == snapshot(
         [
             ("extract", "extraction"),
+            ("extract", "extraction"),
+            ("extract", "extraction"),
+            ("extract", "extraction"),
+            ("extract", "use_cases"),
             ("design", "test_design"),
             ("write", "example_writer"),
             ("write", "example_writer"),
@@ -155,7 +160,7 @@ def test_manifest_usage_adds_up_per_stage_agent_model_and_call(manifest: dict[st
         "input_tokens": sum(c["input_tokens"] for c in calls),
         "output_tokens": sum(c["output_tokens"] for c in calls),
     }
-    unpriced = {"requests": 6, **tokens, "cost_usd": None, "unpriced_requests": 6}
+    unpriced = {"requests": 10, **tokens, "cost_usd": None, "unpriced_requests": 10}
     assert manifest["usage_by_model"] == {"scripted": unpriced}
     assert manifest["volatile"]["calls"]["live"] == unpriced
     for group, key in (("stages", "stage"), ("usage_by_agent", "agent")):
@@ -175,20 +180,33 @@ def test_manifest_coverage_outputs_and_lineage(manifest: dict[str, Any]) -> None
             "document_id": "doc_2c9652afbce5",
             "strength": 2,
             "axes": [
-                {"name": "use_case", "values": IsList(length=12)},
+                {"name": "use_case", "values": IsList(length=9)},
                 {"name": "customer_mood", "values": ["calm", "frustrated"]},
                 {"name": "request_detail", "values": ["complete details", "missing details", "contradictory details"]},
             ],
-            "rows": 36,
-            "full_product": 72,
-            "interactions_total": 66,
-            "interactions_covered": 66,
+            "rows": 27,
+            "full_product": 54,
+            "interactions_total": 51,
+            "interactions_covered": 51,
         }
     )
     assert manifest["outputs"] == snapshot(
         [
-            {"name": "use_cases.json", "sha256": SHA256, "records": 12},
-            {"name": "policies.json", "sha256": SHA256, "records": 20},
+            {
+                "name": "use_cases.json",
+                "sha256": "9aabfa363511fefd85275279a268abf3946117cf69183f327e1f0ea2d6dd7d08",
+                "records": 9,
+            },
+            {
+                "name": "policies.json",
+                "sha256": "f1d49f231ec99d6efadd00e1b69da96199c6955598c0d78662679daf3827478f",
+                "records": 23,
+            },
+            {
+                "name": "decisions.json",
+                "sha256": "d4e74cefa6d89ea885a873629ef4a96cf9144fa4cfb7022200dc380aaed73853",
+                "records": 82,
+            },
             {"name": "test_cases.json", "sha256": SHA256, "records": 3},
             {"name": "dataset.jsonl", "sha256": SHA256, "records": 3},
         ]
@@ -196,9 +214,9 @@ def test_manifest_coverage_outputs_and_lineage(manifest: dict[str, Any]) -> None
     assert len(manifest["lineage"]) == 3
     assert manifest["lineage"][0] == snapshot(
         {
-            "example_id": "ex_3c49a0c262",
-            "test_case_id": "tc_3c49a0c262",
-            "use_case_id": "uc_a8216120c9",
+            "example_id": "ex_e77ddf209b",
+            "test_case_id": "tc_e77ddf209b",
+            "use_case_id": "uc_e7249635d7",
             "document_id": "doc_2c9652afbce5",
             "policy_ids": ["pol_3a39150b60", "pol_8c7a0ddb3a", "pol_ed84e4fcc2"],
             "lines": [
@@ -223,11 +241,11 @@ def test_manifest_keeps_what_varies_under_volatile(manifest: dict[str, Any]) -> 
             },
             "calls": {
                 "live": {
-                    "requests": 6,
+                    "requests": 10,
                     "input_tokens": IsPositiveInt,
                     "output_tokens": IsPositiveInt,
                     "cost_usd": None,
-                    "unpriced_requests": 6,
+                    "unpriced_requests": 10,
                 },
                 "replayed": {
                     "requests": 0,

@@ -5,7 +5,6 @@ import pytest
 from synthgen.schemas.candidates import Candidate
 from synthgen.schemas.drafts import MAX_BATCH_CANDIDATES, DecisionsDraft
 from synthgen.tools.batches import LineTooLong, candidate_batches, candidate_tokens, refuse_long_lines
-from synthgen.tools.parser import parse_document
 from synthgen.tools.decisions import (
     check_decisions,
     decide_unanswered,
@@ -15,6 +14,7 @@ from synthgen.tools.decisions import (
     own_statement,
     statement_problem,
 )
+from synthgen.tools.parser import parse_document
 
 
 def candidate(text: str, line: int = 3, **context: object) -> Candidate:

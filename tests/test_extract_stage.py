@@ -8,13 +8,13 @@ from pydantic_ai import ModelSettings
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from synthgen.testing.scripted import ScriptedModel, extraction_answer, use_case_answer
 from synthgen.orchestrator.llm.retries import AdaptiveLimiter
 from synthgen.orchestrator.run.items import StageContext
 from synthgen.orchestrator.run.runner import ModelRunner
 from synthgen.orchestrator.run.stages.extract import NoRulesError, extract
 from synthgen.schemas.manifest import StageReport
 from synthgen.schemas.stages import Extraction
+from synthgen.testing.scripted import ScriptedModel, extraction_answer, use_case_answer
 from synthgen.tools.evidence import check_evidence
 from synthgen.tools.parser import parse_document
 

@@ -2,13 +2,18 @@
 
 from agent_scripts import DOCUMENT, RECEIPT, REFUND, TEST_CASE, WINDOW_30
 
+from synthgen.schemas.candidates import Candidate, CandidateDecisionRecord
 from synthgen.schemas.items import Axis
 from synthgen.schemas.manifest import CoverageReport, StageReport
 from synthgen.schemas.stages import Design, Extraction, ItemIndex
 
 
 def test_stage_results_round_trip_through_json() -> None:
-    extraction = Extraction(document=DOCUMENT, use_cases=[REFUND], policies=[WINDOW_30, RECEIPT])
+    heading = Candidate(id="cand_1_1", kind="sentence", line_start=1, line_end=1, heading_path=[], text="Refunds",
+                        quote="Refunds")  # fmt: skip
+    decision = CandidateDecisionRecord(document_id=DOCUMENT.id, candidate=heading, is_rule=False, reason="heading",
+                                       decided_by="model")  # fmt: skip
+    extraction = Extraction(document=DOCUMENT, use_cases=[REFUND], policies=[WINDOW_30, RECEIPT], decisions=[decision])
     axis = Axis(name="receipt", values=["with", "without"], rationale="", policy_ids=[RECEIPT.id])
     coverage = CoverageReport(document_id=DOCUMENT.id, strength=2, axes=[], rows=1, full_product=2,
                               interactions_total=2, interactions_covered=2)  # fmt: skip

@@ -86,10 +86,10 @@ def test_span_tree_of_a_scripted_run(
     asyncio.run(run_pipeline(docs, model, RunOptions(out=tmp_path / "run", max_examples=2)))
     spans = capfire.exporter.exported_spans_as_dict()
     # The run id is on every span (as baggage).
-    assert {span["attributes"]["synthgen.run_id"] for span in spans} == {"rules-695b751b"}
+    assert {span["attributes"]["synthgen.run_id"] for span in spans} == {"rules-fb0b20fb"}
     assert outline(spans) == snapshot(
         [
-            "synthgen run rules-695b751b",
+            "synthgen run rules-fb0b20fb",
             "  document rules.md",
             "    stage design: design rules.md",
             "      covering array: 6 test cases, 16/16 interactions of strength 2",
@@ -97,62 +97,72 @@ def test_span_tree_of_a_scripted_run(
             "        invoke_agent test_design",
             "          chat scripted",
             "    stage extract: extract rules.md",
-            "      extract window: window lines 1-5",
+            "      extract batch: 3 candidates, lines 2-5",
             "        invoke_agent extraction",
+            "          chat scripted",
+            "      extract use cases: 2 headings",
+            "        invoke_agent use_cases",
             "          chat scripted",
             "      merge: 2 use cases, 2 policies",
             "    stage supervise: supervise rules.md",
             "      supervise attempt: attempt 1 of 3",
-            "        review ex_492a9d4c3b, ex_d15d439fe4",
+            "        review ex_d97ecb0b18, ex_0a00fd2aec",
             "          invoke_agent supervisor",
             "            chat scripted",
             "    stage write: write rules.md",
-            "      write example: example ex_492a9d4c3b for tc_492a9d4c3b",
+            "      write example: example ex_0a00fd2aec for tc_0a00fd2aec",
             "        invoke_agent example_writer",
             "          chat scripted",
-            "      write example: example ex_d15d439fe4 for tc_d15d439fe4",
+            "      write example: example ex_d97ecb0b18 for tc_d97ecb0b18",
             "        invoke_agent example_writer",
             "          chat scripted",
         ]
     )
     attributes = {_title(span): _attributes(span) for span in spans if span["name"] != "chat scripted"}
-    assert attributes["synthgen run rules-695b751b"] == snapshot(
+    assert attributes["synthgen run rules-fb0b20fb"] == snapshot(
         {
             "documents": 1,
             "examples": 2,
             "input_tokens": IsPositiveInt,
-            "live_requests": 5,
+            "live_requests": 6,
             "model": "function:scripted",
             "output_tokens": IsPositiveInt,
             "replay": False,
             "replayed_requests": 0,
-            "requests": 5,
+            "requests": 6,
         }
     )
     assert attributes["document rules.md"] == snapshot(
         {"document.id": "doc_19502e11e7ee", "document.path": "rules.md", "document.sha256": SHA256, "lines": 5}
     )
-    assert attributes["extract window: window lines 1-5"] == snapshot(
-        {"lines": "1-5", "policies_found": 2, "queued_ms": IsNonNegative, "section": "Refunds", "use_cases_found": 2}
-    )
-    assert attributes["write example: example ex_492a9d4c3b for tc_492a9d4c3b"] == snapshot(
+    assert attributes["extract batch: 3 candidates, lines 2-5"] == snapshot(
         {
-            "example_id": "ex_492a9d4c3b",
-            "outcome": "written",
-            "policy_ids": ["pol_76ad3b4628", "pol_7ab9a0faea"],
+            "asked_again": False,
+            "candidates": 3,
+            "candidates_missing": 0,
+            "lines": "2-5",
             "queued_ms": IsNonNegative,
-            "test_case_id": "tc_492a9d4c3b",
-            "use_case_id": "uc_adc7428fd2",
+            "rules_found": 2,
+        }
+    )
+    assert attributes["write example: example ex_d97ecb0b18 for tc_d97ecb0b18"] == snapshot(
+        {
+            "example_id": "ex_d97ecb0b18",
+            "outcome": "written",
+            "policy_ids": ["pol_76ad3b4628"],
+            "queued_ms": IsNonNegative,
+            "test_case_id": "tc_d97ecb0b18",
+            "use_case_id": "uc_26f4878667",
         }
     )
     assert attributes["stage supervise: supervise rules.md"] == snapshot(
-        {"accepted": ["ex_492a9d4c3b", "ex_d15d439fe4"], "rejected": []}
+        {"accepted": ["ex_d97ecb0b18", "ex_0a00fd2aec"], "rejected": []}
     )
-    assert attributes["review ex_492a9d4c3b, ex_d15d439fe4"] == snapshot(
+    assert attributes["review ex_d97ecb0b18, ex_0a00fd2aec"] == snapshot(
         {
-            "example_ids": ["ex_492a9d4c3b", "ex_d15d439fe4"],
+            "example_ids": ["ex_d97ecb0b18", "ex_0a00fd2aec"],
             "queued_ms": IsNonNegative,
-            "verdicts": ["ex_492a9d4c3b: accept", "ex_d15d439fe4: accept"],
+            "verdicts": ["ex_d97ecb0b18: accept", "ex_0a00fd2aec: accept"],
         }
     )
     # Every model call: its tokens, and the key of its record in calls.jsonl.
@@ -168,7 +178,7 @@ def test_span_tree_of_a_scripted_run(
                 "call.replayed": False,
             }
         ]
-        * 5
+        * 6
     )
 
 
