@@ -7,6 +7,7 @@ from pydantic import Field, model_validator
 
 from synthgen.schemas.base import StrictModel
 from synthgen.schemas.document import DOCUMENT_ID
+from synthgen.schemas.outcomes import DecidingRule, Outcome, ValueRule
 
 # The hex digits of an item ID (tools/ids.py): ten, more only where two keys share ten.
 ID_DIGITS = "[0-9a-f]{10,64}"
@@ -69,15 +70,22 @@ class Axis(StrictModel):
     values: list[str] = Field(min_length=2)
     rationale: str
     policy_ids: list[str] = Field(description="Policies whose behaviour changes along this axis.")
+    rules: list[ValueRule] = Field(
+        default_factory=list, description="For each value, the rules it triggers or makes inapplicable."
+    )
 
 
 class TestCase(StrictModel):
     id: str = Field(pattern=rf"^tc_{ID_DIGITS}$")
     document_id: str = Field(pattern=DOCUMENT_ID)
     use_case_id: str
-    policy_ids: list[str] = Field(min_length=1)
+    policy_ids: list[str] = Field(min_length=1, description="The deciding rules' ids.")
     axis_values: dict[str, str] = Field(description="Axis name -> chosen value.")
     scenario: str
+    deciding_rules: list[DecidingRule] = Field(min_length=1)
+    expected_outcome: Outcome = Field(description="Derived from the deciding rules by the documented precedence.")
+    must: list[str] = Field(default_factory=list, description="What the reply must do.")
+    must_not: list[str] = Field(default_factory=list, description="What the reply must not do.")
     expected_behaviour: str
 
 
@@ -90,6 +98,9 @@ class EvaluationCriterion(StrictModel):
     criterion: str = Field(min_length=1)
     policy_id: str
     evidence: list[Evidence] = Field(min_length=1)
+    source: Literal["rule", "writer"] = Field(
+        default="rule", description="rule: built from a deciding rule and the outcome; writer: added by the model."
+    )
 
 
 class ExampleMetadata(StrictModel):
@@ -97,6 +108,7 @@ class ExampleMetadata(StrictModel):
     use_case_id: str
     policy_ids: list[str]
     axis_values: dict[str, str]
+    expected_outcome: Outcome
     revisions: int = Field(ge=0, description="How many times the supervisor loop sent this example back.")
 
 

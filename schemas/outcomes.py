@@ -1,0 +1,43 @@
+"""What a test case expects: an outcome from a small vocabulary, and the rules that decide it.
+
+The vocabulary (documented in the README, "How a test case gets its expected outcome"):
+
+- comply: the assistant does what the user asks, as the rules allow;
+- refuse: a rule forbids what the user asks, or a rule that would allow it does not apply;
+- ask_for_information: a rule requires something the user has not given yet (an identity check,
+  an order number, a confirmation), so the assistant asks for it before acting;
+- escalate: a rule hands the request over (to a human agent, another team);
+- partially_comply: a rule allows part of the request and another forbids the rest.
+"""
+
+from typing import Literal
+
+from pydantic import Field
+
+from synthgen.schemas.base import StrictModel
+
+Outcome = Literal["comply", "refuse", "ask_for_information", "escalate", "partially_comply"]
+OUTCOMES: tuple[Outcome, ...] = ("comply", "refuse", "ask_for_information", "escalate", "partially_comply")
+
+# Whether a rule's condition holds in a test case: it applies (triggered), or the situation is
+# one where the rule does not apply (inapplicable). A rule without conditions is always triggered.
+RuleStatus = Literal["triggered", "inapplicable"]
+# What a rule demands of the reply in a test case, as one of the outcomes, or nothing.
+Effect = Literal["comply", "refuse", "ask_for_information", "escalate", "none"]
+
+
+class ValueRule(StrictModel):
+    """One axis value's effect on one rule: the designer's typed judgement, checked by the gates."""
+
+    value: str
+    policy_id: str
+    status: RuleStatus
+
+
+class DecidingRule(StrictModel):
+    """A rule that decides a test case, whether it applies there, and what that demands of the reply."""
+
+    policy_id: str
+    status: RuleStatus
+    effect: Effect
+    because: str = Field(default="", description="The axis value that sets the status; empty for an unconditional rule.")
