@@ -20,7 +20,7 @@ from importlib.resources import files
 
 from synthgen.errors import SynthgenError
 
-AGENT_PROMPTS: tuple[str, ...] = ("example_writer", "extraction", "supervisor", "test_design", "use_cases")
+AGENT_PROMPTS: tuple[str, ...] = ("designer", "example_writer", "extraction", "supervisor", "use_cases")
 
 _FRONT_MATTER_FIELD = re.compile(r"^(?P<key>[a-z_]+): (?P<value>\S.*?)\s*$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

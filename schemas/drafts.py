@@ -72,26 +72,34 @@ class SituationsDraft(StrictModel):
     headings: list[SituationDraft] = Field(max_length=MAX_BATCH_CANDIDATES)
 
 
-class AxisDraft(StrictModel):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="snake_case name of the variation axis.")
-    values: list[str] = Field(min_length=2, max_length=6, description="Distinct values this axis takes.")
-    rationale: str = Field(max_length=400, description="Why behaviour changes along this axis.")
-    policy_ids: list[str] = Field(
-        min_length=1, max_length=40, description="pol_ ids of the policies this axis exercises."
+# The most rules the designer is shown per document, numbered from 1; a value names them by number.
+MAX_DESIGN_RULES = 200
+
+
+class ValueDraft(StrictModel):
+    value: str = Field(min_length=1, max_length=120, description="One situation the user can be in, as a short phrase.")
+    triggers: list[Annotated[int, Field(ge=1, le=MAX_DESIGN_RULES)]] = Field(
+        default_factory=list, max_length=12, description="Numbers of the rules that apply in this situation."
+    )
+    not_applicable: list[Annotated[int, Field(ge=1, le=MAX_DESIGN_RULES)]] = Field(
+        default_factory=list, max_length=12, description="Numbers of the rules that do not apply in this situation."
     )
 
 
-class DesignDraft(StrictModel):
-    # The title is part of the output tool's JSON schema, so of every recorded request's key: kept.
-    model_config = ConfigDict(extra="forbid", title="TestDesignDraft")
+class AxisDraft(StrictModel):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="snake_case name of the variation axis.")
+    values: list[ValueDraft] = Field(min_length=2, max_length=6, description="Mutually exclusive values.")
+    rationale: str = Field(max_length=300, description="Which rule's condition changes across the values.")
 
-    axes: list[AxisDraft] = Field(min_length=1, max_length=6)
+
+class DesignDraft(StrictModel):
+    axes: list[AxisDraft] = Field(max_length=6)
     repairs: Repairs
 
 
 class CriterionDraft(StrictModel):
     criterion: str = Field(min_length=1, max_length=500, description="A checkable statement about a good answer.")
-    policy_id: str = Field(description="pol_ id of one of the test case's policies.")
+    policy_id: str = Field(description="pol_ id of one of the test case's deciding rules.")
     evidence: list[EvidenceDraft] = Field(min_length=1, max_length=4)
 
 
@@ -102,22 +110,37 @@ class ExampleDraft(StrictModel):
     expected_output: str = Field(
         min_length=1, max_length=2000, description="The reply a policy-following assistant gives next."
     )
-    evaluation_criteria: list[CriterionDraft] = Field(min_length=1, max_length=10)
+    extra_criteria: list[CriterionDraft] = Field(
+        default_factory=list, max_length=3, description="Optional: checks the rule-built criteria do not make."
+    )
     repairs: Repairs
 
 
 Decision = Literal["accept", "revise", "reject"]
+ReviewCheck = Literal["outcome", "criteria", "conversation", "axis_values"]
+REVIEW_CHECKS: tuple[ReviewCheck, ...] = ("outcome", "criteria", "conversation", "axis_values")
+
+
+class CheckVerdict(StrictModel):
+    check: ReviewCheck = Field(
+        description="outcome: the expected output reaches the expected outcome under the deciding rules; "
+        "criteria: each criterion can be marked pass or fail from a reply alone; "
+        "conversation: realistic and specific; axis_values: every value of the situation is plain in the conversation."
+    )
+    ok: bool
+    why: str = Field(min_length=1, max_length=240, description="One line: what you saw that decides it.")
 
 
 class Verdict(StrictModel):
     item_id: str = Field(description="ex_ id of the reviewed example.")
+    checks: list[CheckVerdict] = Field(default_factory=list, max_length=4, description="One per check, in order.")
     decision: Decision
     instruction: str = Field(default="", max_length=600, description="For revise: what the writer must change.")
     reason_code: str = Field(
         default="",
         # One anchored group, not an alternation: llama.cpp's grammar converter cannot enforce the latter.
         pattern=r"^([a-z][a-z0-9_]*)?$",
-        description="For reject: snake_case reason, e.g. off_policy, wrong_expected_output.",
+        description="For reject: a snake_case reason.",
     )
 
 

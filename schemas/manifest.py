@@ -3,11 +3,12 @@
 from collections import Counter
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, PlainSerializer
 
 from synthgen.schemas.base import StrictModel
+from synthgen.schemas.outcomes import ContrastPair, Outcome
 
 # Exact sums in memory (the order concurrent calls finish in cannot change a total), a number in JSON.
 Usd = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
@@ -141,13 +142,37 @@ class AxisCoverage(StrictModel):
 
 
 class CoverageReport(StrictModel):
+    """One document's coverage by what was written (accepted examples), against what was designed."""
+
     document_id: str
     strength: int
     axes: list[AxisCoverage]
-    rows: int = Field(description="Combinations chosen by the covering array.")
-    full_product: int = Field(description="Rows an exhaustive product would need.")
-    interactions_total: int
-    interactions_covered: int
+    test_cases_designed: int
+    examples_written: int
+    interactions_total: int = Field(description="Value combinations (use case + `strength` values) the design shows.")
+    interactions_covered: int = Field(description="Of those, the ones a written example shows.")
+    rules: int
+    rules_covered: int = Field(description="Rules that decide at least one written example.")
+    contrast_rules: int = Field(description="Conditional rules an axis reaches, for which a contrast pair was designed.")
+    contrast_pairs_written: int = Field(description="Designed contrast pairs whose two examples were both written.")
+
+
+UncoveredReason = Literal["budget", "rejected", "not_designed"]
+
+
+class RuleCoverage(StrictModel):
+    """One rule: the written examples it decides and their outcomes, or why none was written."""
+
+    policy_id: str
+    document_id: str
+    examples: list[str]
+    outcomes: list[Outcome]
+    contrast_pair: bool = Field(description="Both examples of a contrast pair for this rule were written.")
+    uncovered: UncoveredReason | None = Field(
+        default=None,
+        description="budget: its test cases were over --max-examples; rejected: their examples were rejected; "
+        "not_designed: no test case has it (its document's design failed).",
+    )
 
 
 class OutputFile(StrictModel):
@@ -209,6 +234,8 @@ class RunManifest(StrictModel):
     calls: list[CallCost] = Field(default_factory=list, description="Every model request, replayed or live.")
     pricing: PricingInfo | None = None
     coverage: list[CoverageReport]
+    rule_coverage: list[RuleCoverage] = Field(default_factory=list)
+    contrast_pairs: list[ContrastPair] = Field(default_factory=list, description="Designed pairs both written.")
     outputs: list[OutputFile]
     lineage: list[LineageEntry]
     volatile: VolatileInfo

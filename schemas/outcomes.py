@@ -41,3 +41,12 @@ class DecidingRule(StrictModel):
     status: RuleStatus
     effect: Effect
     because: str = Field(default="", description="The axis value that sets the status; empty for an unconditional rule.")
+
+
+class ContrastPair(StrictModel):
+    """Two test cases that differ in one axis value only, where a rule applies in one and not the other
+    and the expected outcomes differ: the pair shows whether a reply tracks the rule's condition."""
+
+    policy_id: str
+    axis: str
+    test_case_ids: list[str] = Field(min_length=2, max_length=2)

@@ -1,10 +1,12 @@
 """What each stage hands the next: plain, serialisable results (a stage may run in another process)."""
 
+from pydantic import Field
+
 from synthgen.schemas.base import StrictModel
 from synthgen.schemas.candidates import CandidateDecisionRecord
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import Axis, Policy, TestCase, UseCase
-from synthgen.schemas.manifest import CoverageReport
+from synthgen.schemas.outcomes import ContrastPair
 
 
 class Extraction(StrictModel):
@@ -26,9 +28,11 @@ class ItemIndex(StrictModel):
 
 
 class Design(StrictModel):
-    """One document's variation axes and the test cases a covering array picked over them."""
+    """One document's variation axes, its test cases (each with its deciding rules and outcome) and contrast pairs."""
 
     document_id: str
+    strength: int
     axes: list[Axis]
     test_cases: list[TestCase]
-    coverage: CoverageReport
+    contrast_pairs: list[ContrastPair]
+    designed: bool = Field(description="False when the model failed on the design: the document has no test case.")

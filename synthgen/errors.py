@@ -27,3 +27,14 @@ class GateError(SynthgenError):
 
 class RunDirectoryError(SynthgenError):
     """The output directory cannot be used for this run."""
+
+
+class AnswerRejected(Exception):
+    """An agent's answer failed a substance gate again after it was sent back: its item is rejected.
+
+    Raised by an output validator; the runner turns it into the item's rejection with this reason code.
+    """
+
+    def __init__(self, reason_code: str, message: str) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code

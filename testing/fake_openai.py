@@ -7,7 +7,7 @@ planned per request to exercise retries and error handling:
     with FakeOpenAIServer() as server:
         server.plan(Fault.rate_limit(retry_after=1), Fault.server_error(503))  # the next two requests
         ...  # point OpenAIProvider(base_url=server.base_url) or `--base-url` at it
-        server.agent_counts  # {'extraction': 3, 'test_design': 1, ...}
+        server.agent_counts  # {'extraction': 3, 'designer': 1, ...}
 
 It binds 127.0.0.1 only, serves from a background thread, and stops by itself after
 `max_requests` requests or `max_seconds` seconds, so a test can never leave it running.
@@ -48,7 +48,7 @@ FaultKind = Literal[
     "rate_limit", "server_error", "hang", "disconnect", "truncated_json",
     "schema_violation", "invented_quote", "empty_choices", "malformed", "echo_key",
 ]  # fmt: skip
-AgentName = Literal["extraction", "use_cases", "test_design", "supervisor", "example_writer", "unknown"]
+AgentName = Literal["extraction", "use_cases", "designer", "supervisor", "example_writer", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -157,10 +157,10 @@ def agent_of(body: dict[str, Any]) -> AgentName:
     if "headings" in fields:
         return "use_cases"
     if "axes" in fields:
-        return "test_design"
+        return "designer"
     if "verdicts" in fields:
         return "supervisor"
-    if "evaluation_criteria" in fields:
+    if "expected_output" in fields:
         return "example_writer"
     return "unknown"
 
@@ -181,7 +181,7 @@ def scripted_answer(agent: AgentName, prompt: str, scripted: ScriptedModel) -> d
         return extraction_answer(prompt)
     if agent == "use_cases":
         return use_case_answer(prompt)
-    if agent == "test_design":
+    if agent == "designer":
         return design_answer(prompt)
     if agent == "supervisor":
         return scripted.supervisor_answer(prompt)

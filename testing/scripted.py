@@ -118,34 +118,47 @@ def use_case_answer(prompt: str) -> dict[str, object]:
     return {"headings": headings}
 
 
+_DESIGN_RULE = re.compile(r"^(\d+)\. \([a-z]+, [a-z]+\) .*? \| applies when: (.*?) \| use cases: .*$")
+MAX_SCRIPTED_AXES = 3
+
+
 def design_answer(prompt: str) -> dict[str, object]:
-    ids = list(dict.fromkeys(_POLICY_ID.findall(prompt)))
-    half = max(1, len(ids) // 2)
-    first, second = ids[:half], ids[half:] or ids[:half]
-    return {
-        "axes": [
+    """An axis per conditional rule (up to three): the condition holds, or it does not."""
+    axes = []
+    for line in prompt.splitlines():
+        rule = _DESIGN_RULE.match(line)
+        if rule is None or rule.group(2) == "always" or len(axes) == MAX_SCRIPTED_AXES:
+            continue
+        number, condition = int(rule.group(1)), rule.group(2).split(";")[0].strip()[:100]
+        axes.append(
             {
-                "name": "customer_mood",
-                "values": ["calm", "frustrated"],
-                "rationale": "Tone must not change what the policy allows.",
-                "policy_ids": first,
-            },
-            {
-                "name": "request_detail",
-                "values": ["complete details", "missing details", "contradictory details"],
-                "rationale": "Missing or conflicting facts test the conditions of each rule.",
-                "policy_ids": second,
-            },
-        ]
-    }
+                "name": f"condition_of_rule_{number}",
+                "values": [
+                    {"value": condition, "triggers": [number], "not_applicable": []},
+                    {"value": f"not {condition}"[:120], "triggers": [], "not_applicable": [number]},
+                ],
+                "rationale": "Whether the rule's condition holds.",
+            }
+        )
+    return {"axes": axes}
 
 
-def _policy_sources(prompt: str) -> dict[str, tuple[str, int, str]]:
+_WRITER_RULE = re.compile(r"^(pol_[0-9a-f]+) \([^)]*\): (.*)$")
+_REPLIES = {
+    "comply": "Sure, I can help with that, and here is what happens next: {rule}",
+    "refuse": "Unfortunately I can't do that for you. The reason: {rule}",
+    "ask_for_information": "Before I go ahead, could you share the details this needs? {rule}",
+    "escalate": "I'll transfer you to a specialist who can take this over. {rule}",
+    "partially_comply": "I can help with part of this, but unfortunately I can't do all of it. {rule}",
+}
+
+
+def _rule_sources(prompt: str) -> dict[str, tuple[str, int, str]]:
     """pol_ id -> (statement, first cited line, its quotable text) from the writer's prompt."""
     sources: dict[str, tuple[str, int, str]] = {}
     current: tuple[str, str] | None = None
     for line in prompt.splitlines():
-        header = re.match(r"^(pol_[0-9a-f]+) \([^)]*\): (.*)$", line)
+        header = _WRITER_RULE.match(line)
         if header:
             current = (header.group(1), header.group(2))
             continue
@@ -155,30 +168,32 @@ def _policy_sources(prompt: str) -> dict[str, tuple[str, int, str]]:
     return sources
 
 
+def _situation(prompt: str) -> list[str]:
+    block = re.search(r"The user's situation:\n((?:- .*\n)+)", prompt)
+    values = [line[2:] for line in block.group(1).splitlines()] if block else []
+    return [value for value in values if not value.startswith("(")]
+
+
 def example_answer(prompt: str) -> dict[str, object]:
-    allowed = re.search(r"may cite only these policy ids: (.*)\.", prompt)
-    ids = _POLICY_ID.findall(allowed.group(1)) if allowed else []
-    sources = _policy_sources(prompt)
-    scenario = re.search(r"^Scenario: (.*)$", prompt, re.MULTILINE)
-    request = scenario.group(1) if scenario else "I need help with my request."
+    """The situation's values in the user's words, and a reply that reaches the outcome the prompt names."""
+    outcome = re.search(r"^Expected outcome: ([a-z_]+)", prompt, re.MULTILINE)
+    goal = re.search(r"^Goal: (.*)$", prompt, re.MULTILINE)
+    sources = _rule_sources(prompt)
+    request = f"Hello, I would like to {goal.group(1) if goal else 'get some help'}."
+    situation = _situation(prompt)
+    if situation:
+        request += " About my situation: " + "; ".join(situation) + "."
     if "<revision_instruction>" in prompt:
-        request += " (asked again with more detail)"
-    statements = [sources[pid][0] for pid in ids if pid in sources]
+        request += " I am asking again with more detail."
+    first = next(iter(sources.values()), None)
+    reply = _REPLIES[outcome.group(1) if outcome else "comply"].format(rule=first[0] if first else "")
     return {
         "messages": [
-            {"role": "system", "content": "You are a support assistant. Follow the policy exactly."},
+            {"role": "system", "content": "You are a support assistant for this service."},
             {"role": "user", "content": request},
         ],
-        "expected_output": "I can help within our policy. " + " ".join(s.rstrip(".") + "." for s in statements),
-        "evaluation_criteria": [
-            {
-                "criterion": f"The reply applies the rule: {sources[pid][0]}",
-                "policy_id": pid,
-                "evidence": [{"line_start": sources[pid][1], "line_end": sources[pid][1], "quote": sources[pid][2]}],
-            }
-            for pid in ids
-            if pid in sources
-        ],
+        "expected_output": reply,
+        "extra_criteria": [],
     }
 
 
@@ -195,9 +210,12 @@ class ScriptedModel:
         verdicts = []
         for example_id in ids:
             decision, instruction, reason = self.decide(example_id, prompt)
+            checks = [{"check": check, "ok": decision != "reject", "why": "read against the rules"} for check in
+                      ("outcome", "criteria", "conversation", "axis_values")]  # fmt: skip
             verdicts.append(
-                {"item_id": example_id, "decision": decision, "instruction": instruction, "reason_code": reason}
-            )
+                {"item_id": example_id, "checks": checks, "decision": decision, "instruction": instruction,
+                 "reason_code": reason}
+            )  # fmt: skip
         return {"verdicts": verdicts}
 
     def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
@@ -209,7 +227,7 @@ class ScriptedModel:
         elif "headings" in fields:
             agent, answer = "use_cases", use_case_answer(prompt)
         elif "axes" in fields:
-            agent, answer = "test_design", design_answer(prompt)
+            agent, answer = "designer", design_answer(prompt)
         elif "verdicts" in fields:
             agent, answer = "supervisor", self.supervisor_answer(prompt)
         else:

@@ -10,6 +10,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, Tool
 from pydantic_ai.models.function import AgentInfo
 
 from synthgen.schemas.items import Evidence, Policy, TestCase, UseCase
+from synthgen.schemas.outcomes import DecidingRule
 from synthgen.tools.parser import parse_document
 
 Args = dict[str, Any]  # arguments of one scripted tool call, as a model would send them
@@ -104,5 +105,13 @@ TEST_CASE = TestCase(
     policy_ids=[WINDOW_30.id, RECEIPT.id],
     axis_values={"days_since_purchase": "31 days after purchase", "receipt": "has the receipt"},
     scenario="A customer with the receipt asks for a refund 31 days after purchase.",
-    expected_behaviour="Decline the refund: the 30-day window has passed.",
+    deciding_rules=[
+        DecidingRule(policy_id=WINDOW_30.id, status="inapplicable", effect="refuse", because="31 days after purchase"),
+        DecidingRule(policy_id=RECEIPT.id, status="triggered", effect="comply", because="has the receipt"),
+    ],
+    expected_outcome="refuse",
+    must=['follow this rule (here: has the receipt): "A refund requires the original receipt"'],
+    must_not=['grant what this rule allows only when it applies, since it does not (here: 31 days after purchase): '
+              '"A refund may be requested within 30 days of purchase"'],  # fmt: skip
+    expected_behaviour="Outcome refuse: decline the request and say which rule prevents it.",
 )

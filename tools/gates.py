@@ -10,14 +10,15 @@ from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.gates import GateFinding, GateReport
 from synthgen.schemas.items import DatasetExample, Evidence, Message
 from synthgen.schemas.stages import ItemIndex
+from synthgen.tools.substance import LabelledInput, conflicting_labels, input_key, same_output_different_outcome
 from synthgen.tools.duplicates import find_duplicates
 from synthgen.tools.evidence import check_evidence
 
 
 def conversation_text(example: DatasetExample) -> str:
-    """What makes two examples the same test: the conversation and the expected answer."""
-    turns = [f"{m.role}: {m.content}" for m in example.messages]
-    return "\n".join([*turns, f"expected: {example.expected_output}"])
+    """What makes two examples the same test: the input. Two examples with one conversation and two
+    replies are one test asked twice (or, with two outcomes, a conflicting label: label_findings)."""
+    return "\n".join(f"{m.role}: {m.content}" for m in example.messages)
 
 
 def conversation_findings(item_id: str, messages: Sequence[Message]) -> list[GateFinding]:
@@ -114,11 +115,25 @@ def duplicate_findings(examples: Sequence[DatasetExample]) -> list[GateFinding]:
     ]
 
 
+def label_findings(examples: Sequence[DatasetExample]) -> list[GateFinding]:
+    """A later example whose conversation, or whose reply, an earlier one has with another expected outcome."""
+    items = [
+        LabelledInput(item_id=e.id, input_key=input_key(e.messages), expected_output=e.expected_output,
+                      outcome=e.metadata.expected_outcome)
+        for e in examples
+    ]  # fmt: skip
+    return [
+        GateFinding(item_id=item_id, gate="labels", reason_code=problem.reason_code, message=problem.message)
+        for item_id, problem in [*conflicting_labels(items), *same_output_different_outcome(items)]
+    ]
+
+
 def gate_report(pending: Sequence[DatasetExample], accepted: Iterable[DatasetExample], index: ItemIndex) -> GateReport:
-    """Gate findings for the pending examples; accepted ones only count as originals for duplicates."""
+    """Gate findings for the pending examples; accepted ones only count as originals for duplicates and labels."""
     findings = [f for example in pending for f in example_findings(example, index)]
     pending_ids = {e.id for e in pending}
-    findings.extend(f for f in duplicate_findings([*accepted, *pending]) if f.item_id in pending_ids)
+    seen = [*accepted, *pending]
+    findings.extend(f for f in [*duplicate_findings(seen), *label_findings(seen)] if f.item_id in pending_ids)
     return GateReport(checked=[e.id for e in pending], findings=findings)
 
 

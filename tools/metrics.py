@@ -8,7 +8,8 @@ from pydantic import computed_field
 from synthgen.schemas.base import StrictModel
 from synthgen.schemas.items import DatasetExample, EvaluationCriterion, Policy
 from synthgen.schemas.stages import ItemIndex
-from synthgen.tools.gates import check_run
+from synthgen.tools.gates import check_run, label_findings
+from synthgen.tools.substance import example_substance
 
 
 class DatasetScores(StrictModel, frozen=True):
@@ -22,11 +23,20 @@ class DatasetScores(StrictModel, frozen=True):
     criteria: int
     criteria_grounded: int  # cite a policy of their own test case
     criteria_on_topic: int  # share a content word with the policy they cite or their quotes
+    copied: int = 0  # examples whose reply, user turns or criteria copy a run of the writer's instructions
+    echoed: int = 0  # examples whose reply echoes a criterion, the scenario or the expected behaviour
+    outcome_contradicted: int = 0  # examples whose reply plainly contradicts the expected outcome (cue check)
+    conflicting_labels: int = 0  # examples whose input an earlier one has with another expected outcome
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def evidence_validity(self) -> float:
         return _share(self.evidence_checked - self.evidence_invalid, self.evidence_checked)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def copy_rate(self) -> float:
+        return 1.0 - _share(self.examples - self.copied, self.examples)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -86,8 +96,28 @@ def criterion_on_topic(criterion: EvaluationCriterion, policy: Policy | None) ->
     return bool(content_stems(criterion.criterion) & content_stems(about))
 
 
-def score_dataset(index: ItemIndex, examples: Sequence[DatasetExample]) -> DatasetScores:
+def _substance(example: DatasetExample, index: ItemIndex, instructions: str) -> set[str]:
+    """The substance gates' reason codes for one example, as the writer's validator runs them."""
+    test_case = index.test_cases.get(example.test_case_id)
+    if test_case is None:
+        return set()
+    problems = example_substance(
+        example.messages,
+        expected_output=example.expected_output,
+        criteria=[c.criterion for c in example.evaluation_criteria if c.source == "writer"],
+        scenario=test_case.scenario,
+        expected_behaviour=test_case.expected_behaviour,
+        axis_values=test_case.axis_values,
+        outcome=test_case.expected_outcome,
+        instructions=instructions,
+    )
+    return {problem.reason_code for problem in problems}
+
+
+def score_dataset(index: ItemIndex, examples: Sequence[DatasetExample], instructions: str = "") -> DatasetScores:
+    """The scores; `instructions` is the writer's prompt template, for the copy check (none: nothing is copied)."""
     check = check_run(index, examples)
+    substance = [_substance(example, index, instructions) for example in examples]
     criteria = [(example, criterion) for example in examples for criterion in example.evaluation_criteria]
     grounded = sum(
         1
@@ -109,4 +139,8 @@ def score_dataset(index: ItemIndex, examples: Sequence[DatasetExample]) -> Datas
         criteria_on_topic=sum(
             1 for _, criterion in criteria if criterion_on_topic(criterion, index.policies.get(criterion.policy_id))
         ),
+        copied=sum("copied_from_prompt" in codes for codes in substance),
+        echoed=sum("echoed_output" in codes for codes in substance),
+        outcome_contradicted=sum("outcome_contradicted" in codes for codes in substance),
+        conflicting_labels=sum(1 for f in label_findings(examples) if f.reason_code == "conflicting_labels"),
     )

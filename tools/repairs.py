@@ -9,7 +9,7 @@ these functions and decide, from the problems, whether to ask the model again.
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.drafts import (
@@ -17,11 +17,14 @@ from synthgen.schemas.drafts import (
     CriterionDraft,
     DesignDraft,
     ExampleDraft,
+    ValueDraft,
 )
-from synthgen.schemas.items import USE_CASE_AXIS, Evidence, Message, Policy, TestCase
+from synthgen.schemas.items import USE_CASE_AXIS, Axis, EvaluationCriterion, Evidence, Message, Policy, TestCase
+from synthgen.schemas.outcomes import RuleStatus, ValueRule
 from synthgen.tools import evidence as evidence_tools
 from synthgen.tools.evidence import EvidenceCheck, excerpt
 from synthgen.tools.gates import conversation_findings
+from synthgen.tools.metrics import criterion_on_topic
 
 T = TypeVar("T")
 _EXCERPT = 60  # characters of an item shown in a problem line, enough to recognise it
@@ -91,60 +94,101 @@ def anchor_evidence(document: SourceDocument, evidence: Sequence[Evidence], labe
 
 
 # Small models sometimes answer with the schema's own field names as axes: never a real situation.
-_SCHEMA_FIELDS = frozenset({"name", "values", "rationale", "policy_ids", "axes"})
+_SCHEMA_FIELDS = frozenset({"name", "values", "value", "rationale", "triggers", "not_applicable", "axes"})
 
 
 def _value_key(value: str) -> str:
     return evidence_tools.collapse_whitespace(value).casefold()
 
 
-def _repair_axis(
-    number: int, axis: AxisDraft, known: set[str], valid_ids: list[str], seen: set[str]
-) -> tuple[AxisDraft | None, list[str]]:
+def _opposite(status: RuleStatus) -> RuleStatus:
+    return "inapplicable" if status == "triggered" else "triggered"
+
+
+def _value_rules(
+    label: str, values: list[ValueDraft], rules: Sequence[Policy]
+) -> tuple[list[ValueRule], Counter[str], list[str]]:
+    """Each value's status for each rule the axis names, by rule number.
+
+    A rule one value names and another leaves out gets the opposite status there, since the values
+    of an axis exclude each other (counted as `rule_status_inferred`); a rule a value names both
+    ways is dropped from that value, and an unknown number is left out (both are problems).
+    """
+    problems: list[str] = []
+    repairs: Counter[str] = Counter()
+    stated: dict[int, dict[str, RuleStatus]] = {}  # rule number -> value -> status
+    for value in values:
+        both = set(value.triggers) & set(value.not_applicable)
+        if both:
+            problems.append(f"{label}: value {value.value!r} both triggers and excludes rules {sorted(both)}")
+        for numbers, status in ((value.triggers, "triggered"), (value.not_applicable, "inapplicable")):
+            for number in numbers:
+                if number > len(rules):
+                    problems.append(f"{label}: there is no rule {number}; rules are numbered 1 to {len(rules)}")
+                elif number not in both:
+                    stated.setdefault(number, {})[value.value] = cast(RuleStatus, status)
+    value_rules: list[ValueRule] = []
+    for number, by_value in sorted(stated.items()):
+        if len(set(by_value.values())) == 1 and len(by_value) == len(values):
+            continue  # every value gives the rule the same status: the axis does not vary it
+        first = next(iter(by_value.values()))
+        for value in values:
+            status = by_value.get(value.value)
+            if status is None:
+                status = _opposite(first)
+                repairs["rule_status_inferred"] += 1
+            value_rules.append(ValueRule(value=value.value, policy_id=rules[number - 1].id, status=status))
+    return value_rules, repairs, problems
+
+
+def _repair_axis(number: int, axis: AxisDraft, rules: Sequence[Policy], seen: set[str]) -> Repaired[Axis | None]:
     """The axis as kept (repaired), or None when dropped, and why it was dropped or changed."""
     label = f"axis {number} ({axis.name!r})"
     if axis.name == USE_CASE_AXIS:
-        return None, [
-            f"{label}: {USE_CASE_AXIS!r} is reserved (use cases are added as an axis automatically); remove this axis"
-        ]
+        return Repaired(None, Counter(), [f"{label}: {USE_CASE_AXIS!r} is reserved; remove this axis"])
     if axis.name in _SCHEMA_FIELDS:
-        return None, [f"{label}: {axis.name!r} is a field of the answer, not a property of the user's situation"]
+        return Repaired(None, Counter(), [f"{label}: {axis.name!r} is a field of the answer, not a situation"])
     if axis.name in seen:
-        return None, [f"{label}: another axis already has this name; merge them or rename one"]
+        return Repaired(None, Counter(), [f"{label}: another axis already has this name; merge them or rename one"])
     problems = []
-    unknown = [policy_id for policy_id in axis.policy_ids if policy_id not in known]
-    if unknown:
-        problems.append(f"{label}: unknown policy ids {', '.join(unknown)}; valid ids are {', '.join(valid_ids)}")
-    policy_ids = list(dict.fromkeys(p for p in axis.policy_ids if p in known))
-    values: dict[str, str] = {}
+    values: dict[str, ValueDraft] = {}
     for value in axis.values:
-        key = _value_key(value)
-        if not key:
-            problems.append(f"{label}: a value is empty; every value must describe a situation")
-        elif key in values:
-            problems.append(f"{label}: values {values[key]!r} and {value!r} are the same; make the values distinct")
+        key = _value_key(value.value)
+        if key in values:
+            problems.append(f"{label}: values {values[key].value!r} and {value.value!r} are the same")
         else:
-            values[key] = value
-    if len(values) < 2 or not policy_ids:
-        return None, problems
-    return axis.model_copy(update={"values": list(values.values()), "policy_ids": policy_ids}), problems
+            values[key] = value.model_copy(update={"value": evidence_tools.collapse_whitespace(value.value)})
+    kept = list(values.values())
+    value_rules, repairs, rule_problems = _value_rules(label, kept, rules)
+    problems += rule_problems
+    if len(kept) < 2 or not value_rules:
+        problems.append(f"{label}: no rule applies under one of its values and not under another; it tests nothing")
+        return Repaired(None, repairs, problems)
+    policy_ids = list(dict.fromkeys(rule.policy_id for rule in value_rules))
+    designed = Axis(
+        name=axis.name, values=[v.value for v in kept], rationale=axis.rationale, policy_ids=policy_ids,
+        rules=value_rules,
+    )  # fmt: skip
+    return Repaired(designed, repairs, problems)
 
 
-def repair_design(draft: DesignDraft, policies: Sequence[Policy]) -> Repaired[list[AxisDraft]]:
-    """The usable axes: repeated values and unknown policy ids dropped, an axis left with fewer than
-    two values or no policy dropped. Each problem repaired is counted as `axis_problem_repaired`."""
-    valid_ids = [policy.id for policy in policies]
-    known = set(valid_ids)
+def repair_design(draft: DesignDraft, rules: Sequence[Policy]) -> Repaired[list[Axis]]:
+    """The usable axes, with each value's rules as policy ids: repeated values and unknown rule numbers
+    dropped, missing statuses inferred, an axis that varies no rule dropped. Each problem is counted as
+    `axis_problem_repaired`, each inferred status as `rule_status_inferred`."""
     seen: set[str] = set()
-    kept: list[AxisDraft] = []
+    kept: list[Axis] = []
     problems: list[str] = []
+    repairs: Counter[str] = Counter()
     for number, axis in enumerate(draft.axes, 1):
-        axis_kept, axis_problems = _repair_axis(number, axis, known, valid_ids, seen)
-        problems += axis_problems
+        repaired = _repair_axis(number, axis, rules, seen)
+        problems += repaired.problems
+        repairs.update(repaired.counts)
         seen.add(axis.name)
-        if axis_kept is not None:
-            kept.append(axis_kept)
-    return Repaired(kept, Counter(axis_problem_repaired=len(problems)), problems)
+        if repaired.result is not None:
+            kept.append(repaired.result)
+    repairs["axis_problem_repaired"] += len(problems)
+    return Repaired(kept, repairs, problems)
 
 
 def trim_answered_turns(messages: Sequence[Message]) -> list[Message]:
@@ -164,45 +208,39 @@ class RepairedExample(Repaired[ExampleDraft]):
     fatal: bool = False  # a problem no salvage can fix: the conversation itself is malformed
 
 
+def _overlaps(evidence: Sequence[Evidence], policy: Policy) -> bool:
+    return any(
+        e.line_start <= p.line_end and p.line_start <= e.line_end for e in evidence for p in policy.evidence
+    )
+
+
 def repair_example(
     document: SourceDocument, test_case: TestCase, policies: Sequence[Policy], draft: ExampleDraft
 ) -> RepairedExample:
-    """The conversation must end on the user; criteria must cite the test case's policies, grounded.
+    """The conversation must end on the user; an added criterion is kept only when it is sound.
 
-    The result keeps the criteria that cite a policy of the test case with grounded evidence;
-    every policy of the test case without a criterion is a problem.
+    The criteria that check the deciding rules are built by the code (tools/outcomes.py), never by
+    the model. A criterion the model adds is kept when it cites a deciding rule, quotes that rule's
+    own lines (grounded) and is on topic for it; otherwise it is dropped and counted as
+    `writer_criterion_dropped`, never sent back: it was optional.
     """
     problems: list[str] = []
     messages = trim_answered_turns(draft.messages)
     conversation = [f"messages: {finding.message}" for finding in conversation_findings("", messages)]
     problems += conversation
 
-    allowed = test_case.policy_ids
+    deciding = {policy.id: policy for policy in policies if policy.id in test_case.policy_ids}
     repairs: Counter[str] = Counter(assistant_turns_trimmed=len(draft.messages) - len(messages))
     criteria: list[CriterionDraft] = []
-    for number, criterion in enumerate(draft.evaluation_criteria, 1):
+    for number, criterion in enumerate(draft.extra_criteria, 1):
         label = f'criterion {number} ("{excerpt(criterion.criterion, _EXCERPT)}")'
+        policy = deciding.get(criterion.policy_id)
         anchored = anchor_evidence(document, criterion.evidence, label)
-        problems += anchored.problems
         repairs += anchored.repairs
-        if criterion.policy_id not in allowed:
-            problems.append(
-                f"{label}: policy_id {criterion.policy_id!r} is not a policy of this test case; "
-                f"use one of {', '.join(allowed)}"
-            )
-        elif anchored.result:
+        cited = EvaluationCriterion(criterion=criterion.criterion, policy_id=criterion.policy_id,
+                                    evidence=anchored.result or criterion.evidence)  # fmt: skip
+        if policy and anchored.result and _overlaps(anchored.result, policy) and criterion_on_topic(cited, policy):
             criteria.append(criterion.model_copy(update={"evidence": anchored.result}))
-
-    # Every policy the test case exercises needs a criterion, or the grader cannot tell whether
-    # the reply applied it. The message names each missing policy so a small model can add it.
-    statements = {policy.id: policy.statement for policy in policies}
-    cited = {criterion.policy_id for criterion in draft.evaluation_criteria}
-    for policy_id in allowed:
-        if policy_id not in cited:
-            statement = statements.get(policy_id)
-            about = f' ("{excerpt(statement, _EXCERPT)}")' if statement else ""
-            problems.append(f"evaluation_criteria: no criterion checks {policy_id}{about}; add one")
-
-    repairs["ungrounded_criteria_dropped"] = len(draft.evaluation_criteria) - len(criteria)
-    result = draft.model_copy(update={"messages": messages, "evaluation_criteria": criteria})
+    repairs["writer_criterion_dropped"] = len(draft.extra_criteria) - len(criteria)
+    result = draft.model_copy(update={"messages": messages, "extra_criteria": criteria})
     return RepairedExample(result, repairs, problems, fatal=bool(conversation))

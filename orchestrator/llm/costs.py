@@ -25,7 +25,7 @@ from pydantic_ai.messages import ModelResponse
 from pydantic_ai.models import Model
 from pydantic_ai.models.wrapper import WrapperModel
 
-from synthgen.agents.designer import AGENT_NAME as DESIGNER_AGENT
+
 from synthgen.agents.prompts import all_prompts
 from synthgen.agents.supervisor import REVIEW_BATCH_SIZE
 from synthgen.errors import SynthgenError
@@ -332,7 +332,7 @@ def estimate_run(
         estimate.add(
             "extract", len(windows), len(windows) * instructions("extraction") + read, read * EXTRACTION_OUTPUT_RATIO
         )
-        estimate.add("design", 1, instructions(DESIGNER_AGENT) + read * EXTRACTION_OUTPUT_RATIO, DESIGN_OUTPUT_TOKENS)
+        estimate.add("design", 1, instructions("designer") + read * EXTRACTION_OUTPUT_RATIO, DESIGN_OUTPUT_TOKENS)
     examples = sum(max(1, sections) * EXAMPLES_PER_SECTION for sections in sections_per_document)
     if max_examples is not None:
         examples = min(examples, max_examples)

@@ -56,6 +56,7 @@ from synthgen.schemas.manifest import (
 )
 from synthgen.schemas.stages import Design, ItemIndex
 from synthgen.tools.batches import refuse_long_lines
+from synthgen.tools.coverage import document_coverage, rule_coverage, written_pairs
 from synthgen.tools.gates import run_problems
 
 log = logging.getLogger("synthgen")
@@ -262,6 +263,7 @@ def build_manifest(
     started_at: str,
 ) -> RunManifest:
     by_stage = ledger.by_stage()
+    policies = list(generated.index.policies.values())
     return RunManifest(
         run_id=binding.run_id,
         tool_version=__version__,
@@ -276,7 +278,12 @@ def build_manifest(
         usage_by_agent=ledger.by_agent(),
         calls=ledger.calls(),
         pricing=PRICING,
-        coverage=[d.coverage for d in generated.designs],
+        coverage=[
+            document_coverage(d, generated.examples, sum(p.document_id == d.document_id for p in policies))
+            for d in generated.designs
+        ],
+        rule_coverage=rule_coverage(policies, generated.designs, generated.test_cases, generated.examples),
+        contrast_pairs=written_pairs(generated.designs, generated.examples),
         outputs=[output_file(name, data, records) for name, (data, records) in files.items()],
         lineage=lineage(generated.examples, generated.index),
         volatile=VolatileInfo(

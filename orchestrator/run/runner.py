@@ -8,7 +8,7 @@ from pydantic_ai import Agent, ModelSettings
 from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior
 from pydantic_ai.models import Model
 
-from synthgen.errors import ModelCallError
+from synthgen.errors import AnswerRejected, ModelCallError
 from synthgen.orchestrator.llm.recording import calling
 from synthgen.orchestrator.llm.retries import AdaptiveLimiter, Slot, is_empty_choices_bug, item_failure
 from synthgen.orchestrator.observe.tracing import annotate_current
@@ -49,6 +49,8 @@ class ModelRunner:
             return result.output
         except UnexpectedModelBehavior as err:
             raise ItemFailed(f"{agent.name}_invalid_output", f"{item}: {err}") from err
+        except AnswerRejected as err:
+            raise ItemFailed(err.reason_code, f"{item}: {err}") from err
         except (ModelAPIError, IndexError) as err:
             if isinstance(err, IndexError) and not is_empty_choices_bug(err):
                 raise

@@ -6,11 +6,13 @@ from pathlib import Path, PurePath
 import orjson
 from pydantic import computed_field
 
+from synthgen.agents.prompts import load_prompt
 from synthgen.errors import InputError
 from synthgen.orchestrator.rundir.read import read_run_files
 from synthgen.orchestrator.rundir.validate import item_index, source_documents
 from synthgen.schemas.base import StrictModel
 from synthgen.schemas.document import SourceDocument
+from synthgen.schemas.manifest import RuleCoverage
 from synthgen.tools.metrics import DatasetScores, score_dataset
 from synthgen.tools.recall import GoldRule, RecallReport, gold_misfit, measure_recall, parse_gold
 
@@ -47,6 +49,7 @@ class EvalReport(StrictModel, frozen=True):
     problems: list[str]  # why the run could not be scored at all (schema, missing source)
     scores: DatasetScores | None
     recall: RecallReport | None = None  # against a gold list, when one was given
+    rule_coverage: list[RuleCoverage] = []  # from the manifest: each rule's written examples, or why none
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -67,8 +70,10 @@ def evaluate_run(run_dir: Path, gold: GoldList | None = None) -> EvalReport:
     if gold is not None:
         doc = gold_document(gold, list(documents.values()))
         recall = measure_recall(doc, gold.rules, files.policies, gold.label)
-    scores = score_dataset(item_index(files, documents), files.examples)
-    return EvalReport(run_dir=run_dir, problems=[], scores=scores, recall=recall)
+    scores = score_dataset(item_index(files, documents), files.examples, load_prompt("example_writer").text)
+    return EvalReport(
+        run_dir=run_dir, problems=[], scores=scores, recall=recall, rule_coverage=files.manifest.rule_coverage
+    )
 
 
 def eval_json(report: EvalReport) -> str:
@@ -78,6 +83,7 @@ def eval_json(report: EvalReport) -> str:
         payload |= report.scores.model_dump(mode="json")
     if report.recall is not None:
         payload["recall"] = report.recall.model_dump(mode="json")
+    payload["rule_coverage"] = [rule.model_dump(mode="json") for rule in report.rule_coverage]
     return orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()
 
 
@@ -98,6 +104,13 @@ def render_eval(report: EvalReport) -> str:
         ),
         ("IDs and lineage", "resolve" if s.lineage_resolves else "BROKEN", f"{s.lineage_problems} problem(s)"),
         ("duplicate rate", _percent(s.duplicate_rate), f"{s.duplicates} of {s.examples} examples"),
+        ("copy rate", _percent(s.copy_rate), f"{s.copied} of {s.examples} examples copy the writer's instructions"),
+        (
+            "substance",
+            "clean" if not (s.echoed or s.outcome_contradicted or s.conflicting_labels) else "FLAWED",
+            f"{s.echoed} echoed, {s.outcome_contradicted} contradict their outcome, "
+            f"{s.conflicting_labels} conflicting labels",
+        ),
         ("policy coverage", _percent(s.policy_coverage), f"{s.policies_covered} of {s.policies} policies cited"),
         (
             "criteria grounding",
@@ -111,9 +124,28 @@ def render_eval(report: EvalReport) -> str:
         ),
     ]
     lines = [f"{report.run_dir}: {'passes' if report.passed else 'FAILS'}", *_score_lines(rows)]
+    if report.rule_coverage:
+        lines += render_rule_coverage(report.rule_coverage)
     if report.recall is not None:
         lines += render_recall(report.recall)
     return "\n".join(lines)
+
+
+_OUTCOME_HEADS = {"comply": "comply", "refuse": "refuse", "ask_for_information": "ask", "escalate": "escalate",
+                  "partially_comply": "partial"}  # fmt: skip
+
+
+def render_rule_coverage(rules: list[RuleCoverage]) -> list[str]:
+    """The rule x outcome matrix: each rule's written examples by expected outcome, its contrast pair, or why none."""
+    covered = sum(1 for rule in rules if rule.examples)
+    paired = sum(1 for rule in rules if rule.contrast_pair)
+    lines = [f"rule coverage: {covered} of {len(rules)} rules decide a written example; {paired} have a contrast pair"]
+    lines.append(f"  {'rule':<16}" + "".join(f"{head:>9}" for head in _OUTCOME_HEADS.values()) + "  pair  uncovered")
+    for rule in rules:
+        cells = "".join(f"{('x' if outcome in rule.outcomes else '.'):>9}" for outcome in _OUTCOME_HEADS)
+        pair = "yes" if rule.contrast_pair else "-"
+        lines.append(f"  {rule.policy_id:<16}{cells}  {pair:<4}  {rule.uncovered or ''}".rstrip())
+    return lines
 
 
 def _score_lines(rows: list[tuple[str, str, str]]) -> list[str]:

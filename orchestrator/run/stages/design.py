@@ -1,165 +1,143 @@
-"""Stage 2: name the variation axes once per document, then let a covering array pick test cases.
+"""Stage 2: the designer names axes whose values make rules apply or not; the code makes the test cases.
 
-The use case is itself an axis, so every use case meets every value of every other axis.
+Per use case a covering array combines the axes that reach its rules; every test case carries the
+rules that decide it, its expected outcome (derived, tools/outcomes.py) and what the reply must
+and must not do. Rules no axis reaches get a test case each; contrast pairs are added where the
+array has none (tools/test_plan.py). A budget keeps the cases that cover the most rules first.
 """
 
 import logging
-from dataclasses import dataclass
 
 from synthgen.agents.designer import DesignerDeps, designer_agent, designer_prompt
 from synthgen.orchestrator.observe.tracing import annotate_current
 from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext, gather_all
-from synthgen.schemas.items import USE_CASE_AXIS, Axis, Policy, TestCase, UseCase
-from synthgen.schemas.manifest import AxisCoverage, CoverageReport, StageReport
+from synthgen.schemas.drafts import MAX_DESIGN_RULES
+from synthgen.schemas.items import Axis, Policy, TestCase, UseCase
+from synthgen.schemas.manifest import StageReport
+from synthgen.schemas.outcomes import ContrastPair
 from synthgen.schemas.stages import Design, Extraction
-from synthgen.tools.combinatorics import Row, coverage_stats, covering_array
 from synthgen.tools.ids import allocate_ids
+from synthgen.tools.outcomes import expected_behaviour
+from synthgen.tools.repairs import repair_design
+from synthgen.tools.test_plan import PlannedCase, PlannedPair, plan_use_case, select_cases
 
 log = logging.getLogger("synthgen")
 
 STAGE = "design"
-# Enough policies for a focused example; more would turn every example into a checklist.
-MAX_POLICIES_PER_TEST_CASE = 3
 
 
-def policies_for_row(row_index: int, use_case: UseCase, axes: list[Axis], policies: list[Policy]) -> list[str]:
-    """The policies a row exercises: those the axes name that govern its use case, rotated per row
-    so consecutive rows of one use case spread over its policies."""
-    governing = [p.id for p in policies if use_case.id in p.applies_to]
-    named = {pid for axis in axes for pid in axis.policy_ids}
-    pool = [pid for pid in governing if pid in named] or governing or sorted(named)
-    count = min(MAX_POLICIES_PER_TEST_CASE, len(pool))
-    start = (row_index * count) % len(pool)
-    return sorted({pool[(start + k) % len(pool)] for k in range(count)})
-
-
-@dataclass(frozen=True)
-class PlannedTestCase:
-    """A covering-array row turned into a test case, before it has an ID."""
-
-    key: str  # what makes two rows the same test case; its hash becomes the ID
-    use_case_id: str
-    policy_ids: list[str]
-    axis_values: dict[str, str]
-    scenario: str
-    expected_behaviour: str
-
-
-def plan_test_case(
-    index: int, use_case: UseCase, axes: list[Axis], row: Row, extraction: Extraction
-) -> PlannedTestCase:
-    values = {axis.name: axis.values[value] for axis, value in zip(axes, row)}
-    policy_ids = policies_for_row(index, use_case, axes, extraction.policies)
-    statements = {p.id: p.statement for p in extraction.policies}
-    scenario = f"{use_case.actor} wants to {use_case.goal.rstrip('.')}. " + "; ".join(
-        f"{name.replace('_', ' ')}: {value}" for name, value in values.items()
-    )
-    return PlannedTestCase(
-        key="|".join([use_case.id, ",".join(policy_ids), *(f"{k}={v}" for k, v in sorted(values.items()))]),
-        use_case_id=use_case.id,
-        policy_ids=policy_ids,
-        axis_values=values,
-        scenario=scenario,
-        expected_behaviour=" ".join(statements[pid].rstrip(".") + "." for pid in policy_ids),
-    )
+def scenario(use_case: UseCase, case: PlannedCase, policies: dict[str, Policy]) -> str:
+    """The situation in words: who wants what, and the values (or, for a rule alone, that it applies)."""
+    wants = f"{use_case.actor} wants to {use_case.goal.rstrip('.')}."
+    if case.axis_values:
+        return f"{wants} Their situation: " + "; ".join(value for _, value in case.axis_values) + "."
+    return f"{wants} Their situation is one the rule {policies[case.rule_ids[0]].statement!r} applies to."
 
 
 def build_test_cases(
     extraction: Extraction, axes: list[Axis], strength: int, seed: int
-) -> tuple[list[TestCase], CoverageReport]:
-    use_cases = extraction.use_cases
-    dimensions = [[uc.id for uc in use_cases], *[axis.values for axis in axes]]
-    rows = covering_array(dimensions, strength=strength, seed=seed)
-    planned = [plan_test_case(index, use_cases[row[0]], axes, row[1:], extraction) for index, row in enumerate(rows)]
-    ids = allocate_ids("tc_", [p.key for p in planned])
-    test_cases: dict[str, TestCase] = {}
-    for tc_id, plan in zip(ids, planned):
-        test_cases.setdefault(
-            tc_id,
-            TestCase(
-                id=tc_id,
-                document_id=extraction.document.id,
-                use_case_id=plan.use_case_id,
-                policy_ids=plan.policy_ids,
-                axis_values=plan.axis_values,
-                scenario=plan.scenario,
-                expected_behaviour=plan.expected_behaviour,
-            ),
+) -> tuple[list[TestCase], list[ContrastPair]]:
+    """Every use case's planned cases as test cases with IDs, and the contrast pairs between them."""
+    policies = {p.id: p for p in extraction.policies}
+    use_cases = {uc.id: uc for uc in extraction.use_cases}
+    planned: list[PlannedCase] = []
+    pairs: list[PlannedPair] = []
+    for use_case in extraction.use_cases:
+        cases, found = plan_use_case(use_case, axes, policies, strength, seed)
+        planned += cases
+        pairs += found
+    ids = dict(zip([case.key for case in planned], allocate_ids("tc_", [case.key for case in planned])))
+    test_cases = [
+        TestCase(
+            id=ids[case.key],
+            document_id=extraction.document.id,
+            use_case_id=case.use_case_id,
+            policy_ids=case.rule_ids,
+            axis_values=dict(case.axis_values),
+            scenario=scenario(use_cases[case.use_case_id], case, policies),
+            deciding_rules=list(case.deciding),
+            expected_outcome=case.outcome,
+            must=list(case.must),
+            must_not=list(case.must_not),
+            expected_behaviour=expected_behaviour(case.outcome, case.must, case.must_not),
         )
-    stats = coverage_stats(dimensions, rows, strength)
-    coverage = CoverageReport(
-        document_id=extraction.document.id,
-        strength=strength,
-        axes=[
-            AxisCoverage(name=USE_CASE_AXIS, values=[uc.id for uc in use_cases]),
-            *[AxisCoverage(name=a.name, values=a.values) for a in axes],
-        ],
-        rows=stats.rows,
-        full_product=stats.full_product,
-        interactions_total=stats.interactions_total,
-        interactions_covered=stats.interactions_covered,
-    )
-    return list(test_cases.values()), coverage
+        for case in planned
+    ]
+    contrast = [
+        ContrastPair(policy_id=pair.policy_id, axis=pair.axis, test_case_ids=[ids[pair.first], ids[pair.second]])
+        for pair in pairs
+    ]
+    return test_cases, contrast
 
 
 async def design_document(extraction: Extraction, stage: Stage, strength: int, seed: int) -> tuple[Design, StageReport]:
-    """The document's axes and test cases; none if the model fails on its design."""
+    """The document's axes, test cases and contrast pairs; none if the model fails on its design."""
     doc = extraction.document
-    deps = DesignerDeps(document=doc, use_cases=extraction.use_cases, policies=extraction.policies)
+    rules = extraction.policies[:MAX_DESIGN_RULES]
+    deps = DesignerDeps(document=doc, use_cases=extraction.use_cases, rules=rules)
     item = Item(
-        doc.id, "test design", "test design: name the variation axes", f"test design for {doc.path}",
-        {"use_case_ids": [uc.id for uc in extraction.use_cases], "policy_ids": [p.id for p in extraction.policies]},
+        doc.id, "test design", "test design: axes whose values make rules apply", f"test design for {doc.path}",
+        {"use_case_ids": [uc.id for uc in extraction.use_cases], "policy_ids": [p.id for p in rules]},
     )  # fmt: skip
 
     async def work() -> tuple[list[Axis], dict[str, int]]:
         draft = await stage.runner.run(designer_agent, designer_prompt(deps), deps, STAGE, item.name)
-        repairs = draft.repairs.get("axis_problem_repaired", 0)
-        annotate_current(axes=[a.name for a in draft.axes], repairs=repairs)
-        axes = [Axis(name=a.name, values=a.values, rationale=a.rationale, policy_ids=a.policy_ids) for a in draft.axes]
+        axes = repair_design(draft, rules).result
+        annotate_current(axes=[a.name for a in axes], repairs=sum(draft.repairs.values()))
         return axes, draft.repairs
 
     with stage.trace.stage(STAGE, [doc.id]):
         designed = await stage.run(item, work, advice="try a stronger model")
         if isinstance(designed, Rejected):  # this document gets no test cases; too many such stop the run
-            empty = CoverageReport(
-                document_id=doc.id, strength=strength, axes=[], rows=0, full_product=0,
-                interactions_total=0, interactions_covered=0,
-            )  # fmt: skip
-            design = Design(document_id=doc.id, axes=[], test_cases=[], coverage=empty)
-            return design, StageReport.tally(1, 0, {designed.reason_code: 1})
+            failed = Design(document_id=doc.id, strength=strength, axes=[], test_cases=[], contrast_pairs=[],
+                            designed=False)  # fmt: skip
+            return failed, StageReport.tally(1, 0, {designed.reason_code: 1})
         axes, repairs = designed
-        test_cases, coverage = build_test_cases(extraction, axes, strength, seed)
+        test_cases, pairs = build_test_cases(extraction, axes, strength, seed)
         with stage.trace.item(
-            STAGE, doc.id, "covering array",
-            f"covering array: {len(test_cases)} test cases, {coverage.interactions_covered}/"
-            f"{coverage.interactions_total} interactions of strength {strength}",
-            test_case_ids=[tc.id for tc in test_cases], rows=coverage.rows, full_product=coverage.full_product,
+            STAGE, doc.id, "test cases",
+            f"test cases: {len(test_cases)} over {len(axes)} axes, {len(pairs)} contrast pairs",
+            test_case_ids=[tc.id for tc in test_cases], contrast_pairs=len(pairs),
+            outcomes=sorted({tc.expected_outcome for tc in test_cases}),
         ):  # fmt: skip
             pass
-    design = Design(document_id=doc.id, axes=axes, test_cases=test_cases, coverage=coverage)
+    design = Design(document_id=doc.id, strength=strength, axes=axes, test_cases=test_cases, contrast_pairs=pairs,
+                    designed=True)  # fmt: skip
     # The test cases are accepted when the run picks them (select_test_cases), up to --max-examples.
     return design, StageReport.tally(len(test_cases), 0, notes=repairs)
 
 
-def select_test_cases(designs: list[Design], max_examples: int | None) -> tuple[list[TestCase], StageReport]:
-    """Round-robin over documents so a cap keeps every document represented."""
-    queues = [list(d.test_cases) for d in designs]
-    chosen: list[TestCase] = []
-    while any(queues):
-        for queue in queues:
-            if queue:
-                chosen.append(queue.pop(0))
-    over = len(chosen) - max_examples if max_examples is not None and len(chosen) > max_examples else 0
-    return chosen[: len(chosen) - over], StageReport.tally(0, len(chosen) - over, {"over_max_examples": over})
+def select_test_cases(
+    designs: list[Design], strength: int, max_examples: int | None
+) -> tuple[list[TestCase], StageReport]:
+    """The cases that cover the most rules first, then contrast pairs, then value combinations."""
+    cases = [tc for d in designs for tc in d.test_cases]
+    pairs = [pair for d in designs for pair in d.contrast_pairs]
+    chosen = select_cases(cases, pairs, strength, max_examples)
+    over = len(cases) - len(chosen)
+    return chosen, StageReport.tally(0, len(chosen), {"over_max_examples": over})
+
+
+def uncovered_by_budget(designs: list[Design], chosen: list[TestCase]) -> tuple[int, int]:
+    """(rules no chosen test case has, rules in all)."""
+    rules = {pid for d in designs for tc in d.test_cases for pid in tc.policy_ids}
+    kept = {pid for tc in chosen for pid in tc.policy_ids}
+    return len(rules - kept), len(rules)
 
 
 async def design(
     extractions: list[Extraction], context: StageContext, strength: int, seed: int, max_examples: int | None
 ) -> tuple[list[Design], list[TestCase], StageReport]:
-    """Each document's axes and test cases, and the test cases the run writes examples for."""
-    log.info("design: naming variation axes")
+    """Each document's design, and the test cases the run writes examples for."""
+    log.info("design: axes and test cases")
     with context.stage(STAGE, len(extractions)) as stage:
         results = await gather_all(design_document(x, stage, strength, seed) for x in extractions)
     designs = [d for d, _ in results]
-    test_cases, selected = select_test_cases(designs, max_examples)
+    test_cases, selected = select_test_cases(designs, strength, max_examples)
+    left, rules = uncovered_by_budget(designs, test_cases)
+    if left:
+        log.warning(
+            "--max-examples %d leaves %d of %d rules without a test case; raise it to cover them all",
+            max_examples, left, rules,
+        )  # fmt: skip
     return designs, test_cases, sum((report for _, report in results), selected)

@@ -46,6 +46,11 @@ def _verdict_text(verdict: Verdict) -> str:
     return f"{verdict.item_id}: {verdict.decision}{reason}"
 
 
+def _check_texts(verdict: Verdict) -> list[str]:
+    """Each check of a verdict with its justification, for the trace."""
+    return [f"{verdict.item_id} {c.check}: {'ok' if c.ok else 'fails'}: {c.why}" for c in verdict.checks]
+
+
 async def _review_batch(
     batch: list[DatasetExample], gates: GateReport, index: ItemIndex, stage: Stage
 ) -> dict[str, Verdict]:
@@ -57,6 +62,7 @@ async def _review_batch(
             {pid: index.policies[pid] for e in batch for pid in e.metadata.policy_ids}.values(), key=lambda p: p.id
         ),
         gate_report=GateReport(checked=ids, findings=[f for f in gates.findings if f.item_id in set(ids)]),
+        documents=index.documents,
     )
     item = Item(batch[0].metadata.document_id, "review", f"review {', '.join(ids)}", f"review of {', '.join(ids)}",
                 {"example_ids": ids})  # fmt: skip
@@ -64,7 +70,10 @@ async def _review_batch(
     async def work() -> dict[str, Verdict]:
         review = await stage.runner.run(supervisor_agent, supervisor_prompt(deps), deps, STAGE, item.name)
         verdicts = {v.item_id: v for v in review.verdicts}
-        annotate_current(verdicts=[_verdict_text(verdicts[i]) for i in ids if i in verdicts])
+        annotate_current(
+            verdicts=[_verdict_text(verdicts[i]) for i in ids if i in verdicts],
+            checks=[text for i in ids if i in verdicts for text in _check_texts(verdicts[i])],
+        )
         return verdicts
 
     verdicts = await stage.run(item, work, advice="try a stronger model", advance=False)

@@ -9,9 +9,10 @@ from synthgen.orchestrator.observe.tracing import annotate_current
 from synthgen.orchestrator.run.items import Item, Rejected, Stage, StageContext, gather_all
 from synthgen.orchestrator.run.runner import ModelRunner
 from synthgen.schemas.drafts import CriterionDraft, ExampleDraft
-from synthgen.schemas.items import DatasetExample, EvaluationCriterion, ExampleMetadata, TestCase
+from synthgen.schemas.items import DatasetExample, EvaluationCriterion, ExampleMetadata, Policy, TestCase
 from synthgen.schemas.manifest import StageReport
 from synthgen.schemas.stages import ItemIndex
+from synthgen.tools.outcomes import criterion_text
 
 STAGE = "write"
 log = logging.getLogger("synthgen")
@@ -29,31 +30,49 @@ def example_id(test_case: TestCase) -> str:
 
 
 def draft_of(example: DatasetExample) -> ExampleDraft:
+    """What the writer wrote of an example: the rule-built criteria are the code's, not part of its draft."""
     return ExampleDraft(
         messages=example.messages,
         expected_output=example.expected_output,
-        evaluation_criteria=[
+        extra_criteria=[
             CriterionDraft(criterion=c.criterion, policy_id=c.policy_id, evidence=c.evidence)
             for c in example.evaluation_criteria
+            if c.source == "writer"
         ],
     )
 
 
-def example_from_draft(draft: ExampleDraft, test_case: TestCase, revisions: int) -> DatasetExample:
+def rule_criteria(test_case: TestCase, policies: dict[str, Policy]) -> list[EvaluationCriterion]:
+    """One criterion per deciding rule, from the rule and the outcome, citing the rule's own lines: never waived."""
+    return [
+        EvaluationCriterion(
+            criterion=criterion_text(rule, policies[rule.policy_id], test_case.expected_outcome),
+            policy_id=rule.policy_id,
+            evidence=policies[rule.policy_id].evidence,
+        )
+        for rule in test_case.deciding_rules
+    ]
+
+
+def example_from_draft(
+    draft: ExampleDraft, test_case: TestCase, policies: dict[str, Policy], revisions: int
+) -> DatasetExample:
+    added = [
+        EvaluationCriterion(criterion=c.criterion, policy_id=c.policy_id, evidence=c.evidence, source="writer")
+        for c in draft.extra_criteria
+    ]
     return DatasetExample(
         id=example_id(test_case),
         test_case_id=test_case.id,
         messages=draft.messages,
         expected_output=draft.expected_output,
-        evaluation_criteria=[
-            EvaluationCriterion(criterion=c.criterion, policy_id=c.policy_id, evidence=c.evidence)
-            for c in draft.evaluation_criteria
-        ],
+        evaluation_criteria=rule_criteria(test_case, policies) + added,
         metadata=ExampleMetadata(
             document_id=test_case.document_id,
             use_case_id=test_case.use_case_id,
             policy_ids=test_case.policy_ids,
             axis_values=test_case.axis_values,
+            expected_outcome=test_case.expected_outcome,
             revisions=revisions,
         ),
     )
@@ -82,7 +101,7 @@ async def write_example(
         example_writer_agent, example_writer_prompt(deps), deps, stage, writer_item_name(test_case, revision)
     )
     revisions = revision.previous.metadata.revisions + 1 if revision else 0
-    return example_from_draft(draft, test_case, revisions), Counter(draft.repairs)
+    return example_from_draft(draft, test_case, index.policies, revisions), Counter(draft.repairs)
 
 
 async def _write(test_case: TestCase, index: ItemIndex, stage: Stage) -> tuple[DatasetExample, Counter[str]] | Rejected:

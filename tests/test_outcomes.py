@@ -1,0 +1,114 @@
+"""The expected outcome of a test case, from its deciding rules (tools/outcomes.py), and the cases planned
+from axes (tools/test_plan.py): contrast pairs, rules no axis reaches, and what a budget keeps."""
+
+from agent_scripts import DOCUMENT, GIFT_CARDS, RECEIPT, REFUND, WINDOW_30
+
+from synthgen.orchestrator.run.stages.design import build_test_cases
+from synthgen.schemas.items import Axis, Evidence, Policy
+from synthgen.schemas.stages import Extraction
+from synthgen.schemas.outcomes import ValueRule
+from synthgen.tools.outcomes import actions, criterion_text, decide_outcome, deciding_rule, effect_of
+from synthgen.tools.test_plan import plan_use_case, select_cases
+
+POLICIES = {p.id: p for p in (WINDOW_30, RECEIPT, GIFT_CARDS)}
+
+
+def rule(statement: str, kind: str, **fields: object) -> Policy:
+    evidence = [Evidence(line_start=3, line_end=3, quote="refund")]
+    return Policy(id="pol_dddddddddd", document_id=DOCUMENT.id, statement=statement, kind=kind, strength="must",
+                  applies_to=[REFUND.id], evidence=evidence, **fields)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_effects_follow_the_documented_table() -> None:
+    assert effect_of(GIFT_CARDS, "triggered") == "refuse"
+    assert effect_of(GIFT_CARDS, "inapplicable") == "none"
+    assert effect_of(WINDOW_30, "triggered") == "comply"
+    assert effect_of(WINDOW_30, "inapplicable") == "refuse"  # what it allows only within 30 days is not allowed
+    assert effect_of(rule("Transfer the user to a human agent for refunds over $500.", "obligation"), "triggered") == (
+        "escalate"
+    )
+    assert effect_of(rule("You must authenticate the user before any change.", "obligation"), "triggered") == (
+        "ask_for_information"
+    )
+    assert effect_of(rule("You must authenticate the user before any change.", "obligation"), "inapplicable") == "none"
+    assert effect_of(rule("Be polite.", "obligation"), "triggered") == "comply"
+
+
+def test_outcome_precedence() -> None:
+    inside = deciding_rule(WINDOW_30, "triggered", "10 days after purchase")
+    outside = deciding_rule(WINDOW_30, "inapplicable", "31 days after purchase")
+    receipt = deciding_rule(RECEIPT, "triggered", "has the receipt")
+    gift = deciding_rule(GIFT_CARDS, "triggered", "paid with a gift card")
+    escalate = deciding_rule(rule("Transfer disputes to a supervisor.", "obligation"), "triggered")
+    policies = {**POLICIES, escalate.policy_id: rule("Transfer disputes to a supervisor.", "obligation")}
+    assert decide_outcome([inside, receipt], policies) == "comply"
+    assert decide_outcome([outside, receipt], policies) == "refuse"
+    assert decide_outcome([inside, gift], policies) == "partially_comply"  # a permission grants, a prohibition refuses
+    assert decide_outcome([outside, gift, escalate], policies) == "escalate"
+
+
+def test_actions_and_criteria_say_what_each_rule_demands() -> None:
+    outside = deciding_rule(WINDOW_30, "inapplicable", "31 days after purchase")
+    gift = deciding_rule(GIFT_CARDS, "triggered", "paid with a gift card")
+    must, must_not = actions([outside, gift], POLICIES)
+    assert must == []
+    assert must_not == [
+        'grant what this rule allows only when it applies, since it does not (here: 31 days after purchase): '
+        '"A refund may be requested within 30 days of purchase"',
+        'do what this rule forbids (here: paid with a gift card): "Gift cards are never refunded"',
+    ]
+    assert criterion_text(outside, WINDOW_30, "refuse") == (
+        'The reply does not grant what the rule "A refund may be requested within 30 days of purchase" allows, '
+        "because that rule does not apply (here: 31 days after purchase); overall it should decline the request "
+        "and say which rule prevents it (refuse)."
+    )
+
+
+WINDOW_AXIS = Axis(
+    name="days_since_purchase",
+    values=["10 days after purchase", "31 days after purchase"],
+    rationale="the 30-day window",
+    policy_ids=[WINDOW_30.id],
+    rules=[
+        ValueRule(value="10 days after purchase", policy_id=WINDOW_30.id, status="triggered"),
+        ValueRule(value="31 days after purchase", policy_id=WINDOW_30.id, status="inapplicable"),
+    ],
+)
+RECEIPT_AXIS = Axis(
+    name="receipt",
+    values=["has the receipt", "lost the receipt"],
+    rationale="the receipt condition",
+    policy_ids=[RECEIPT.id],
+    rules=[
+        ValueRule(value="has the receipt", policy_id=RECEIPT.id, status="triggered"),
+        ValueRule(value="lost the receipt", policy_id=RECEIPT.id, status="inapplicable"),
+    ],
+)
+
+
+def test_a_use_case_gets_rows_with_outcomes_contrast_pairs_and_a_case_per_unreached_rule() -> None:
+    policies = {**POLICIES, GIFT_CARDS.id: GIFT_CARDS.model_copy(update={"applies_to": [REFUND.id]})}
+    cases, pairs = plan_use_case(REFUND, [WINDOW_AXIS, RECEIPT_AXIS], policies, strength=2, seed=1)
+    by_values = {dict(c.axis_values).get("days_since_purchase", "") + "|" + dict(c.axis_values).get("receipt", ""): c
+                 for c in cases}  # fmt: skip
+    assert by_values["10 days after purchase|has the receipt"].outcome == "comply"
+    assert by_values["31 days after purchase|has the receipt"].outcome == "refuse"
+    assert by_values["10 days after purchase|lost the receipt"].outcome == "refuse"
+    alone = by_values["|"]  # the gift-card rule has no axis: a case of its own, where it applies
+    assert alone.rule_ids == [GIFT_CARDS.id] and alone.outcome == "refuse"
+    keys = {c.key: c for c in cases}
+    assert {p.policy_id for p in pairs} == {WINDOW_30.id, RECEIPT.id}
+    for pair in pairs:
+        first, second = keys[pair.first], keys[pair.second]
+        differing = {a for (a, v), (_, w) in zip(first.axis_values, second.axis_values) if v != w}
+        assert differing == {pair.axis} and first.outcome != second.outcome
+
+
+def test_a_budget_keeps_the_cases_that_cover_the_most_rules_first() -> None:
+    gift = GIFT_CARDS.model_copy(update={"applies_to": [REFUND.id]})
+    extraction = Extraction(document=DOCUMENT, use_cases=[REFUND], policies=[WINDOW_30, RECEIPT, gift], decisions=[])
+    test_cases, pairs = build_test_cases(extraction, [WINDOW_AXIS, RECEIPT_AXIS], strength=2, seed=1)
+    chosen = select_cases(test_cases, pairs, strength=2, limit=2)
+    assert {pid for tc in chosen for pid in tc.policy_ids} == {WINDOW_30.id, RECEIPT.id, gift.id}
+    everything = select_cases(test_cases, pairs, strength=2, limit=None)
+    assert sorted(tc.id for tc in everything) == sorted(tc.id for tc in test_cases)
