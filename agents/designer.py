@@ -41,8 +41,10 @@ def designer_prompt(deps: DesignerDeps) -> str:
 
 def _rule_line(number: int, rule: Policy, use_case_names: dict[str, str]) -> str:
     conditions = "; ".join(rule.conditions) or "always"
-    governs = "all" if rule.applies_to_all else ", ".join(use_case_names.get(u, u) for u in rule.applies_to)
-    return f"{number}. ({rule.kind}, {rule.strength}) {rule.statement} | applies when: {conditions} | use cases: {governs}"
+    governs = "all" if rule.applies_to_all else ", ".join(use_case_names.get(u, u) for u in rule.applies_to) or "none"
+    return (
+        f"{number}. ({rule.kind}, {rule.strength}) {rule.statement} | applies when: {conditions} | use cases: {governs}"
+    )
 
 
 def conditional(rules: list[Policy]) -> bool:
@@ -59,7 +61,14 @@ def validate_design(ctx: RunContext[DesignerDeps], draft: DesignDraft) -> Design
     repaired = repair_design(draft, ctx.deps.rules)
     if not repaired.result and conditional(ctx.deps.rules) and not is_last_attempt(ctx):
         raise ModelRetry(
-            retry_message([*repaired.problems, "no axis is usable: give at least one axis whose values make a "
-                           "conditional rule apply under one value and not under another"])  # fmt: skip
+            retry_message(
+                [
+                    *repaired.problems,
+                    (
+                        "no axis is usable: give at least one axis whose values make a "
+                        "conditional rule apply under one value and not under another"
+                    ),
+                ]
+            )
         )
     return draft.model_copy(update={"repairs": repaired.counts})

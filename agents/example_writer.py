@@ -66,9 +66,9 @@ def example_writer_prompt(deps: ExampleWriterDeps) -> str:
 
 def _rule_block(document: SourceDocument, policy: Policy, status: str, because: str) -> str:
     applies = "applies here" if status == "triggered" else "does not apply here"
-    why = f" ({because})" if because else ""
+    why = f", since: {because}" if because else ""
     evidence = "\n".join(_evidence_lines(document, item) for item in policy.evidence)
-    return f"{policy.id} ({policy.kind}, {applies}{why}): {policy.statement}\nSource lines:\n{evidence}"
+    return f"{policy.id} [{policy.kind}; {applies}{why}]: {policy.statement}\nSource lines:\n{evidence}"
 
 
 def _evidence_lines(document: SourceDocument, evidence: Evidence) -> str:

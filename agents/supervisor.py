@@ -13,10 +13,10 @@ from synthgen.agents.shared import pipeline_agent, retry_message
 from synthgen.errors import LineRangeError
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.drafts import REVIEW_CHECKS, SupervisorReview
-from synthgen.schemas.outcomes import DecidingRule
-from synthgen.tools.evidence import numbered_lines
 from synthgen.schemas.gates import GateReport
 from synthgen.schemas.items import DatasetExample, Policy, TestCase
+from synthgen.schemas.outcomes import DecidingRule
+from synthgen.tools.evidence import numbered_lines
 
 REVIEW_BATCH_SIZE = 8  # examples per review: enough to compare them, few enough for a small model's context
 
@@ -38,7 +38,9 @@ def supervisor_prompt(deps: SupervisorDeps) -> str:
     test_cases = {test_case.id: test_case for test_case in deps.test_cases}
     policies = {policy.id: policy for policy in deps.policies}
     blocks = [
-        _example_block(example, test_cases.get(example.test_case_id), policies, deps.documents.get(example.metadata.document_id))
+        _example_block(
+            example, test_cases.get(example.test_case_id), policies, deps.documents.get(example.metadata.document_id)
+        )
         for example in deps.examples
     ]
     findings = (

@@ -7,7 +7,7 @@ itself is stopped by the grammar instead of running until its token limit.
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
 from synthgen.schemas.base import StrictModel

@@ -153,7 +153,9 @@ class CoverageReport(StrictModel):
     interactions_covered: int = Field(description="Of those, the ones a written example shows.")
     rules: int
     rules_covered: int = Field(description="Rules that decide at least one written example.")
-    contrast_rules: int = Field(description="Conditional rules an axis reaches, for which a contrast pair was designed.")
+    contrast_rules: int = Field(
+        description="Conditional rules an axis reaches, for which a contrast pair was designed."
+    )
     contrast_pairs_written: int = Field(description="Designed contrast pairs whose two examples were both written.")
 
 

@@ -40,7 +40,9 @@ class DecidingRule(StrictModel):
     policy_id: str
     status: RuleStatus
     effect: Effect
-    because: str = Field(default="", description="The axis value that sets the status; empty for an unconditional rule.")
+    because: str = Field(
+        default="", description="The axis value that sets the status; empty for an unconditional rule."
+    )
 
 
 class ContrastPair(StrictModel):

@@ -70,6 +70,8 @@ def _kind(statement: str) -> str:
 
 
 _CANDIDATE = re.compile(r"^\[(\d+)\] (.*)$")
+# A rule's condition, as a careful model would name it: the clause after if, when, unless, within, ...
+_CONDITION_CLAUSE = re.compile(r"\b(?:if|when|unless|within|before|after|once)\b [^,.;:]{3,}", re.IGNORECASE)
 _HEADING = re.compile(r"^\[(\d+)\] (.*) \(\d+ rules\)$")
 # Headings that name a topic area rather than a situation, for the use-case answer.
 _TOPIC = re.compile(r"\b(basics?|general|overview|scope|introduction|definitions?|conduct|tone)\b", re.IGNORECASE)
@@ -93,7 +95,9 @@ def extraction_answer(prompt: str) -> dict[str, object]:
             reason = "example" if text.startswith("code block") else "description"
             decisions.append({"n": number, "is_rule": False, "reason": reason, "rules": []})
             continue
-        rule = {"kind": _kind(text), "strength": _strength(text), "statement": "", "conditions": [], "binds": ""}
+        clause = _CONDITION_CLAUSE.search(text)
+        conditions = [clause.group(0).strip()[:160]] if clause else []
+        rule = {"kind": _kind(text), "strength": _strength(text), "statement": "", "conditions": conditions, "binds": ""}
         decisions.append({"n": number, "is_rule": True, "reason": "rule", "rules": [rule]})
     return {"decisions": decisions}
 
@@ -143,7 +147,7 @@ def design_answer(prompt: str) -> dict[str, object]:
     return {"axes": axes}
 
 
-_WRITER_RULE = re.compile(r"^(pol_[0-9a-f]+) \([^)]*\): (.*)$")
+_WRITER_RULE = re.compile(r"^(pol_[0-9a-f]+) \[[^\]]*\]: (.*)$")
 _REPLIES = {
     "comply": "Sure, I can help with that, and here is what happens next: {rule}",
     "refuse": "Unfortunately I can't do that for you. The reason: {rule}",
@@ -181,11 +185,13 @@ def example_answer(prompt: str) -> dict[str, object]:
     sources = _rule_sources(prompt)
     request = f"Hello, I would like to {goal.group(1) if goal else 'get some help'}."
     situation = _situation(prompt)
+    first = next(iter(sources.values()), None)
     if situation:
         request += " About my situation: " + "; ".join(situation) + "."
+    elif first:  # a case of one rule: the user's question is about what that rule covers
+        request += f" My question is about this: {first[0].rstrip('.')}."
     if "<revision_instruction>" in prompt:
         request += " I am asking again with more detail."
-    first = next(iter(sources.values()), None)
     reply = _REPLIES[outcome.group(1) if outcome else "comply"].format(rule=first[0] if first else "")
     return {
         "messages": [

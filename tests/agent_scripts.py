@@ -111,7 +111,11 @@ TEST_CASE = TestCase(
     ],
     expected_outcome="refuse",
     must=['follow this rule (here: has the receipt): "A refund requires the original receipt"'],
-    must_not=['grant what this rule allows only when it applies, since it does not (here: 31 days after purchase): '
-              '"A refund may be requested within 30 days of purchase"'],  # fmt: skip
+    must_not=[
+        (
+            "grant what this rule allows only when it applies, since it does not (here: 31 days after purchase): "
+            '"A refund may be requested within 30 days of purchase"'
+        )
+    ],
     expected_behaviour="Outcome refuse: decline the request and say which rule prevents it.",
 )

@@ -8,6 +8,7 @@ from synthgen.agents.supervisor import SupervisorDeps, supervisor_agent, supervi
 from synthgen.schemas.drafts import SupervisorReview
 from synthgen.schemas.gates import GateFinding, GateReport
 from synthgen.schemas.items import DatasetExample, EvaluationCriterion, ExampleMetadata, Message, TestCase
+from synthgen.schemas.outcomes import DecidingRule
 
 TEST_CASE = TestCase(
     id="tc_0123456789",
@@ -16,7 +17,17 @@ TEST_CASE = TestCase(
     policy_ids=[WINDOW_30.id],
     axis_values={"days_since_purchase": "31 days after purchase"},
     scenario="A customer asks for a refund 31 days after purchase.",
-    expected_behaviour="Decline the refund.",
+    deciding_rules=[
+        DecidingRule(policy_id=WINDOW_30.id, status="inapplicable", effect="refuse", because="31 days after purchase")
+    ],
+    expected_outcome="refuse",
+    must_not=[
+        (
+            "grant what this rule allows only when it applies, since it does not (here: 31 days after purchase): "
+            '"A refund may be requested within 30 days of purchase"'
+        )
+    ],
+    expected_behaviour="Outcome refuse: decline the request and say which rule prevents it.",
 )
 
 
@@ -38,6 +49,7 @@ def make_example(example_id: str, reply: str) -> DatasetExample:
             use_case_id=TEST_CASE.use_case_id,
             policy_ids=TEST_CASE.policy_ids,
             axis_values=TEST_CASE.axis_values,
+            expected_outcome="refuse",
             revisions=0,
         ),
     )
@@ -56,11 +68,15 @@ REPORT = GateReport(
         )
     ],
 )
-DEPS = SupervisorDeps(examples=[DECLINE, ACCEPT], test_cases=[TEST_CASE], policies=[WINDOW_30], gate_report=REPORT)
+DEPS = SupervisorDeps(examples=[DECLINE, ACCEPT], test_cases=[TEST_CASE], policies=[WINDOW_30], gate_report=REPORT,
+                      documents={DOCUMENT.id: DOCUMENT})  # fmt: skip
+CHECKS = ["outcome", "criteria", "conversation", "axis_values"]
 
 
-def verdict(item_id: str, decision: str, instruction: str = "", reason_code: str = "") -> Args:
-    return {"item_id": item_id, "decision": decision, "instruction": instruction, "reason_code": reason_code}
+def verdict(item_id: str, decision: str, instruction: str = "", reason_code: str = "", fails: str = "") -> Args:
+    checks = [{"check": c, "ok": c != fails, "why": f"{c} read against the rule"} for c in CHECKS]
+    return {"item_id": item_id, "checks": checks, "decision": decision, "instruction": instruction,
+            "reason_code": reason_code}  # fmt: skip
 
 
 GOOD = {
@@ -78,11 +94,16 @@ def run(script: Script) -> SupervisorReview:
 def test_prompt_presents_examples_and_gate_findings() -> None:
     assert supervisor_prompt(DEPS) == snapshot("""\
 <example id="ex_aaaaaaaaaa">
-Test case tc_0123456789
-Scenario: A customer asks for a refund 31 days after purchase.
-Expected behaviour: Decline the refund.
-Policies:
-- pol_aaaaaaaaaa: A refund may be requested within 30 days of purchase.
+Situation:
+- 31 days after purchase
+Expected outcome: refuse
+The reply must:
+- (nothing beyond the outcome)
+The reply must not:
+- grant what this rule allows only when it applies, since it does not (here: 31 days after purchase): "A refund may be requested within 30 days of purchase"
+Deciding rules:
+- pol_aaaaaaaaaa (permission, does not apply): A refund may be requested within 30 days of purchase.
+3 | A customer may request a refund within 30 days of purchase.
 Conversation:
 [user] I bought this 31 days ago. Refund please?
 Expected output:
@@ -92,11 +113,16 @@ Evaluation criteria:
 </example>
 
 <example id="ex_bbbbbbbbbb">
-Test case tc_0123456789
-Scenario: A customer asks for a refund 31 days after purchase.
-Expected behaviour: Decline the refund.
-Policies:
-- pol_aaaaaaaaaa: A refund may be requested within 30 days of purchase.
+Situation:
+- 31 days after purchase
+Expected outcome: refuse
+The reply must:
+- (nothing beyond the outcome)
+The reply must not:
+- grant what this rule allows only when it applies, since it does not (here: 31 days after purchase): "A refund may be requested within 30 days of purchase"
+Deciding rules:
+- pol_aaaaaaaaaa (permission, does not apply): A refund may be requested within 30 days of purchase.
+3 | A customer may request a refund within 30 days of purchase.
 Conversation:
 [user] I bought this 31 days ago. Refund please?
 Expected output:
@@ -153,3 +179,21 @@ Fix these problems and answer again:
 - ex_aaaaaaaaaa: 'revise' needs an instruction saying what the writer must change
 - ex_bbbbbbbbbb: 'reject' needs a snake_case reason_code, e.g. off_policy\
 """)
+
+
+def test_each_verdict_gives_the_four_checks_in_order() -> None:
+    unchecked = {"verdicts": [{**verdict(DECLINE.id, "accept"), "checks": []}, GOOD["verdicts"][1]]}
+    script = Script([unchecked, GOOD])
+    run(script)
+    assert retry_feedback(script.received[1]) == snapshot("""\
+Fix these problems and answer again:
+- ex_aaaaaaaaaa: give the checks outcome, criteria, conversation, axis_values, once each, in that order\
+""")
+
+
+def test_an_accept_whose_own_check_failed_becomes_a_revise_with_that_reason() -> None:
+    review = run(Script([{"verdicts": [verdict(DECLINE.id, "accept", fails="axis_values"), GOOD["verdicts"][1]]}]))
+    assert (review.verdicts[0].decision, review.verdicts[0].instruction) == (
+        "revise",
+        "axis_values: axis_values read against the rule",
+    )

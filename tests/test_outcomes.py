@@ -5,8 +5,8 @@ from agent_scripts import DOCUMENT, GIFT_CARDS, RECEIPT, REFUND, WINDOW_30
 
 from synthgen.orchestrator.run.stages.design import build_test_cases
 from synthgen.schemas.items import Axis, Evidence, Policy
-from synthgen.schemas.stages import Extraction
 from synthgen.schemas.outcomes import ValueRule
+from synthgen.schemas.stages import Extraction
 from synthgen.tools.outcomes import actions, criterion_text, decide_outcome, deciding_rule, effect_of
 from synthgen.tools.test_plan import plan_use_case, select_cases
 
@@ -53,8 +53,10 @@ def test_actions_and_criteria_say_what_each_rule_demands() -> None:
     must, must_not = actions([outside, gift], POLICIES)
     assert must == []
     assert must_not == [
-        'grant what this rule allows only when it applies, since it does not (here: 31 days after purchase): '
-        '"A refund may be requested within 30 days of purchase"',
+        (
+            "grant what this rule allows only when it applies, since it does not (here: 31 days after purchase): "
+            '"A refund may be requested within 30 days of purchase"'
+        ),
         'do what this rule forbids (here: paid with a gift card): "Gift cards are never refunded"',
     ]
     assert criterion_text(outside, WINDOW_30, "refuse") == (

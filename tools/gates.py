@@ -10,9 +10,9 @@ from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.gates import GateFinding, GateReport
 from synthgen.schemas.items import DatasetExample, Evidence, Message
 from synthgen.schemas.stages import ItemIndex
-from synthgen.tools.substance import LabelledInput, conflicting_labels, input_key, same_output_different_outcome
 from synthgen.tools.duplicates import find_duplicates
 from synthgen.tools.evidence import check_evidence
+from synthgen.tools.substance import LabelledInput, conflicting_labels, input_key, same_output_different_outcome
 
 
 def conversation_text(example: DatasetExample) -> str:

@@ -209,9 +209,7 @@ class RepairedExample(Repaired[ExampleDraft]):
 
 
 def _overlaps(evidence: Sequence[Evidence], policy: Policy) -> bool:
-    return any(
-        e.line_start <= p.line_end and p.line_start <= e.line_end for e in evidence for p in policy.evidence
-    )
+    return any(e.line_start <= p.line_end and p.line_start <= e.line_end for e in evidence for p in policy.evidence)
 
 
 def repair_example(

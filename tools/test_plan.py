@@ -83,7 +83,9 @@ def _case(
 
 
 def _axes_of(use_case: UseCase, axes: Sequence[Axis], policies: dict[str, Policy]) -> list[Axis]:
-    return [a for a in axes if any(governs(policies[r.policy_id], use_case) for r in a.rules if r.policy_id in policies)]
+    return [
+        a for a in axes if any(governs(policies[r.policy_id], use_case) for r in a.rules if r.policy_id in policies)
+    ]
 
 
 def plan_use_case(
@@ -160,8 +162,9 @@ def interactions(test_case: TestCase, strength: int) -> set[tuple[str, ...]]:
 def select_cases(
     cases: Sequence[TestCase], pairs: Sequence[ContrastPair], strength: int, limit: int | None
 ) -> list[TestCase]:
-    """Greedy order: each next case covers the most rules not yet covered, then completes a contrast
-    pair of a rule without one, then shows the most new value combinations; ties keep plan order.
+    """Greedy order: each next case brings the most rules not yet covered plus contrast pairs it
+    completes (a pair is worth a rule: it tests that the reply tracks the rule's condition), then
+    the most new value combinations; ties keep plan order.
     The first `limit` are kept (all without a limit)."""
     partners: dict[str, list[tuple[str, str]]] = {}
     for pair in pairs:
@@ -197,4 +200,4 @@ def _gain(
     """What adding the case brings: new rules, contrast pairs it completes, new value combinations."""
     new_rules = len(set(case.policy_ids) - rules)
     completes = sum(1 for tc_id, pid in partners.get(case.id, []) if tc_id in chosen_ids and pid not in paired)
-    return new_rules, completes, len(interactions(case, strength) - shown)
+    return new_rules + completes, completes, len(interactions(case, strength) - shown)

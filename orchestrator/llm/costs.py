@@ -25,7 +25,6 @@ from pydantic_ai.messages import ModelResponse
 from pydantic_ai.models import Model
 from pydantic_ai.models.wrapper import WrapperModel
 
-
 from synthgen.agents.prompts import all_prompts
 from synthgen.agents.supervisor import REVIEW_BATCH_SIZE
 from synthgen.errors import SynthgenError

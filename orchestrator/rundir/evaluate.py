@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 import orjson
-from pydantic import computed_field
+from pydantic import Field, computed_field
 
 from synthgen.agents.prompts import load_prompt
 from synthgen.errors import InputError
@@ -49,7 +49,9 @@ class EvalReport(StrictModel, frozen=True):
     problems: list[str]  # why the run could not be scored at all (schema, missing source)
     scores: DatasetScores | None
     recall: RecallReport | None = None  # against a gold list, when one was given
-    rule_coverage: list[RuleCoverage] = []  # from the manifest: each rule's written examples, or why none
+    rule_coverage: list[RuleCoverage] = Field(
+        default_factory=list
+    )  # from the manifest: each rule's written examples, or why none
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -108,8 +110,10 @@ def render_eval(report: EvalReport) -> str:
         (
             "substance",
             "clean" if not (s.echoed or s.outcome_contradicted or s.conflicting_labels) else "FLAWED",
-            f"{s.echoed} echoed, {s.outcome_contradicted} contradict their outcome, "
-            f"{s.conflicting_labels} conflicting labels",
+            (
+                f"{s.echoed} echoed, {s.outcome_contradicted} contradict their outcome, "
+                f"{s.conflicting_labels} conflicting labels"
+            ),
         ),
         ("policy coverage", _percent(s.policy_coverage), f"{s.policies_covered} of {s.policies} policies cited"),
         (
