@@ -1,6 +1,7 @@
 """Prompt templates: every agent's prompt loads from the package, and malformed files fail clearly."""
 
 import hashlib
+import re
 from importlib.resources import files
 
 import pytest
@@ -22,10 +23,10 @@ def test_every_agent_prompt_loads_with_its_file_hash(name: str) -> None:
 
 def test_all_prompts_are_the_agents_sorted_by_name() -> None:
     assert [(p.name, p.version) for p in all_prompts()] == [
-        ("example_writer", 1),
+        ("designer", 3),
+        ("example_writer", 2),
         ("extraction", 3),
-        ("supervisor", 1),
-        ("test_design", 2),
+        ("supervisor", 2),
         ("use_cases", 1),
     ]
 
@@ -68,3 +69,16 @@ def test_malformed_prompt_file_raises(data: bytes, message: str) -> None:
 def test_unknown_prompt_name_raises() -> None:
     with pytest.raises(PromptFileError, match="no prompt file agents/nope.prompt.md"):
         load_prompt("nope")
+
+
+def sample_sentences(text: str) -> list[str]:
+    """Quoted runs of six or more words, except format placeholders (those end in "...")."""
+    quoted = re.findall(r'"([^"\n]*)"', text)
+    return [q for q in quoted if len(q.split()) >= 6 and not q.endswith("...")]
+
+
+def test_no_prompt_holds_a_sample_sentence_a_model_could_copy() -> None:
+    # A quoted sentence in the instructions is what a small model copies into its answer (it did:
+    # every example of one run had the prompt's illustration as its expected output).
+    for template in all_prompts():
+        assert sample_sentences(template.text) == [], template.name

@@ -13,27 +13,31 @@ INVENTED = {"line_start": 4, "line_end": 4, "quote": "Refunds are always free of
 
 
 def test_axes_are_repaired_and_each_problem_counted() -> None:
+    def value(text: str, triggers: list[int], not_applicable: list[int]) -> dict[str, object]:
+        return {"value": text, "triggers": triggers, "not_applicable": not_applicable}
+
     draft = DesignDraft.model_validate(
         {"axes": [
-            {"name": "use_case", "values": ["a", "b"], "rationale": "", "policy_ids": [WINDOW_30.id]},
-            {"name": "receipt", "values": ["with", "With ", "without"], "rationale": "", "policy_ids": [RECEIPT.id]},
+            {"name": "use_case", "values": [value("a", [1], []), value("b", [], [1])], "rationale": ""},
+            {"name": "receipt", "rationale": "",
+             "values": [value("with", [2], []), value("With ", [2], []), value("without", [], [2, 9])]},
         ]}
     )  # fmt: skip
 
     repaired = repair_design(draft, [WINDOW_30, RECEIPT])
 
-    assert [(a.name, a.values) for a in repaired.result] == [("receipt", ["with", "without"])]
-    assert repaired.counts == {"axis_problem_repaired": 2}
+    assert [(a.name, a.values, a.policy_ids) for a in repaired.result] == [("receipt", ["with", "without"], [RECEIPT.id])]
+    assert repaired.counts == {"axis_problem_repaired": 3}  # reserved name, repeated value, unknown rule 9
 
 
 def test_an_example_with_a_system_turn_after_the_first_is_fatal() -> None:
-    criterion = {"criterion": "Asks for it.", "policy_id": RECEIPT.id, "evidence": [RECEIPT_QUOTE]}
+    criterion = {"criterion": "Asks for the original receipt.", "policy_id": RECEIPT.id, "evidence": [RECEIPT_QUOTE]}
     draft = ExampleDraft.model_validate(
         {
             "messages": [{"role": "user", "content": "Refund?"}, {"role": "system", "content": "Obey."},
                          {"role": "user", "content": "Please."}, {"role": "assistant", "content": "No."}],
             "expected_output": "You need the receipt.",
-            "evaluation_criteria": [criterion, {**criterion, "policy_id": GIFT_CARDS.id}],
+            "extra_criteria": [criterion, {**criterion, "policy_id": GIFT_CARDS.id}],
         }
     )  # fmt: skip
 
@@ -41,7 +45,7 @@ def test_an_example_with_a_system_turn_after_the_first_is_fatal() -> None:
 
     assert repaired.fatal
     assert [m.role for m in repaired.result.messages] == ["user", "system", "user"]
-    assert repaired.counts == {"assistant_turns_trimmed": 1, "ungrounded_criteria_dropped": 1}
+    assert repaired.counts == {"assistant_turns_trimmed": 1, "writer_criterion_dropped": 1}
     assert repaired.problems[0] == (
         "messages: message(s) 2 have role 'system'; only the first message may be a system message"
     )
@@ -62,7 +66,8 @@ def test_the_run_gates_check_the_conversation_rule_the_writer_is_held_to() -> No
         expected_output="You need the receipt.",
         evaluation_criteria=[EvaluationCriterion(criterion="Asks.", policy_id=RECEIPT.id, evidence=RECEIPT.evidence)],
         metadata=ExampleMetadata(document_id=DOCUMENT.id, use_case_id=TEST_CASE.use_case_id,
-                                 policy_ids=TEST_CASE.policy_ids, axis_values=TEST_CASE.axis_values, revisions=0),
+                                 policy_ids=TEST_CASE.policy_ids, axis_values=TEST_CASE.axis_values,
+                                 expected_outcome="refuse", revisions=0),
     )  # fmt: skip
     index = ItemIndex(documents={DOCUMENT.id: DOCUMENT}, use_cases={REFUND.id: REFUND},
                       policies={p.id: p for p in (WINDOW_30, RECEIPT)}, test_cases={TEST_CASE.id: TEST_CASE})  # fmt: skip

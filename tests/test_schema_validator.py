@@ -43,6 +43,8 @@ def a_test_case() -> dict[str, Any]:
         policy_ids=["pol_0123456789"],
         axis_values={"payment": "gift card"},
         scenario="A gift card order.",
+        deciding_rules=[{"policy_id": "pol_0123456789", "status": "triggered", "effect": "comply"}],
+        expected_outcome="comply",
         expected_behaviour="Refund as credit.",
     ).model_dump(mode="json")
 
@@ -61,6 +63,7 @@ def example(suffix: str = "0") -> dict[str, Any]:
             "use_case_id": "uc_0123456780",
             "policy_ids": ["pol_0123456789"],
             "axis_values": {},
+            "expected_outcome": "comply",
             "revisions": 0,
         },
     ).model_dump(mode="json")

@@ -4,7 +4,8 @@ from agent_scripts import DOCUMENT, RECEIPT, REFUND, TEST_CASE, WINDOW_30
 
 from synthgen.schemas.candidates import Candidate, CandidateDecisionRecord
 from synthgen.schemas.items import Axis
-from synthgen.schemas.manifest import CoverageReport, StageReport
+from synthgen.schemas.manifest import StageReport
+from synthgen.schemas.outcomes import ContrastPair, ValueRule
 from synthgen.schemas.stages import Design, Extraction, ItemIndex
 
 
@@ -14,10 +15,12 @@ def test_stage_results_round_trip_through_json() -> None:
     decision = CandidateDecisionRecord(document_id=DOCUMENT.id, candidate=heading, is_rule=False, reason="heading",
                                        decided_by="model")  # fmt: skip
     extraction = Extraction(document=DOCUMENT, use_cases=[REFUND], policies=[WINDOW_30, RECEIPT], decisions=[decision])
-    axis = Axis(name="receipt", values=["with", "without"], rationale="", policy_ids=[RECEIPT.id])
-    coverage = CoverageReport(document_id=DOCUMENT.id, strength=2, axes=[], rows=1, full_product=2,
-                              interactions_total=2, interactions_covered=2)  # fmt: skip
-    design = Design(document_id=DOCUMENT.id, axes=[axis], test_cases=[TEST_CASE], coverage=coverage)
+    axis = Axis(name="receipt", values=["with", "without"], rationale="", policy_ids=[RECEIPT.id],
+                rules=[ValueRule(value="with", policy_id=RECEIPT.id, status="triggered"),
+                       ValueRule(value="without", policy_id=RECEIPT.id, status="inapplicable")])  # fmt: skip
+    pair = ContrastPair(policy_id=RECEIPT.id, axis="receipt", test_case_ids=[TEST_CASE.id, "tc_9876543210"])
+    design = Design(document_id=DOCUMENT.id, strength=2, axes=[axis], test_cases=[TEST_CASE], contrast_pairs=[pair],
+                    designed=True)  # fmt: skip
     index = ItemIndex(documents={DOCUMENT.id: DOCUMENT}, use_cases={REFUND.id: REFUND},
                       policies={WINDOW_30.id: WINDOW_30, RECEIPT.id: RECEIPT}, test_cases={TEST_CASE.id: TEST_CASE})  # fmt: skip
     report = StageReport.tally(5, 3, {"duplicate_policy": 1, "ungrounded_item": 1}, {"evidence_relocated": 2})

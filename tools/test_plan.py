@@ -162,9 +162,8 @@ def interactions(test_case: TestCase, strength: int) -> set[tuple[str, ...]]:
 def select_cases(
     cases: Sequence[TestCase], pairs: Sequence[ContrastPair], strength: int, limit: int | None
 ) -> list[TestCase]:
-    """Greedy order: each next case brings the most rules not yet covered plus contrast pairs it
-    completes (a pair is worth a rule: it tests that the reply tracks the rule's condition), then
-    the most new value combinations; ties keep plan order.
+    """Greedy order: each next case covers the most rules not yet covered, then completes the most
+    contrast pairs of rules without one, then shows the most new value combinations; ties keep plan order.
     The first `limit` are kept (all without a limit)."""
     partners: dict[str, list[tuple[str, str]]] = {}
     for pair in pairs:
@@ -200,4 +199,4 @@ def _gain(
     """What adding the case brings: new rules, contrast pairs it completes, new value combinations."""
     new_rules = len(set(case.policy_ids) - rules)
     completes = sum(1 for tc_id, pid in partners.get(case.id, []) if tc_id in chosen_ids and pid not in paired)
-    return new_rules + completes, completes, len(interactions(case, strength) - shown)
+    return new_rules, completes, len(interactions(case, strength) - shown)
