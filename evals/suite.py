@@ -178,7 +178,7 @@ RECORDED_RUNS = (
     RecordedRun(
         "refund_policy",
         Path("examples/refund_policy.md"),
-        "local:0.5b",
+        "local:1.5b",
         max_examples=4,
         gold=SHARED_GOLD / "refund_policy.json",
     ),

@@ -27,7 +27,7 @@ _PERMISSION = re.compile(r"\b(may|can)\b", re.IGNORECASE)
 _POLICY_ID = re.compile(r"\bpol_[0-9a-f]{10,64}\b")
 _EXAMPLE_ID = re.compile(r"\bex_[0-9a-f]{10,64}\b")
 
-# Quotes within the draft bound, short enough that "The reply applies the rule: <quote>" fits a criterion.
+# Quotes within the draft bound of an evidence quote.
 MAX_QUOTE = 450
 
 Decide = Callable[[str, str], tuple[str, str, str]]  # (example id, prompt) -> (decision, instruction, reason)
@@ -97,7 +97,13 @@ def extraction_answer(prompt: str) -> dict[str, object]:
             continue
         clause = _CONDITION_CLAUSE.search(text)
         conditions = [clause.group(0).strip()[:160]] if clause else []
-        rule = {"kind": _kind(text), "strength": _strength(text), "statement": "", "conditions": conditions, "binds": ""}
+        rule = {
+            "kind": _kind(text),
+            "strength": _strength(text),
+            "statement": "",
+            "conditions": conditions,
+            "binds": "",
+        }
         decisions.append({"n": number, "is_rule": True, "reason": "rule", "rules": [rule]})
     return {"decisions": decisions}
 
@@ -199,7 +205,14 @@ def example_answer(prompt: str) -> dict[str, object]:
             {"role": "user", "content": request},
         ],
         "expected_output": reply,
-        "extra_criteria": [],
+        "extra_criteria": [
+            {
+                "criterion": f"The reply is consistent with this rule: {first[0][:440]}",
+                "policy_id": policy_id,
+                "evidence": [{"line_start": first[1], "line_end": first[1], "quote": first[2]}],
+            }
+            for policy_id, first in list(sources.items())[:1]
+        ],
     }
 
 

@@ -105,11 +105,11 @@ def test_an_estimate_over_budget_refuses_to_start(tmp_path: Path, corpus_dir: Pa
     assert not out.exists()
 
 
-def _every_example_invents_a_quote_twice(number: int, body: dict[str, Any]) -> Fault | None:
-    """Each example's first two answers cite an invented quote (a retry adds the answer and the retry prompt to
-    the messages), so every example costs two retries the estimate left out."""
+def _every_design_and_example_breaks_its_schema_twice(number: int, body: dict[str, Any]) -> Fault | None:
+    """The design's and each example's first two answers break the output schema (a retry adds the answer and
+    the retry prompt to the messages): two retries each that the estimate leaves out."""
     early_try = len(body.get("messages", [])) <= 4
-    return Fault.invented_quote() if agent_of(body) == "example_writer" and early_try else None
+    return Fault.schema_violation() if agent_of(body) in ("designer", "example_writer") and early_try else None
 
 
 def _command(doc: Path, out: Path, base_url: str, max_cost: str) -> list[str]:
@@ -132,7 +132,7 @@ def test_the_budget_stops_a_run_against_the_fake_server_and_a_higher_budget_resu
     estimate = estimate_for(load_documents([doc], 1_000_000), model_price(model), window_tokens=1500, max_examples=6)
     assert estimate.usd is not None
     budget = (estimate.usd * Decimal("1.05")).quantize(Decimal("0.000001"))
-    with FakeOpenAIServer(max_seconds=120, fault_for=_every_example_invents_a_quote_twice) as server:
+    with FakeOpenAIServer(max_seconds=120, fault_for=_every_design_and_example_breaks_its_schema_twice) as server:
         stopped = subprocess.run(_command(doc, out, server.base_url, str(budget)), env=env, check=False, capture_output=True,
                                  text=True, timeout=120)  # fmt: skip
         assert stopped.returncode == 1, stopped.stderr

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dirty_equals import IsStr
+from dirty_equals import IsList, IsStr
 from inline_snapshot import snapshot
 from typer.testing import CliRunner
 
@@ -34,20 +34,26 @@ def test_eval_reports_every_score(run_dir: Path) -> None:
         {
             "run_dir": IsStr(regex=r".*/run"),
             "passed": True,
+            "rule_coverage": IsList(length=24),
             "problems": [],
             "examples": 5,
-            "evidence_checked": 51,
+            "evidence_checked": 50,
             "evidence_invalid": 0,
             "lineage_problems": 0,
             "duplicates": 0,
             "policies": 24,
-            "policies_covered": 10,
-            "criteria": 15,
-            "criteria_grounded": 15,
-            "criteria_on_topic": 15,
+            "policies_covered": 6,
+            "criteria": 12,
+            "criteria_grounded": 12,
+            "criteria_on_topic": 12,
+            "copied": 0,
+            "echoed": 0,
+            "outcome_contradicted": 0,
+            "conflicting_labels": 0,
             "evidence_validity": 1.0,
+            "copy_rate": 0.0,
             "duplicate_rate": 0.0,
-            "policy_coverage": 0.4166666666666667,
+            "policy_coverage": 0.25,
             "criteria_grounding": 1.0,
             "criteria_relevance": 1.0,
             "lineage_resolves": True,

@@ -78,7 +78,7 @@ SCRIPTED_USAGE = {"input_tokens": IsPositiveInt, "output_tokens": IsPositiveInt,
 def test_manifest_records_inputs_and_config(manifest: dict[str, Any]) -> None:
     assert list(manifest) == snapshot(
         ["schema_version", "run_id", "tool_version", "inputs", "config", "prompts", "stages", "usage_by_model",
-         "usage_by_agent", "calls", "pricing", "coverage", "outputs", "lineage", "volatile"]
+         "usage_by_agent", "calls", "pricing", "coverage", 'rule_coverage', 'contrast_pairs', "outputs", "lineage", "volatile"]
     )  # fmt: skip
     assert {k: manifest[k] for k in ("schema_version", "run_id", "tool_version", "inputs", "config")} == snapshot(
         {
@@ -112,10 +112,22 @@ def test_manifest_records_inputs_and_config(manifest: dict[str, Any]) -> None:
     )
     assert manifest["prompts"] == snapshot(
         [
-            {"name": "example_writer", "version": 1, "sha256": SHA256},
+            {
+                "name": "designer",
+                "version": 3,
+                "sha256": "44102ace6f36fea65be36547d4b87a9bce4fe85d74b3989113feee3f56ffa73a",
+            },
+            {
+                "name": "example_writer",
+                "version": 2,
+                "sha256": "d7c6ba0e93261b88750794d3ceb6167ce746eeec688433f3506003b3d7bd9890",
+            },
             {"name": "extraction", "version": 3, "sha256": SHA256},
-            {"name": "supervisor", "version": 1, "sha256": SHA256},
-            {"name": "test_design", "version": 2, "sha256": SHA256},
+            {
+                "name": "supervisor",
+                "version": 2,
+                "sha256": "591d3894747507e453ada7cae6cf78c81e8cf017f21b4a9c434220edc5ef91d5",
+            },
             {"name": "use_cases", "version": 1, "sha256": SHA256},
         ]
     )
@@ -129,7 +141,7 @@ def test_manifest_counts_every_stage_with_reasons(manifest: dict[str, Any]) -> N
     assert counts == snapshot(
         {
             "extract": (91, 32, 59, {"not_a_rule_description": 56, "duplicate_policy": 3}),
-            "design": (27, 3, 24, {"over_max_examples": 24}),
+            "design": (29, 3, 26, {"over_max_examples": 26}),
             "write": (3, 3, 0, {}),
             "supervise": (3, 3, 0, {}),
         }
@@ -147,7 +159,7 @@ def test_manifest_usage_adds_up_per_stage_agent_model_and_call(manifest: dict[st
             ("extract", "extraction"),
             ("extract", "extraction"),
             ("extract", "use_cases"),
-            ("design", "test_design"),
+            ("design", "designer"),
             ("write", "example_writer"),
             ("write", "example_writer"),
             ("write", "example_writer"),
@@ -180,16 +192,28 @@ def test_manifest_coverage_outputs_and_lineage(manifest: dict[str, Any]) -> None
             "document_id": "doc_2c9652afbce5",
             "strength": 2,
             "axes": [
-                {"name": "use_case", "values": IsList(length=9)},
-                {"name": "customer_mood", "values": ["calm", "frustrated"]},
-                {"name": "request_detail", "values": ["complete details", "missing details", "contradictory details"]},
+                {"name": "condition_of_rule_2", "values": IsList(length=2)},
+                {"name": "condition_of_rule_4", "values": ["if you take a tool call", "not if you take a tool call"]},
+                {
+                    "name": "condition_of_rule_5",
+                    "values": ["If you respond to the user", "not If you respond to the user"],
+                },
             ],
-            "rows": 27,
-            "full_product": 54,
-            "interactions_total": 51,
-            "interactions_covered": 51,
+            "test_cases_designed": 29,
+            "examples_written": 3,
+            "interactions_total": 12,
+            "interactions_covered": 3,
+            "rules": 23,
+            "rules_covered": 5,
+            "contrast_rules": 2,
+            "contrast_pairs_written": 0,
         }
     )
+    # Every rule: the written examples it decides, or why there is none (here: --max-examples 3).
+    rules = manifest["rule_coverage"]
+    assert len(rules) == coverage["rules"] == 23
+    assert sum(1 for r in rules if r["examples"]) == coverage["rules_covered"]
+    assert {r["uncovered"] for r in rules if not r["examples"]} == {"budget"}
     assert manifest["outputs"] == snapshot(
         [
             {
@@ -199,7 +223,7 @@ def test_manifest_coverage_outputs_and_lineage(manifest: dict[str, Any]) -> None
             },
             {
                 "name": "policies.json",
-                "sha256": "f1d49f231ec99d6efadd00e1b69da96199c6955598c0d78662679daf3827478f",
+                "sha256": "483604672ba6d9ec25c8c7e9e376577347b8f724be41103af336a2394c6b0422",
                 "records": 23,
             },
             {
@@ -214,15 +238,15 @@ def test_manifest_coverage_outputs_and_lineage(manifest: dict[str, Any]) -> None
     assert len(manifest["lineage"]) == 3
     assert manifest["lineage"][0] == snapshot(
         {
-            "example_id": "ex_e77ddf209b",
-            "test_case_id": "tc_e77ddf209b",
+            "example_id": "ex_c1301652af",
+            "test_case_id": "tc_c1301652af",
             "use_case_id": "uc_e7249635d7",
             "document_id": "doc_2c9652afbce5",
-            "policy_ids": ["pol_3a39150b60", "pol_8c7a0ddb3a", "pol_ed84e4fcc2"],
+            "policy_ids": ["pol_3a39150b60", "pol_c7fad6a2c3", "pol_64a8d351d4"],
             "lines": [
                 {"policy_id": "pol_3a39150b60", "line_start": 16, "line_end": 16},
-                {"policy_id": "pol_8c7a0ddb3a", "line_start": 18, "line_end": 18},
-                {"policy_id": "pol_ed84e4fcc2", "line_start": 14, "line_end": 14},
+                {"policy_id": "pol_c7fad6a2c3", "line_start": 20, "line_end": 20},
+                {"policy_id": "pol_64a8d351d4", "line_start": 20, "line_end": 20},
             ],
         }
     )
@@ -261,8 +285,8 @@ def test_manifest_keeps_what_varies_under_volatile(manifest: dict[str, Any]) -> 
 
 
 def _inventing(scripted: ScriptedModel, invented: str) -> Callable[[list[ModelMessage], AgentInfo], ModelResponse]:
-    """The writer's first answer cites an invented quote, the extraction's first answer states an invented
-    rule for its first candidate; each retry gets the scripted answer."""
+    """The writer's first answer adds a criterion with an invented quote, the extraction's first answer states
+    an invented rule for its first candidate; each retry gets the scripted answer."""
     answered: set[str] = set()
 
     def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
@@ -280,8 +304,8 @@ def _inventing(scripted: ScriptedModel, invented: str) -> Callable[[list[ModelMe
             first = {"n": 1, "is_rule": True, "reason": "rule", "rules": [rule]}
             args["decisions"] = [first, *args["decisions"][1:]]
         else:
-            first = dict(args["evaluation_criteria"][0])
-            args["evaluation_criteria"] = [{**first, "evidence": [fake]}, *args["evaluation_criteria"][1:]]
+            first = dict(args["extra_criteria"][0])
+            args["extra_criteria"] = [{**first, "evidence": [fake]}, *args["extra_criteria"][1:]]
         return ModelResponse(parts=[ToolCallPart(call.tool_name, args)], model_name="scripted")
 
     return respond
@@ -306,9 +330,11 @@ def test_an_invented_quote_never_reaches_any_output(
     out = tmp_path / "run"
     result = run_cli("agent", "run", corpus_dir / "tau2_retail_policy.md", "--out", out, "--max-examples", "3")
     assert result.exit_code == 0, result.stderr
-    # Both agents were told about the invention and answered again (the extraction: its first batch only).
+    # The extraction was told about the invented statement and answered again (its first batch only); the
+    # writer's criterion with the invented quote was optional: dropped and counted, no retry.
     assert scripted.requests.count("extraction") == _extraction_batches(out) + 1
-    assert scripted.requests.count("example_writer") == 4
+    assert scripted.requests.count("example_writer") == 3
+    assert json.loads((out / "manifest.json").read_text())["stages"]["write"]["notes"]["writer_criterion_dropped"] == 1
     for name in OUTPUTS:  # calls.jsonl keeps the raw answers on purpose: it is the record of what was said
         assert "free gift card" not in (out / name).read_text(), name
     assert "free gift card" in (out / "calls.jsonl").read_text()

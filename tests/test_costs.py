@@ -105,10 +105,10 @@ def test_manifest_costs_per_stage_agent_model_and_call_and_replay_reproduces_the
     assert total["cost_usd"] == pytest.approx(sum(a["cost_usd"] for a in manifest["usage_by_agent"].values()))
     assert total["cost_usd"] == pytest.approx(sum(c["cost_usd"] for c in manifest["calls"]))
     assert sorted(manifest["usage_by_agent"]) == [
+        "designer",
         "example_writer",
         "extraction",
         "supervisor",
-        "test_design",
         "use_cases",
     ]
     assert manifest["pricing"]["source"] == "genai-prices"

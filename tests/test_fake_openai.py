@@ -28,10 +28,10 @@ EXTRACTION_PROMPT = """Document: policy.md
 [2] Gift cards are never refundable.
 
 Give exactly 2 decisions, for candidates 1 to 2, in order."""
-EXAMPLE_PROMPT = """pol_0123456789 (obligation): Customers must keep the receipt for every refund.
-3 | Customers must keep the receipt for every refund.
-Scenario: a customer without a receipt asks for a refund
-You may cite only these policy ids: pol_0123456789."""
+EXAMPLE_PROMPT = """Expected outcome: refuse (decline the request and say which rule prevents it)
+pol_0123456789 [obligation; applies here]: Customers must keep the receipt for every refund.
+Source lines:
+3 | Customers must keep the receipt for every refund."""
 
 
 def chat_body(output_type: type[BaseModel] = DecisionsDraft, prompt: str = EXTRACTION_PROMPT) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def test_a_valid_request_gets_the_scripted_answer_as_a_tool_call(server: FakeOpe
     [
         (DecisionsDraft, "extraction"),
         (SituationsDraft, "use_cases"),
-        (DesignDraft, "test_design"),
+        (DesignDraft, "designer"),
         (ExampleDraft, "example_writer"),
         (SupervisorReview, "supervisor"),
     ],
@@ -174,8 +174,8 @@ def test_invented_quote_replaces_the_first_evidence_quote_only(http: httpx2.Clie
     server.plan(Fault.invented_quote())
     arguments = tool_arguments(http.post("/chat/completions", json=chat_body(ExampleDraft, EXAMPLE_PROMPT)).json())
     expected = example_answer(EXAMPLE_PROMPT)
-    assert expected["evaluation_criteria"]  # the scripted answer has evidence to replace
-    expected["evaluation_criteria"][0]["evidence"][0]["quote"] = INVENTED_QUOTE  # type: ignore[index]
+    assert expected["extra_criteria"]  # the scripted answer has evidence to replace
+    expected["extra_criteria"][0]["evidence"][0]["quote"] = INVENTED_QUOTE  # type: ignore[index]
     assert arguments == expected
     assert INVENTED_QUOTE not in EXAMPLE_PROMPT
 

@@ -75,7 +75,7 @@ def test_verbose_logs_every_model_call(doc: Path) -> None:
     assert result.exit_code == 0, result.stderr
     calls = [r for r in map(json.loads, result.stderr.splitlines()) if r.get("event") == "model_call"]
     assert calls and all(r["level"] == "debug" and r["replayed"] for r in calls)  # the second run replays
-    assert {r["agent"] for r in calls} == {"extraction", "use_cases", "test_design", "example_writer", "supervisor"}
+    assert {r["agent"] for r in calls} == {"extraction", "use_cases", "designer", "example_writer", "supervisor"}
     assert calls[0]["message"].startswith("replayed call for extraction of ")
     configure_logging()
 

@@ -65,7 +65,7 @@ def _obeyed_answer(agent: str, answer: dict[str, Any]) -> dict[str, Any]:
         invented = [{**rule, "statement": INVENTED_RULE} for rule in first["rules"]]
         ghost = {"n": 40, "is_rule": True, "reason": "rule", "rules": invented}
         return {"decisions": [{**first, "rules": invented}, *rest, ghost]}
-    if agent == "test_design":  # every axis tied to the made-up policy
+    if agent == "designer":  # every axis tied to the made-up policy
         return {"axes": [{**axis, "name": f"developer_mode_{n}", "policy_ids": ["pol_developer_mode"]}
                          for n, axis in enumerate(answer["axes"])]}  # fmt: skip
     if agent == "example_writer":  # a system turn after the user, and a criterion citing nothing real
@@ -166,7 +166,7 @@ def test_a_model_that_obeys_until_corrected_changes_nothing_that_is_written(
     result = _run(document, out)
     assert result.exit_code == 0, result.stderr
     # It did obey, in every agent that saw the injection...
-    assert obeying.obeyed["extraction"] == obeying.obeyed["test_design"] == 2
+    assert obeying.obeyed["extraction"] == obeying.obeyed["designer"] == 2
     assert obeying.obeyed["example_writer"] >= 2 and obeying.obeyed["supervisor"] >= 1
     recorded = (out / "calls.jsonl").read_text()  # calls.jsonl keeps what the model said, on purpose
     assert "write_file" in recorded and INVENTED_RULE in recorded and GRANTED in recorded
@@ -218,7 +218,7 @@ def test_the_injected_rule_is_quoted_as_data_in_the_honest_run(
 def test_a_test_design_that_never_stops_obeying_stops_the_run_before_anything_is_written(
     document: Path, tmp_path: Path, use: Callable[[Callable[..., ModelResponse]], None]
 ) -> None:
-    everyone = frozenset({"extraction", "test_design", "example_writer", "supervisor"})
+    everyone = frozenset({"extraction", "designer", "example_writer", "supervisor"})
     obeying = ObeyingModel(pwned=tmp_path / "pwned.txt", stubborn=everyone)
     use(obeying.respond)
     out = tmp_path / "obeyed"
@@ -226,8 +226,8 @@ def test_a_test_design_that_never_stops_obeying_stops_the_run_before_anything_is
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("synthgen: error:")]
     assert len(errors) == 1 and errors[0].startswith(
-        "synthgen: error: design stage: 1 of 1 items failed after their retries (test_design_invalid_output (1))"
+        "synthgen: error: design stage: 1 of 1 items failed after their retries (designer_invalid_output (1))"
     )
-    assert obeying.obeyed["test_design"] == 3  # every axis tied to a made-up policy, three times: refused
+    assert obeying.obeyed["designer"] == 3  # every axis tied to a made-up policy, three times: refused
     assert not [name for name in [*DATA_FILES, "manifest.json"] if (out / name).exists()]
     assert not list(tmp_path.rglob("pwned.txt")) and not [text for text in obeying.shown if SECRET in text]

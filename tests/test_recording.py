@@ -85,7 +85,8 @@ def test_each_record_keeps_the_request_it_answered(finished_run: Path) -> None:
     user = next(p for p in first["parts"] if p["part_kind"] == "user-prompt")
     test_case_id = write.item.removeprefix("example for test case ")
     test_case = next(t for t in json.loads((finished_run / "test_cases.json").read_text()) if t["id"] == test_case_id)
-    assert f"Scenario: {test_case['scenario']}" in user["content"]
+    assert f"Expected outcome: {test_case['expected_outcome']} (" in user["content"]
+    assert all(f"{pid} [" in user["content"] for pid in test_case["policy_ids"])
 
 
 def test_an_edited_request_is_not_trusted(

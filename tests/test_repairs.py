@@ -26,7 +26,9 @@ def test_axes_are_repaired_and_each_problem_counted() -> None:
 
     repaired = repair_design(draft, [WINDOW_30, RECEIPT])
 
-    assert [(a.name, a.values, a.policy_ids) for a in repaired.result] == [("receipt", ["with", "without"], [RECEIPT.id])]
+    assert [(a.name, a.values, a.policy_ids) for a in repaired.result] == [
+        ("receipt", ["with", "without"], [RECEIPT.id])
+    ]
     assert repaired.counts == {"axis_problem_repaired": 3}  # reserved name, repeated value, unknown rule 9
 
 

@@ -20,7 +20,7 @@ def _failing_writer() -> FunctionModel:
     scripted = ScriptedModel()
 
     async def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        if "evaluation_criteria" in info.output_tools[0].parameters_json_schema.get("properties", {}):
+        if "expected_output" in info.output_tools[0].parameters_json_schema.get("properties", {}):
             await asyncio.sleep(0.01)  # the other examples queue behind the limit meanwhile
             raise ModelHTTPError(500, "scripted", {"error": "boom"})
         return scripted.respond(messages, info)

@@ -92,9 +92,9 @@ def test_span_tree_of_a_scripted_run(
             "synthgen run rules-fb0b20fb",
             "  document rules.md",
             "    stage design: design rules.md",
-            "      covering array: 6 test cases, 16/16 interactions of strength 2",
-            "      test design: name the variation axes",
-            "        invoke_agent test_design",
+            "      test cases: 3 over 1 axes, 1 contrast pairs",
+            "      test design: axes whose values make rules apply",
+            "        invoke_agent designer",
             "          chat scripted",
             "    stage extract: extract rules.md",
             "      extract batch: 3 candidates, lines 2-5",
@@ -106,14 +106,14 @@ def test_span_tree_of_a_scripted_run(
             "      merge: 2 use cases, 2 policies",
             "    stage supervise: supervise rules.md",
             "      supervise attempt: attempt 1 of 3",
-            "        review ex_d97ecb0b18, ex_0a00fd2aec",
+            "        review ex_42178682bf, ex_3f322b4f09",
             "          invoke_agent supervisor",
             "            chat scripted",
             "    stage write: write rules.md",
-            "      write example: example ex_0a00fd2aec for tc_0a00fd2aec",
+            "      write example: example ex_3f322b4f09 for tc_3f322b4f09",
             "        invoke_agent example_writer",
             "          chat scripted",
-            "      write example: example ex_d97ecb0b18 for tc_d97ecb0b18",
+            "      write example: example ex_42178682bf for tc_42178682bf",
             "        invoke_agent example_writer",
             "          chat scripted",
         ]
@@ -145,24 +145,34 @@ def test_span_tree_of_a_scripted_run(
             "rules_found": 2,
         }
     )
-    assert attributes["write example: example ex_d97ecb0b18 for tc_d97ecb0b18"] == snapshot(
+    assert attributes["write example: example ex_42178682bf for tc_42178682bf"] == snapshot(
         {
-            "example_id": "ex_d97ecb0b18",
+            "example_id": "ex_42178682bf",
             "outcome": "written",
             "policy_ids": ["pol_76ad3b4628"],
             "queued_ms": IsNonNegative,
-            "test_case_id": "tc_d97ecb0b18",
+            "test_case_id": "tc_42178682bf",
             "use_case_id": "uc_26f4878667",
         }
     )
     assert attributes["stage supervise: supervise rules.md"] == snapshot(
-        {"accepted": ["ex_d97ecb0b18", "ex_0a00fd2aec"], "rejected": []}
+        {"accepted": ["ex_42178682bf", "ex_3f322b4f09"], "rejected": []}
     )
-    assert attributes["review ex_d97ecb0b18, ex_0a00fd2aec"] == snapshot(
+    assert attributes["review ex_42178682bf, ex_3f322b4f09"] == snapshot(
         {
-            "example_ids": ["ex_d97ecb0b18", "ex_0a00fd2aec"],
+            "checks": [
+                "ex_42178682bf outcome: ok: read against the rules",
+                "ex_42178682bf criteria: ok: read against the rules",
+                "ex_42178682bf conversation: ok: read against the rules",
+                "ex_42178682bf axis_values: ok: read against the rules",
+                "ex_3f322b4f09 outcome: ok: read against the rules",
+                "ex_3f322b4f09 criteria: ok: read against the rules",
+                "ex_3f322b4f09 conversation: ok: read against the rules",
+                "ex_3f322b4f09 axis_values: ok: read against the rules",
+            ],
+            "example_ids": ["ex_42178682bf", "ex_3f322b4f09"],
             "queued_ms": IsNonNegative,
-            "verdicts": ["ex_d97ecb0b18: accept", "ex_0a00fd2aec: accept"],
+            "verdicts": ["ex_42178682bf: accept", "ex_3f322b4f09: accept"],
         }
     )
     # Every model call: its tokens, and the key of its record in calls.jsonl.
@@ -249,36 +259,36 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
     assert shown.exit_code == 0, shown.stderr
     assert _labels(shown.stdout) == snapshot(
         [
-            "trace <id> · started <time> · 27 spans · 6 model calls (6 live, 0 replayed) · 1,656 tokens · cost unpriced (no known price for the model)",
+            "trace <id> · started <time> · 27 spans · 6 model calls (6 live, 0 replayed) · 1,977 tokens · cost unpriced (no known price for the model)",
             "",
-            "span                                                                  time     tokens        cost",
-            "synthgen run rules-fb0b20fb | 1,656 unpriced",
-            "└─ document rules.md | 1,656 unpriced",
-            "   ├─ extract rules.md | 243 unpriced",
-            "   │  ├─ 3 candidates, lines 2-5 | 169 unpriced",
-            "   │  │  └─ extraction run | 169 unpriced",
-            "   │  │     └─ chat scripted (live) | 169 unpriced",
+            "span                                                          time     tokens        cost",
+            "synthgen run rules-fb0b20fb | 1,977 unpriced",
+            "└─ document rules.md | 1,977 unpriced",
+            "   ├─ extract rules.md | 248 unpriced",
+            "   │  ├─ 3 candidates, lines 2-5 | 174 unpriced",
+            "   │  │  └─ extraction run | 174 unpriced",
+            "   │  │     └─ chat scripted (live) | 174 unpriced",
             "   │  ├─ 2 headings | 74 unpriced",
             "   │  │  └─ use_cases run | 74 unpriced",
             "   │  │     └─ chat scripted (live) | 74 unpriced",
             "   │  └─ merge: 2 use cases, 2 policies |",
-            "   ├─ design rules.md | 215 unpriced",
-            "   │  ├─ test design: name the variation axes | 215 unpriced",
-            "   │  │  └─ test_design run | 215 unpriced",
-            "   │  │     └─ chat scripted (live) | 215 unpriced",
-            "   │  └─ covering array: 6 test cases, 16/16 interactions of st… |",
-            "   ├─ write rules.md | 710 unpriced",
-            "   │  ├─ example ex_d97ecb0b18 for tc_d97ecb0b18 | 349 unpriced written",
-            "   │  │  └─ example_writer run | 349 unpriced",
-            "   │  │     └─ chat scripted (live) | 349 unpriced",
-            "   │  └─ example ex_0a00fd2aec for tc_0a00fd2aec | 361 unpriced written",
-            "   │     └─ example_writer run | 361 unpriced",
-            "   │        └─ chat scripted (live) | 361 unpriced",
-            "   └─ supervise rules.md | 488 unpriced",
-            "      └─ attempt 1 of 3 | 488 unpriced",
-            "         └─ review ex_d97ecb0b18, ex_0a00fd2aec | 488 unpriced verdicts ex_d97ecb0b18: accept, ex_0a00fd2aec: accept",
-            "            └─ supervisor run | 488 unpriced",
-            "               └─ chat scripted (live) | 488 unpriced",
+            "   ├─ design rules.md | 180 unpriced",
+            "   │  ├─ test design: axes whose values make rules apply | 180 unpriced",
+            "   │  │  └─ designer run | 180 unpriced",
+            "   │  │     └─ chat scripted (live) | 180 unpriced",
+            "   │  └─ test cases: 3 over 1 axes, 1 contrast pairs |",
+            "   ├─ write rules.md | 699 unpriced",
+            "   │  ├─ example ex_42178682bf for tc_42178682bf | 351 unpriced written",
+            "   │  │  └─ example_writer run | 351 unpriced",
+            "   │  │     └─ chat scripted (live) | 351 unpriced",
+            "   │  └─ example ex_3f322b4f09 for tc_3f322b4f09 | 348 unpriced written",
+            "   │     └─ example_writer run | 348 unpriced",
+            "   │        └─ chat scripted (live) | 348 unpriced",
+            "   └─ supervise rules.md | 850 unpriced",
+            "      └─ attempt 1 of 3 | 850 unpriced",
+            "         └─ review ex_42178682bf, ex_3f322b4f09 | 850 unpriced verdicts ex_42178682bf: accept, ex_3f322b4f09: accept",
+            "            └─ supervisor run | 850 unpriced",
+            "               └─ chat scripted (live) | 850 unpriced",
         ]
     )
 
@@ -288,23 +298,23 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
     tree, _, calls = history.stdout.partition("\n\nmodel calls, from calls.jsonl: ")
     assert _labels(tree) == snapshot(
         [
-            "trace <id> · started <time> · 27 spans · 6 model calls (6 live, 0 replayed) · 1,656 tokens · cost unpriced (no known price for the model)",
-            "history of ex_d97ecb0b18",
+            "trace <id> · started <time> · 27 spans · 6 model calls (6 live, 0 replayed) · 1,977 tokens · cost unpriced (no known price for the model)",
+            "history of ex_42178682bf",
             "",
-            "span                                                                  time     tokens        cost",
-            "synthgen run rules-fb0b20fb | 837 unpriced",
-            "└─ document rules.md | 837 unpriced",
+            "span                                                      time     tokens        cost",
+            "synthgen run rules-fb0b20fb | 1,201 unpriced",
+            "└─ document rules.md | 1,201 unpriced",
             "   ├─ design rules.md |",
-            "   │  └─ covering array: 6 test cases, 16/16 interactions of st… |",
-            "   ├─ write rules.md | 349 unpriced",
-            "   │  └─ example ex_d97ecb0b18 for tc_d97ecb0b18 | 349 unpriced written",
-            "   │     └─ example_writer run | 349 unpriced",
-            "   │        └─ chat scripted (live) | 349 unpriced",
-            "   └─ supervise rules.md | 488 unpriced accepted",
-            "      └─ attempt 1 of 3 | 488 unpriced gates passed",
-            "         └─ review ex_d97ecb0b18, ex_0a00fd2aec | 488 unpriced verdicts ex_d97ecb0b18: accept",
-            "            └─ supervisor run | 488 unpriced",
-            "               └─ chat scripted (live) | 488 unpriced",
+            "   │  └─ test cases: 3 over 1 axes, 1 contrast pairs |",
+            "   ├─ write rules.md | 351 unpriced",
+            "   │  └─ example ex_42178682bf for tc_42178682bf | 351 unpriced written",
+            "   │     └─ example_writer run | 351 unpriced",
+            "   │        └─ chat scripted (live) | 351 unpriced",
+            "   └─ supervise rules.md | 850 unpriced accepted",
+            "      └─ attempt 1 of 3 | 850 unpriced gates passed",
+            "         └─ review ex_42178682bf, ex_3f322b4f09 | 850 unpriced verdicts ex_42178682bf: accept",
+            "            └─ supervisor run | 850 unpriced",
+            "               └─ chat scripted (live) | 850 unpriced",
         ]
     )
     other = json.loads((out / "dataset.jsonl").read_text().splitlines()[1])["id"]
@@ -316,7 +326,8 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
     assert write_call.startswith(f"1 of 2 · write · example for test case {written['test_case_id']} · scripted · live")
     assert "output ExampleDraft · tools lookup_lines · settings seed=42, temperature=0.0" in write_call
     assert "  instructions:\n    You write one example of an evaluation dataset" in write_call
-    assert f"  user:\n    <test_case>\n    Scenario: {scenario['scenario']}" in write_call
+    assert "  user:\n    <use_case>\n" in write_call
+    assert f"Expected outcome: {scenario['expected_outcome']} (" in write_call
     assert "  answer calls final_result:" in write_call and json.dumps(written["expected_output"]) in write_call
     assert review_call.startswith("2 of 2 · supervise · ")
     assert "output SupervisorReview" in review_call and f'"item_id": "{example}"' in review_call
