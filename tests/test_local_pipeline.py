@@ -44,13 +44,13 @@ def test_local_model_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
         check=False,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,
         cwd=REPO,
     )
     assert run.returncode == 0, run.stderr
-    assert "using the embedded local model local:0.5b" in run.stderr
+    assert "using the embedded local model local:1.5b" in run.stderr
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert manifest["config"]["model"] == "local:0.5b" and manifest["config"]["demo_quality"] is True
+    assert manifest["config"]["model"] == "local:1.5b" and manifest["config"]["demo_quality"] is True
     assert manifest["volatile"]["calls"]["live"]["requests"] >= 4  # extract, design, write, review
     assert (tmp_path / "run" / "dataset.jsonl").read_text().count("\n") == 1
     validated = subprocess.run(

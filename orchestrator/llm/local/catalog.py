@@ -76,7 +76,8 @@ CATALOG: dict[str, LocalModelSpec] = {
     )
 }
 
-ALIASES: dict[str, str] = {"local": "local:0.5b"}
+# The 1.5B is the default: the 0.5B loops in extraction answers until the 4,096-token cap (README, "Models").
+ALIASES: dict[str, str] = {"local": "local:1.5b"}
 DEFAULT_LOCAL_MODEL = "local"
 
 
