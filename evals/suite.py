@@ -18,9 +18,10 @@ from synthgen.errors import SynthgenError
 from synthgen.orchestrator.llm.resolve import resolve_model
 from synthgen.orchestrator.run.pipeline import RunOptions, RunResult, run_pipeline
 from synthgen.orchestrator.rundir.documents import load_documents
-from synthgen.orchestrator.rundir.evaluate import evaluate_run
+from synthgen.orchestrator.rundir.evaluate import evaluate_run, read_gold
 from synthgen.schemas.layout import CALLS_FILE
 from synthgen.tools.metrics import DatasetScores
+from synthgen.tools.recall import RecallReport
 
 EVALS_DIR = Path(__file__).resolve().parent
 REPO_DIR = EVALS_DIR.parent
@@ -65,6 +66,10 @@ class ReplayOutcome:
     stale_calls: list[str] = field(default_factory=list)  # recorded calls the pipeline no longer asks for
     replayed_requests: int = 0
     live_requests: int = 0
+    recall: RecallReport | None = None  # against the case's gold list, when it has one
+    rules: int = 0
+    rules_covered: int = 0  # rules that decide a written example
+    contrast_pairs: int = 0  # designed contrast pairs whose two examples were both written
 
 
 async def replay_into(case: RecordedRun, run_dir: Path) -> RunResult:
@@ -85,14 +90,18 @@ async def replay_recorded_run(case: RecordedRun) -> ReplayOutcome:
             result = await replay_into(case, run_dir)
         except SynthgenError as err:  # a replay miss, or the recorded run failing the same way again
             return ReplayOutcome(problems=[str(err)])
-        report = evaluate_run(run_dir)
-        calls = result.manifest.volatile.calls
+        report = evaluate_run(run_dir, read_gold(case.gold_path) if case.gold_path else None)
+        manifest = result.manifest
         return ReplayOutcome(
             scores=report.scores,
             problems=report.problems,
             stale_calls=result.stale_calls,
-            replayed_requests=calls.replayed.requests,
-            live_requests=calls.live.requests,
+            replayed_requests=manifest.volatile.calls.replayed.requests,
+            live_requests=manifest.volatile.calls.live.requests,
+            recall=report.recall,
+            rules=len(manifest.rule_coverage),
+            rules_covered=sum(1 for rule in manifest.rule_coverage if rule.examples),
+            contrast_pairs=len(manifest.contrast_pairs),
         )
 
 
@@ -152,6 +161,55 @@ class CriteriaOnTopic(Evaluator[RecordedRun, ReplayOutcome, None]):
 
 
 @dataclass
+class CopyRate(Evaluator[RecordedRun, ReplayOutcome, None]):
+    """Share of examples that copy a run of the writer's instructions; the bar is 0."""
+
+    def evaluate(self, ctx: EvaluatorContext[RecordedRun, ReplayOutcome, None]) -> float:
+        return ctx.output.scores.copy_rate if ctx.output.scores else 1.0
+
+
+@dataclass
+class SubstanceFlaws(Evaluator[RecordedRun, ReplayOutcome, None]):
+    """Examples that echo their test case, contradict their outcome, or conflict with another's label."""
+
+    def evaluate(self, ctx: EvaluatorContext[RecordedRun, ReplayOutcome, None]) -> int:
+        s = ctx.output.scores
+        return s.echoed + s.outcome_contradicted + s.conflicting_labels if s else -1
+
+
+@dataclass
+class RuleCoverage(Evaluator[RecordedRun, ReplayOutcome, None]):
+    """Share of extracted rules that decide at least one written example (bounded by --max-examples)."""
+
+    def evaluate(self, ctx: EvaluatorContext[RecordedRun, ReplayOutcome, None]) -> float:
+        return ctx.output.rules_covered / ctx.output.rules if ctx.output.rules else 0.0
+
+
+@dataclass
+class ContrastPairs(Evaluator[RecordedRun, ReplayOutcome, None]):
+    """Contrast pairs written: two examples that differ in one value, with different outcomes, for one rule."""
+
+    def evaluate(self, ctx: EvaluatorContext[RecordedRun, ReplayOutcome, None]) -> int:
+        return ctx.output.contrast_pairs
+
+
+@dataclass
+class StrictRecall(Evaluator[RecordedRun, ReplayOutcome, None]):
+    """Share of the gold list's rules a policy states (tools/recall.py); 0 for a case without a gold list."""
+
+    def evaluate(self, ctx: EvaluatorContext[RecordedRun, ReplayOutcome, None]) -> float:
+        return ctx.output.recall.strict_recall if ctx.output.recall else 0.0
+
+
+@dataclass
+class Precision(Evaluator[RecordedRun, ReplayOutcome, None]):
+    """Share of policies that state a gold rule; 0 for a case without a gold list."""
+
+    def evaluate(self, ctx: EvaluatorContext[RecordedRun, ReplayOutcome, None]) -> float:
+        return ctx.output.recall.precision if ctx.output.recall else 0.0
+
+
+@dataclass
 class Examples(Evaluator[RecordedRun, ReplayOutcome, None]):
     """How many examples passed every gate and the supervisor."""
 
@@ -167,6 +225,12 @@ EVALUATORS = (
     PolicyCoverage(),
     CriteriaGrounding(),
     CriteriaOnTopic(),
+    CopyRate(),
+    SubstanceFlaws(),
+    RuleCoverage(),
+    ContrastPairs(),
+    StrictRecall(),
+    Precision(),
     Examples(),
 )
 
