@@ -11,6 +11,7 @@ from inline_snapshot import snapshot
 from typer.testing import CliRunner
 
 from synthgen.orchestrator.cli.app import app
+from synthgen.schemas.outcomes import OUTCOMES
 from synthgen.testing.scripted import ScriptedModel
 
 runner = CliRunner()
@@ -115,3 +116,20 @@ def test_validate_checks_every_decision_against_the_document_and_the_policies(ru
         problems[1]
         == f"decisions.json[{ruled}] ({decisions[ruled]['candidate']['id']}): policy pol_0000000000 is not in policies.json"
     )
+
+
+def test_eval_prints_the_rule_by_outcome_matrix_of_the_manifest(run_dir: Path) -> None:
+    result = runner.invoke(app, ["eval", str(run_dir)])
+    assert result.exit_code == 0, result.stdout
+    lines = result.stdout.splitlines()
+    rules = json.loads((run_dir / "manifest.json").read_text())["rule_coverage"]
+    covered = sum(1 for rule in rules if rule["examples"])
+    start = lines.index(next(line for line in lines if line.startswith("rule coverage: ")))
+    assert lines[start].startswith(f"rule coverage: {covered} of {len(rules)} rules decide a written example")
+    assert lines[start + 1].split() == ["rule", "comply", "refuse", "ask", "escalate", "partial", "pair", "uncovered"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[start + 2 : start + 2 + len(rules)]}
+    for rule in rules:
+        cells = rows[rule["policy_id"]]
+        marked = [outcome for outcome, cell in zip(OUTCOMES, cells) if cell == "x"]
+        assert marked == [outcome for outcome in OUTCOMES if outcome in rule["outcomes"]]
+        assert (cells[6:] == [rule["uncovered"]]) if rule["uncovered"] else len(cells) == 6

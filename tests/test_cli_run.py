@@ -358,3 +358,37 @@ def test_a_document_without_headings_works(tmp_path: Path, use_model: Callable[[
     result = run_cli("agent", "run", doc, "--out", out)
     assert result.exit_code == 0, result.stderr
     assert run_cli("validate", out).exit_code == 0
+
+
+def test_rules_without_conditions_get_a_test_case_each_with_the_outcome_their_kind_gives(
+    tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    use_model(ScriptedModel())
+    doc = tmp_path / "rules.md"
+    doc.write_text("# Support rules\n\nAgents must greet the customer by name.\nAgents must not share passwords.\n")
+    out = tmp_path / "run"
+    result = run_cli("agent", "run", doc, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    test_cases = json.loads((out / "test_cases.json").read_text())
+    assert [(tc["axis_values"], len(tc["deciding_rules"]), tc["expected_outcome"]) for tc in test_cases] == [
+        ({}, 1, "comply"),
+        ({}, 1, "refuse"),
+    ]
+    examples = [json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines()]
+    assert [e["evaluation_criteria"][0]["source"] for e in examples] == ["rule", "rule"]
+
+
+def test_a_budget_below_the_rules_says_how_many_stay_uncovered(
+    corpus_dir: Path, tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    use_model(ScriptedModel())
+    out = tmp_path / "run"
+    result = run_cli("agent", "run", corpus_dir / "tau2_retail_policy.md", "--out", out, "--max-examples", "2")
+    assert result.exit_code == 0, result.stderr
+    rules = json.loads((out / "manifest.json").read_text())["rule_coverage"]
+    left = sum(1 for rule in rules if rule["uncovered"] == "budget")
+    (line,) = [line for line in result.stderr.splitlines() if "--max-examples 2 leaves" in line]
+    assert (
+        line
+        == f"synthgen: --max-examples 2 leaves {left} of {len(rules)} rules without a test case; raise it to cover them all"
+    )

@@ -4,9 +4,19 @@ from axes (tools/test_plan.py): contrast pairs, rules no axis reaches, and what 
 from agent_scripts import DOCUMENT, GIFT_CARDS, RECEIPT, REFUND, WINDOW_30
 
 from synthgen.orchestrator.run.stages.design import build_test_cases
-from synthgen.schemas.items import Axis, Evidence, Policy
+from synthgen.schemas.items import (
+    Axis,
+    DatasetExample,
+    EvaluationCriterion,
+    Evidence,
+    ExampleMetadata,
+    Message,
+    Policy,
+    TestCase,
+)
 from synthgen.schemas.outcomes import ValueRule
-from synthgen.schemas.stages import Extraction
+from synthgen.schemas.stages import Design, Extraction
+from synthgen.tools.coverage import document_coverage, rule_coverage
 from synthgen.tools.outcomes import actions, criterion_text, decide_outcome, deciding_rule, effect_of
 from synthgen.tools.test_plan import plan_use_case, select_cases
 
@@ -114,3 +124,45 @@ def test_a_budget_keeps_the_cases_that_cover_the_most_rules_first() -> None:
     assert {pid for tc in chosen for pid in tc.policy_ids} == {WINDOW_30.id, RECEIPT.id, gift.id}
     everything = select_cases(test_cases, pairs, strength=2, limit=None)
     assert sorted(tc.id for tc in everything) == sorted(tc.id for tc in test_cases)
+
+
+def test_coverage_counts_what_was_written_and_says_why_a_rule_is_uncovered() -> None:
+    gift = GIFT_CARDS.model_copy(update={"applies_to": [REFUND.id]})
+    extraction = Extraction(document=DOCUMENT, use_cases=[REFUND], policies=[WINDOW_30, RECEIPT, gift], decisions=[])
+    test_cases, pairs = build_test_cases(extraction, [WINDOW_AXIS, RECEIPT_AXIS], strength=2, seed=1)
+    design = Design(document_id=DOCUMENT.id, strength=2, axes=[WINDOW_AXIS, RECEIPT_AXIS], test_cases=test_cases,
+                    contrast_pairs=pairs, designed=True)  # fmt: skip
+    window_pair = next(p for p in pairs if p.policy_id == WINDOW_30.id)
+    chosen = [tc for tc in test_cases if tc.id in window_pair.test_case_ids] + [
+        tc for tc in test_cases if tc.policy_ids == [gift.id]
+    ]
+    written = [example_for(tc) for tc in chosen if tc.policy_ids != [gift.id]]  # the gift card's was rejected
+
+    report = document_coverage(design, written, rules=3)
+    assert (report.examples_written, report.rules_covered, report.contrast_pairs_written) == (2, 2, 1)
+    assert report.interactions_covered <= report.interactions_total
+    by_rule = {r.policy_id: r for r in rule_coverage([WINDOW_30, RECEIPT, gift], [design], chosen, written)}
+    assert by_rule[WINDOW_30.id].contrast_pair and sorted(by_rule[WINDOW_30.id].outcomes) == ["comply", "refuse"]
+    assert by_rule[gift.id].uncovered == "rejected"
+    unchosen = rule_coverage([WINDOW_30, RECEIPT, gift], [design], chosen[:1], written[:1])
+    assert {r.policy_id: r.uncovered for r in unchosen}[gift.id] == "budget"
+
+
+def example_for(test_case: TestCase) -> DatasetExample:
+    return DatasetExample(
+        id="ex_" + test_case.id.removeprefix("tc_"),
+        test_case_id=test_case.id,
+        messages=[Message(role="user", content="A refund, please.")],
+        expected_output="A reply.",
+        evaluation_criteria=[
+            EvaluationCriterion(criterion="c", policy_id=test_case.policy_ids[0], evidence=WINDOW_30.evidence)
+        ],
+        metadata=ExampleMetadata(
+            document_id=DOCUMENT.id,
+            use_case_id=REFUND.id,
+            policy_ids=test_case.policy_ids,
+            axis_values=test_case.axis_values,
+            expected_outcome=test_case.expected_outcome,
+            revisions=0,
+        ),  # fmt: skip
+    )
