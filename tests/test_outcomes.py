@@ -164,5 +164,5 @@ def example_for(test_case: TestCase) -> DatasetExample:
             axis_values=test_case.axis_values,
             expected_outcome=test_case.expected_outcome,
             revisions=0,
-        ),  # fmt: skip
+        ),
     )
