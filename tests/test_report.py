@@ -226,10 +226,10 @@ def test_every_example_shows_its_outcome_deciding_rules_and_criteria_sources(scr
         opening = re.search(rf'<article class="example accepted" id="{example["id"]}"[^>]*>', page)
         assert opening is not None and f'data-outcome="{example["metadata"]["expected_outcome"]}"' in opening.group(0)
         card = element(page, "article", f'id="{example["id"]}"')
-        deciding = re.findall(r'<tr data-rule="(pol_\w+)" data-status="(\w+)">', card)
+        deciding = re.findall(r'<li data-rule="(pol_\w+)" data-status="(\w+)">', card)
         assert deciding == [(rule["policy_id"], rule["status"]) for rule in test_case["deciding_rules"]]
         for rule in test_case["deciding_rules"]:
-            assert (f"<b>{escape(rule['because'])}</b>" if rule["because"] else "unconditional") in card
+            assert (f"because <b>{escape(rule['because'])}</b>" if rule["because"] else "(unconditional)") in card
         for line in test_case["must"] + test_case["must_not"]:
             assert f"<li>{escape(line)}</li>" in card  # escaped as jinja escapes
         sources = re.findall(r'<li data-source="(\w+)"><span class="tag source \1"[^>]*>([\w-]+)</span>', card)

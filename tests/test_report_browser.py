@@ -23,7 +23,7 @@ from synthgen.testing.scripted import ScriptedModel
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Where test_a_reviewer_finds_the_cited_lines saves its screenshot, when set (docs/report.png is made so).
+# Where test_a_reviewer_finds_the_cited_lines saves its screenshot, when set.
 SCREENSHOT = os.environ.get("SYNTHGEN_REPORT_SCREENSHOT")
 runner = CliRunner()
 
