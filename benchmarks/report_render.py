@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/report_render.py [EXAMPLES]
 
 The script first writes a synthetic run directory of EXAMPLES examples (default 1,000) that passes
-`synthgen validate`: a 240-rule policy document, its use cases and policies, one test case per
-example, 2 to 3 criteria per example citing the document's lines, and a manifest with the files'
-hashes. Baselines, measured in the same run:
+`synthgen validate`: a 240-rule policy document, its use cases, policies and extraction decisions
+(a description per section left out), one test case per example deciding its outcome from 2 or 3
+rules, a criterion per deciding rule citing the document's lines, and a manifest with the files'
+hashes and the rule coverage. Baselines, measured in the same run:
 
 - building the report (read, validate, render, write) against `validate_run` on the same
   directory, the floor any command that trusts a run pays;
@@ -30,7 +31,9 @@ from synthgen.orchestrator.run.pipeline import input_documents, lineage
 from synthgen.orchestrator.run.stages.write import example_id
 from synthgen.orchestrator.rundir.directory import json_bytes, jsonl_bytes, output_file
 from synthgen.orchestrator.rundir.validate import validate_run
+from synthgen.schemas.candidates import Candidate, CandidateDecisionRecord
 from synthgen.schemas.items import (
+    Axis,
     DatasetExample,
     EvaluationCriterion,
     Evidence,
@@ -49,8 +52,10 @@ from synthgen.schemas.manifest import (
     TokenUsage,
     VolatileInfo,
 )
-from synthgen.schemas.stages import ItemIndex
+from synthgen.schemas.stages import Design, ItemIndex
+from synthgen.tools.coverage import document_coverage, rule_coverage
 from synthgen.tools.ids import allocate_ids
+from synthgen.tools.outcomes import decide_outcome, deciding_rule
 from synthgen.tools.parser import parse_document
 
 CHROMIUM = "/usr/bin/chromium"
@@ -107,8 +112,10 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
     lines = ["# Support policy", ""]
     for section in range(SECTIONS):
         lines += [f"## Section {section + 1}", ""]
+        lines += [f"This section covers {sentence(rng, 6).lower()}", ""]
         for rule in range(RULES_PER_SECTION):
-            lines.append(f"- Agents must {sentence(rng, 8).lower()[:-1]} (rule {section + 1}.{rule + 1}).")
+            verb = "must not" if rule % 4 == 3 else "must"
+            lines.append(f"- Agents {verb} {sentence(rng, 8).lower()[:-1]} (rule {section + 1}.{rule + 1}).")
         lines.append("")
     document_path = run_dir.parent / "policy.md"
     document_path.write_text("\n".join(lines) + "\n")
@@ -135,11 +142,33 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
             id=pid,
             document_id=doc.id,
             statement=text,
-            kind="obligation",
+            kind="prohibition" if " must not " in text else "obligation",
+            strength="must",
             applies_to=[uc_ids[i // RULES_PER_SECTION]],
             evidence=[Evidence(line_start=n, line_end=n, quote=text)],
         )
         for i, (pid, (n, text)) in enumerate(zip(pol_ids, cite, strict=True))
+    ]
+    by_id = {p.id: p for p in policies}
+    decisions = [
+        CandidateDecisionRecord(
+            document_id=doc.id,
+            candidate=Candidate(
+                id=f"cand_{n}_1",
+                kind="list_item" if text.startswith("- ") else "sentence",
+                line_start=n,
+                line_end=n,
+                heading_path=[doc.line(max(h for h in heading_lines if h < n))[3:]],
+                text=text.removeprefix("- "),
+                quote=text.removeprefix("- "),
+            ),
+            is_rule=text.startswith("- "),
+            reason="rule" if text.startswith("- ") else "description",
+            decided_by="model",
+            policy_ids=[pid for pid, (line, _) in zip(pol_ids, cite, strict=True) if line == n],
+        )
+        for n, text in enumerate(doc.lines, 1)
+        if text and not text.startswith("#")
     ]
     tc_ids = allocate_ids("tc_", [f"{doc.id}|row {row}" for row in range(examples)])
     test_cases, dataset = [], []
@@ -147,6 +176,7 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
         section = row % SECTIONS
         chosen = rng.sample(range(section * RULES_PER_SECTION, (section + 1) * RULES_PER_SECTION), rng.choice((2, 3)))
         mood = rng.choice(("calm", "frustrated", "confused", "in a hurry"))
+        deciding = [deciding_rule(policies[i], "triggered") for i in chosen]
         test_case = TestCase(
             id=tc_id,
             document_id=doc.id,
@@ -154,6 +184,10 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
             policy_ids=[pol_ids[i] for i in chosen],
             axis_values={"customer_mood": mood, "channel": rng.choice(("chat", "email", "phone"))},
             scenario=sentence(rng, 12),
+            deciding_rules=deciding,
+            expected_outcome=decide_outcome(deciding, by_id),
+            must=[f"follow this rule: {policies[i].statement}" for i in chosen if policies[i].kind != "prohibition"],
+            must_not=[f"do not: {policies[i].statement}" for i in chosen if policies[i].kind == "prohibition"],
             expected_behaviour=sentence(rng, 10),
         )
         test_cases.append(test_case)
@@ -180,6 +214,7 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
                     use_case_id=uc_ids[section],
                     policy_ids=test_case.policy_ids,
                     axis_values=test_case.axis_values,
+                    expected_outcome=test_case.expected_outcome,
                     revisions=0,
                 ),
             )
@@ -190,6 +225,7 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
             [
                 (json_bytes(use_cases), len(use_cases)),
                 (json_bytes(policies), len(policies)),
+                (json_bytes(decisions), len(decisions)),
                 (json_bytes(test_cases), len(test_cases)),
                 (jsonl_bytes(dataset), len(dataset)),
             ],
@@ -204,6 +240,12 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
         policies={p.id: p for p in policies},
         test_cases={t.id: t for t in test_cases},
     )
+    axes = [
+        Axis(name=name, values=values, rationale="", policy_ids=[])
+        for name, values in (("customer_mood", ["calm", "frustrated", "confused", "in a hurry"]),
+                             ("channel", ["chat", "email", "phone"]))
+    ]  # fmt: skip
+    design = Design(document_id=doc.id, strength=2, axes=axes, test_cases=test_cases, contrast_pairs=[], designed=True)
     usage = TokenUsage(
         requests=examples,
         input_tokens=1500 * examples,
@@ -233,7 +275,8 @@ def synthetic_run(run_dir: Path, examples: int, seed: int = 7) -> None:
             "supervise": StageReport.tally(examples, examples).model_copy(update={"usage": usage}),
         },
         usage_by_model={"function:synthetic": usage},
-        coverage=[],
+        coverage=[document_coverage(design, dataset, len(policies))],
+        rule_coverage=rule_coverage(policies, [design], test_cases, dataset),
         outputs=[output_file(name, data, records) for name, (data, records) in contents.items()],
         lineage=lineage(dataset, index),
         volatile=VolatileInfo(

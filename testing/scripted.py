@@ -221,6 +221,7 @@ class ScriptedModel:
     """Routes each request to the answer for the agent whose output schema it carries."""
 
     decide: Decide = _accept_all
+    extract: Callable[[str], dict[str, object]] = extraction_answer  # the extraction agent's answer to a prompt
     requests: list[str] = field(default_factory=list)  # agent names, in call order
 
     def supervisor_answer(self, prompt: str) -> dict[str, object]:
@@ -242,7 +243,7 @@ class ScriptedModel:
         fields = set(tool.parameters_json_schema.get("properties", {}))
         prompt = _user_prompt(messages)
         if "decisions" in fields:
-            agent, answer = "extraction", extraction_answer(prompt)
+            agent, answer = "extraction", self.extract(prompt)
         elif "headings" in fields:
             agent, answer = "use_cases", use_case_answer(prompt)
         elif "axes" in fields:

@@ -1,14 +1,17 @@
-"""Run directories the report tests open: a replayed cassette run, and a run of a hostile document."""
+"""Run directories the report tests open: a replayed cassette run, a scripted run, and a run of a hostile document."""
 
 import asyncio
+import re
 from pathlib import Path
 
+import pytest
+from scripted_model import install_model
 from typer.testing import CliRunner
 
 from synthgen.evals.suite import RECORDED_RUNS, replay_into
 from synthgen.orchestrator.cli.app import app
 from synthgen.orchestrator.observe.tracing import configure_logfire, flush_traces
-from synthgen.testing.scripted import Decide
+from synthgen.testing.scripted import Decide, ScriptedModel, extraction_answer
 
 # Its recorded run rejects two examples (duplicate_exact) in the supervise stage: the report lists them.
 CASSETTE = "github_acceptable_use"
@@ -56,5 +59,54 @@ def hostile_run(tmp: Path) -> Path:
     doc, out = tmp / "hostile.md", tmp / "hostile-run"
     doc.write_text(HOSTILE)
     result = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), "--max-examples", "3", "-q"])
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+# A short document whose scripted run, every test case written, has contrast pairs, an example the
+# supervisor rejects, and candidates extraction left out: line 3 (a description), line 13 (never
+# answered: not_decided), and line 12, which the model calls no rule but whose cue makes one.
+SCRIPTED_DOC = """# Returns
+
+This page explains how the store handles returns.
+
+Customers may return an item within 30 days of delivery.
+The assistant must not accept a return after 30 days of delivery.
+If the customer has no receipt, the assistant must ask for the order number.
+Refunds over $200 must be approved by a manager.
+
+# Privacy
+
+The assistant must never share order details with anyone but the account holder.
+Our team reviews these notes every spring.
+"""
+_CANDIDATE = re.compile(r"^\[(\d+)\] (.*)$", re.MULTILINE)
+
+
+def leaves_out(prompt: str) -> dict[str, object]:
+    """The scripted extraction answer, but line 12's rule called no rule and line 13 never answered."""
+    texts = {int(n): text for n, text in _CANDIDATE.findall(prompt)}
+    answered = extraction_answer(prompt)["decisions"]
+    assert isinstance(answered, list)
+    decisions = []
+    for decision in answered:
+        text = texts[decision["n"]]
+        if "every spring" in text:
+            continue
+        if "share order details" in text:
+            decision = {"n": decision["n"], "is_rule": False, "reason": "other", "rules": []}
+        decisions.append(decision)
+    return {"decisions": decisions}
+
+
+def scripted_run(out: Path, max_examples: int | None = None) -> Path:
+    """`synthgen agent run` on SCRIPTED_DOC with the scripted model (offline, deterministic), trace.jsonl
+    included; it rejects the first example it reviews. `max_examples` 2 leaves rules uncovered."""
+    doc = out.parent / "returns.md"
+    doc.write_text(SCRIPTED_DOC)
+    limit = ["--max-examples", str(max_examples)] if max_examples else []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        install_model(monkeypatch, ScriptedModel(decide=reject_first(), extract=leaves_out))
+        result = runner.invoke(app, ["agent", "run", str(doc), "--out", str(out), *limit, "-q"])
     assert result.exit_code == 0, result.stderr
     return out

@@ -4,14 +4,16 @@
 installs it). Without it they are skipped with the reason; under CI=true they fail instead.
 """
 
+import contextlib
 import json
 import os
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from report_runs import hostile_run, reject_first, replayed_cassette_run
+from report_runs import hostile_run, reject_first, replayed_cassette_run, scripted_run
 from scripted_model import install_model
 from typer.testing import CliRunner
 
@@ -21,7 +23,7 @@ from synthgen.testing.scripted import ScriptedModel
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Where test_a_reviewer_finds_the_cited_lines saves its screenshot, when set (docs/report.png is made so).
+# Where test_a_reviewer_finds_the_cited_lines saves its screenshot, when set.
 SCREENSHOT = os.environ.get("SYNTHGEN_REPORT_SCREENSHOT")
 runner = CliRunner()
 
@@ -60,9 +62,25 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def browser(chromium: str, replayed: Path, hostile: Path) -> Iterator[object]:
-    """Made after the runs: Playwright's sync API keeps an event loop running, and a run needs its own."""
+def scripted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = scripted_run(tmp_path_factory.mktemp("scripted") / "run")
+    assert (run / REPORT_FILE).is_file()  # `agent run` wrote it
+    return run
+
+
+# Every run the module's tests open: made before the browser starts.
+RUNS = ("replayed", "hostile", "scripted")
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str, request: pytest.FixtureRequest) -> Iterator[object]:
+    """Made after the runs: Playwright's sync API keeps an event loop running, and a run needs its own.
+    A run that fails is an error of the tests that open it (pytest keeps the failure), not of the others."""
     from playwright.sync_api import sync_playwright
+
+    for run in RUNS:
+        with contextlib.suppress(Exception):
+            request.getfixturevalue(run)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
@@ -171,11 +189,15 @@ def test_keyboard_reaches_and_follows_evidence(browser, replayed: Path) -> None:
 
 
 def test_readable_without_javascript_and_in_a_narrow_window(browser, replayed: Path) -> None:
+    from playwright.sync_api import expect
+
     page, _ = open_report(browser, replayed / REPORT_FILE, width=380, javascript=False)
     assert page.locator("article.example").count() == len(visible_ids(page)) > 0  # nothing is hidden
     assert not page.locator("#filters").is_visible()  # the filters need the script, so they only appear with it
     example = json.loads((replayed / DATASET_FILE).read_text().splitlines()[0])
-    assert example["expected_output"][:40] in page.locator(f"#{example['id']}").inner_text()
+    card = page.locator(f"#{example['id']}")
+    card.scroll_into_view_if_needed()  # a card far below is rendered (content-visibility) once the reader gets there
+    expect(card).to_contain_text(example["expected_output"][:40], use_inner_text=True)
     link = page.locator("a.ev").first
     link.click()  # a plain link: the browser jumps to the first cited line
     target = f"{link.get_attribute('data-doc')}-L{link.get_attribute('data-from')}"
@@ -195,3 +217,46 @@ def test_script_in_the_document_or_the_answers_never_runs(browser, hostile: Path
     page.locator("article.example.rejected details summary").first.click()
     assert "<script>" in page.locator("article.example.rejected pre").first.inner_text()
     assert page.evaluate("typeof window.__pwned") == "undefined" and errors == []
+
+
+def test_the_outcome_filter_shows_the_examples_of_that_outcome(browser, scripted: Path) -> None:
+    page, _ = open_report(browser, scripted / REPORT_FILE)
+    test_cases = json.loads((scripted / "test_cases.json").read_text())
+    examples = [json.loads(line) for line in (scripted / DATASET_FILE).read_text().splitlines()]
+    # With no --max-examples every test case was written: the ones not in the dataset were rejected.
+    written = {example["test_case_id"]: example["metadata"]["expected_outcome"] for example in examples}
+    outcome_of = {tc["id"]: written.get(tc["id"], tc["expected_outcome"]) for tc in test_cases}
+    assert page.locator("article.example").count() == len(test_cases)
+    outcome, n = Counter(outcome_of.values()).most_common(1)[0]
+    page.select_option("#f-outcome", outcome)
+    assert page.locator("#shown").inner_text() == f"{n} of {len(test_cases)} shown"
+    assert sorted(visible_ids(page)) == sorted(
+        "ex_" + tc.removeprefix("tc_") for tc, o in outcome_of.items() if o == outcome
+    )
+    # A count of the rule matrix shows exactly the written examples it counts.
+    cell = page.locator("#coverage a[data-show-outcome]").first
+    cell.click()
+    policy, chosen = cell.get_attribute("data-show-policy"), cell.get_attribute("data-show-outcome")
+    counted = [e["id"] for e in examples if e["metadata"]["expected_outcome"] == chosen
+               and policy in next(tc for tc in test_cases if tc["id"] == e["test_case_id"])["policy_ids"]]  # fmt: skip
+    assert int(cell.inner_text()) == len(counted)
+    assert visible_ids(page) == counted
+    assert page.locator("#shown").inner_text() == f"{len(counted)} of {len(test_cases)} shown"
+
+
+def test_a_rule_of_the_matrix_highlights_its_lines(browser, scripted: Path) -> None:
+    page, _ = open_report(browser, scripted / REPORT_FILE)
+    policies = json.loads((scripted / "policies.json").read_text())
+    for policy in (policies[0], policies[-1]):
+        page.locator(f'#coverage tr[data-rule="{policy["id"]}"] td.rule').click()
+        lines = sorted({n for e in policy["evidence"] for n in range(e["line_start"], e["line_end"] + 1)})
+        highlighted = page.locator(".line.hl").evaluate_all("lines => lines.map(line => line.id)")
+        assert highlighted == [f"{policy['document_id']}-L{n}" for n in lines]
+        assert page.locator("#cited").inner_text().endswith(f"Back to {policy['id']}")
+    # By keyboard: the rule's id is a link, and Enter on it does the same.
+    first = policies[0]
+    page.locator(f'#coverage tr[data-rule="{first["id"]}"] a.rule-lines').focus()
+    page.keyboard.press("Enter")
+    assert page.locator(".line.hl").evaluate_all("l => l.map(x => x.id)") == [
+        f"{first['document_id']}-L{n}" for e in first["evidence"] for n in range(e["line_start"], e["line_end"] + 1)
+    ]

@@ -7,18 +7,20 @@ from pathlib import Path
 from synthgen.errors import InputError
 from synthgen.orchestrator.rundir.read import read_run_files
 from synthgen.orchestrator.rundir.validate import run_files_problems
+from synthgen.schemas.candidates import CandidateDecisionRecord
 from synthgen.schemas.items import DatasetExample, Policy, TestCase, UseCase
 from synthgen.schemas.manifest import InputDocument, RunManifest
 
 
 @dataclass(frozen=True)
 class LoadedRun:
-    """The five files of a run that passed `synthgen validate`, as typed records."""
+    """The files of a run that passed `synthgen validate`, as typed records."""
 
     run_dir: Path
     manifest: RunManifest
     use_cases: list[UseCase]
     policies: list[Policy]
+    decisions: list[CandidateDecisionRecord]
     test_cases: list[TestCase]
     examples: list[DatasetExample]
 
@@ -58,6 +60,7 @@ def load_run(run_dir: Path) -> LoadedRun:
         manifest=files.manifest,
         use_cases=files.use_cases,
         policies=files.policies,
+        decisions=files.decisions,
         test_cases=files.test_cases,
         examples=files.examples,
     )

@@ -1,6 +1,5 @@
 """A run directory, read through the typed readers, turned into what the report shows."""
 
-from collections import Counter
 from pathlib import Path
 
 from synthgen.orchestrator.cli.summary import cost_line
@@ -12,18 +11,25 @@ from synthgen.orchestrator.report.rejections import finished_invocation, rejecte
 from synthgen.orchestrator.report.view import (
     Cited,
     CriterionView,
+    DecidingView,
+    DecisionRow,
     DocumentView,
     ExampleCard,
-    PolicyRow,
+    PairSide,
+    PairView,
+    ReasonGroup,
     RejectedItem,
     ReportView,
+    RuleRow,
     StageRow,
 )
 from synthgen.orchestrator.run.stages.write import example_id
 from synthgen.orchestrator.rundir.documents import load_document
+from synthgen.schemas.candidates import CandidateDecisionRecord
 from synthgen.schemas.items import Evidence, Policy, TestCase
 from synthgen.schemas.layout import CALLS_FILE, TRACE_FILE
-from synthgen.schemas.manifest import TokenUsage
+from synthgen.schemas.manifest import RuleCoverage, TokenUsage
+from synthgen.schemas.outcomes import OUTCOMES, ContrastPair, Outcome
 
 
 def cited(document_id: str, evidence: list[Evidence]) -> list[Cited]:
@@ -42,60 +48,110 @@ def read_rejections(run: LoadedRun) -> tuple[list[RejectedItem], str]:
     return rejected_items(roots, calls), ""
 
 
+def deciding_views(test_case: TestCase, policies: dict[str, Policy]) -> list[DecidingView]:
+    return [DecidingView(rule, policies[rule.policy_id].statement) for rule in test_case.deciding_rules]
+
+
 def example_cards(run: LoadedRun, rejected: list[RejectedItem]) -> list[ExampleCard]:
     """Accepted examples in dataset order, then rejected ones in the order they were rejected."""
     cards = []
     for example in run.examples:
         test_case = run.test_case_by_id[example.test_case_id]
         criteria = [
-            CriterionView(c.criterion, c.policy_id, cited(example.metadata.document_id, c.evidence))
+            CriterionView(c.criterion, c.policy_id, cited(example.metadata.document_id, c.evidence), c.source)
             for c in example.evaluation_criteria
         ]
         use_case = run.use_case_by_id[test_case.use_case_id]
-        cards.append(ExampleCard(example.id, "accepted", test_case, use_case, example, criteria, None))
+        deciding = deciding_views(test_case, run.policy_by_id)
+        cards.append(ExampleCard(example.id, "accepted", test_case, use_case, example, criteria, None, deciding))
     test_case_of = {example_id(tc): tc for tc in run.test_cases}
     for item in rejected:
         test_case = test_case_of.get(item.example_id or "")
         if test_case is not None:
             use_case = run.use_case_by_id[test_case.use_case_id]
-            cards.append(ExampleCard(example_id(test_case), "rejected", test_case, use_case, None, [], item))
+            deciding = deciding_views(test_case, run.policy_by_id)
+            cards.append(ExampleCard(example_id(test_case), "rejected", test_case, use_case, None, [], item, deciding))
     return cards
 
 
-def _uncovered_because(policy: Policy, test_cases: list[TestCase], cards: list[ExampleCard]) -> str:
-    """Why no accepted example cites the policy."""
-    status = {card.test_case.id: card for card in cards}
-    holding = [tc for tc in test_cases if policy.id in tc.policy_ids]
-    written = [tc for tc in holding if tc.id in status and status[tc.id].status == "accepted"]
-    if written:
-        return f"in the test cases of {len(written)} accepted example(s), but none of their criteria cites it"
-    rejected = [status[tc.id] for tc in holding if tc.id in status]
-    if rejected:
-        reasons = Counter(card.rejection.reason_code for card in rejected if card.rejection)
-        return "only its rejected examples were about it (" + ", ".join(f"{r}: {n}" for r, n in reasons.items()) + ")"
-    if holding:
-        return f"in {len(holding)} test case(s) whose examples were never written"
-    return "no test case was written for it (not chosen by the covering array, or cut by --max-examples)"
+def pair_anchor(pair: ContrastPair) -> str:
+    return f"pair-{pair.policy_id}-{pair.axis}"
 
 
-def policy_rows(run: LoadedRun, cards: list[ExampleCard]) -> list[PolicyRow]:
-    cited_by: dict[str, list[str]] = {p.id: [] for p in run.policies}
-    criteria: Counter[str] = Counter()
+def _disagreement(written: dict[Outcome, list[str]], paired: bool, recorded: RuleCoverage | None) -> str:
+    """What manifest.json's rule_coverage says of a rule that the files (and its contrast_pairs) do not."""
+    if recorded is None:
+        return "manifest.json's rule_coverage has no entry for this rule"
+    ids = sorted(i for examples in written.values() for i in examples)
+    outcomes = sorted(outcome for outcome, examples in written.items() if examples)
+    problems = []
+    if sorted(recorded.examples) != ids:
+        problems.append(f"{len(recorded.examples)} written example(s), the dataset {len(ids)}")
+    if sorted(recorded.outcomes) != outcomes:
+        problems.append(
+            f"outcomes {', '.join(recorded.outcomes) or 'none'}, the dataset {', '.join(outcomes) or 'none'}"
+        )
+    if recorded.contrast_pair != paired:
+        problems.append(f"contrast pair {'yes' if recorded.contrast_pair else 'no'}, its contrast_pairs "
+                        f"{'yes' if paired else 'no'}")  # fmt: skip
+    if bool(recorded.uncovered) == bool(ids):
+        problems.append(f"uncovered {recorded.uncovered or 'no'}, yet the dataset has {len(ids)} example(s)")
+    return "manifest.json's rule_coverage says " + "; ".join(problems) if problems else ""
+
+
+def rule_rows(run: LoadedRun) -> list[RuleRow]:
+    """Every rule in policy order: its written examples counted by outcome from the dataset and the
+    test cases, checked against the manifest's rule_coverage, whose reason an uncovered rule shows."""
+    written: dict[str, dict[Outcome, list[str]]] = {p.id: {o: [] for o in OUTCOMES} for p in run.policies}
     for example in run.examples:
-        for criterion in example.evaluation_criteria:
-            criteria[criterion.policy_id] += 1
-            if example.id not in cited_by.setdefault(criterion.policy_id, []):
-                cited_by[criterion.policy_id].append(example.id)
+        for policy_id in run.test_case_by_id[example.test_case_id].policy_ids:
+            written[policy_id][example.metadata.expected_outcome].append(example.id)
+    recorded = {rule.policy_id: rule for rule in run.manifest.rule_coverage}
+    pairs: dict[str, list[str]] = {}
+    for pair in run.manifest.contrast_pairs:
+        pairs.setdefault(pair.policy_id, []).append(pair_anchor(pair))
     return [
-        PolicyRow(
+        RuleRow(
             policy=policy,
             evidence=cited(policy.document_id, policy.evidence),
-            cited_by=cited_by[policy.id],
-            criteria=criteria[policy.id],
-            uncovered_because="" if cited_by[policy.id] else _uncovered_because(policy, run.test_cases, cards),
+            examples=written[policy.id],
+            pairs=pairs.get(policy.id, []),
+            uncovered=recorded[policy.id].uncovered if policy.id in recorded else None,
+            disagreement=_disagreement(written[policy.id], policy.id in pairs, recorded.get(policy.id)),
         )
         for policy in run.policies
     ]
+
+
+def pair_views(run: LoadedRun) -> list[PairView]:
+    """The manifest's contrast pairs (both examples written): the axis value and outcome on each side."""
+    example_of = {example.test_case_id: example.id for example in run.examples}
+    views = []
+    for pair in run.manifest.contrast_pairs:
+        sides = []
+        for test_case_id in pair.test_case_ids:
+            test_case = run.test_case_by_id[test_case_id]
+            status = next((r.status for r in test_case.deciding_rules if r.policy_id == pair.policy_id), None)
+            value = test_case.axis_values.get(pair.axis, "")
+            sides.append(
+                PairSide(test_case_id, example_of.get(test_case_id), value, status, test_case.expected_outcome)
+            )
+        statement = run.policy_by_id[pair.policy_id].statement
+        views.append(PairView(pair_anchor(pair), pair.policy_id, statement, pair.axis, sides))
+    return views
+
+
+def decision_row(record: CandidateDecisionRecord) -> DecisionRow:
+    return DecisionRow(record, cited(record.document_id, [record.candidate.evidence])[0])
+
+
+def left_out(decisions: list[CandidateDecisionRecord]) -> list[ReasonGroup]:
+    """The candidates decided not to be rules, grouped by reason code, the largest group first."""
+    groups: dict[str, list[DecisionRow]] = {}
+    for record in decisions:
+        if not record.is_rule:
+            groups.setdefault(record.reason, []).append(decision_row(record))
+    return [ReasonGroup(reason, rows) for reason, rows in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))]
 
 
 def stage_rows(run: LoadedRun) -> list[StageRow]:
@@ -137,10 +193,14 @@ def build_report(run_dir: Path) -> ReportView:
         requests=total.requests,
         seconds=round(sum(manifest.volatile.stage_seconds.values()), 1),
         stages=stage_rows(run),
-        policies=policy_rows(run, cards),
+        rules=rule_rows(run),
+        contrast_pairs=pair_views(run),
         use_cases=run.use_cases,
         examples=cards,
         other_rejections=[item for item in rejected if item.example_id not in carded],
         documents=documents,
         trace_note=trace_note,
+        decisions=len(run.decisions),
+        left_out=left_out(run.decisions),
+        not_by_model=[decision_row(record) for record in run.decisions if record.decided_by != "model"],
     )

@@ -9,6 +9,7 @@ from synthgen.orchestrator.report.build import build_report
 from synthgen.orchestrator.report.view import ReportView, line_anchor
 from synthgen.orchestrator.rundir.directory import write_atomically
 from synthgen.schemas.layout import REPORT_FILE
+from synthgen.schemas.outcomes import OUTCOMES
 
 TEMPLATE = "report.html.j2"
 
@@ -22,6 +23,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.globals["line_anchor"] = line_anchor
+    environment.globals["outcomes"] = OUTCOMES  # the matrix's columns and the outcome filter's choices, in order
     environment.filters["count"] = lambda n: f"{n:,}"
     return environment
 

@@ -1,15 +1,16 @@
 """What the report shows, as plain typed records: the template reads these and nothing else.
 
-Each section of the page is one field of `ReportView`. Sections still to come (the outcomes of
-outcome-driven test cases and a rules x outcomes matrix, issue 13; extraction's not-a-rule
-decisions, issue 12) are new fields and new template blocks; nothing here needs to change for them.
+Each section of the page is one field of `ReportView`: a new section is a new field and a new
+template block.
 """
 
 from dataclasses import dataclass
 from typing import Literal
 
+from synthgen.schemas.candidates import CandidateDecisionRecord
 from synthgen.schemas.items import DatasetExample, Message, Policy, TestCase, UseCase
-from synthgen.schemas.manifest import InputDocument, RunManifest
+from synthgen.schemas.manifest import InputDocument, RunManifest, UncoveredReason
+from synthgen.schemas.outcomes import DecidingRule, Outcome, RuleStatus
 
 Status = Literal["accepted", "rejected"]
 
@@ -44,6 +45,15 @@ class CriterionView:
     text: str
     policy_id: str
     evidence: list[Cited]
+    source: str  # "rule": built by code from a deciding rule; "writer": added by the model
+
+
+@dataclass(frozen=True)
+class DecidingView:
+    """A rule that decides a test case, with the statement a reviewer reads it by."""
+
+    rule: DecidingRule
+    statement: str
 
 
 @dataclass(frozen=True)
@@ -77,19 +87,80 @@ class ExampleCard:
     example: DatasetExample | None  # None for a rejected example: only the model's last answer is left
     criteria: list[CriterionView]
     rejection: RejectedItem | None
+    deciding: list[DecidingView]
 
     @property
     def conversation(self) -> list[Message]:
         return self.example.messages if self.example else []
 
+    @property
+    def outcome(self) -> Outcome:
+        """The example's expected outcome; a rejected one has only its test case's."""
+        return self.example.metadata.expected_outcome if self.example else self.test_case.expected_outcome
+
+
+# Why a rule decides no written example, as manifest.json's rule_coverage names it, for a reader.
+UNCOVERED_MEANING: dict[UncoveredReason, str] = {
+    "budget": "its test cases were over --max-examples",
+    "rejected": "the examples of its test cases were all rejected",
+    "not_designed": "no test case has it: its document's design failed",
+}
+
 
 @dataclass(frozen=True)
-class PolicyRow:
+class RuleRow:
+    """One rule of the coverage matrix: its written examples by expected outcome, or why it has none."""
+
     policy: Policy
     evidence: list[Cited]
-    cited_by: list[str]  # accepted examples whose criteria cite the policy, in dataset order
-    criteria: int  # criteria that cite it
-    uncovered_because: str  # empty when some accepted example cites it
+    examples: dict[Outcome, list[str]]  # every outcome -> the written examples it decides with that outcome
+    pairs: list[str]  # anchors of its written contrast pairs
+    uncovered: UncoveredReason | None  # from manifest.json's rule_coverage
+    disagreement: str  # where manifest.json's rule_coverage says otherwise than the files; empty when it agrees
+
+    @property
+    def written(self) -> int:
+        return sum(len(ids) for ids in self.examples.values())
+
+    @property
+    def uncovered_meaning(self) -> str:
+        return UNCOVERED_MEANING[self.uncovered] if self.uncovered else ""
+
+
+@dataclass(frozen=True)
+class PairSide:
+    """One test case of a contrast pair: its value of the axis, the rule's status there, and its outcome."""
+
+    test_case_id: str
+    example_id: str | None  # None when dataset.jsonl holds no example of it
+    value: str
+    status: RuleStatus | None  # None when the rule does not decide the test case
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class PairView:
+    anchor: str
+    policy_id: str
+    statement: str
+    axis: str
+    sides: list[PairSide]
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    """A candidate statement extraction decided on, with its lines in the source."""
+
+    record: CandidateDecisionRecord
+    lines: Cited
+
+
+@dataclass(frozen=True)
+class ReasonGroup:
+    """The candidates extraction decided are not rules for one reason code, in document order."""
+
+    reason: str
+    rows: list[DecisionRow]
 
 
 @dataclass(frozen=True)
@@ -121,12 +192,16 @@ class ReportView:
     requests: int
     seconds: float
     stages: list[StageRow]
-    policies: list[PolicyRow]
+    rules: list[RuleRow]
+    contrast_pairs: list[PairView]
     use_cases: list[UseCase]
     examples: list[ExampleCard]
     other_rejections: list[RejectedItem]  # rejected items that are not examples: windows, designs, reviews
     documents: list[DocumentView]
     trace_note: str  # why rejected items may be missing (no trace.jsonl), or empty
+    decisions: int  # candidates extraction decided on
+    left_out: list[ReasonGroup]  # the candidates decided not to be rules, by reason
+    not_by_model: list[DecisionRow]  # decided by the normative-cue rule, or never answered
 
     @property
     def accepted(self) -> int:
@@ -134,4 +209,13 @@ class ReportView:
 
     @property
     def covered(self) -> int:
-        return sum(1 for row in self.policies if not row.uncovered_because)
+        """Rules that decide a written example."""
+        return sum(1 for row in self.rules if row.written)
+
+    @property
+    def file_names(self) -> dict[str, str]:
+        return {d.document.id: d.file_name for d in self.documents}
+
+    @property
+    def left_out_total(self) -> int:
+        return sum(len(group.rows) for group in self.left_out)
