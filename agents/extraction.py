@@ -2,8 +2,13 @@
 
 The code found every candidate (tools/segment.py) and its evidence verifies by construction; the
 model only decides: rule or not, and for a rule its kind, strength, conditions, who it binds and
-a statement that reads alone. The checks live in tools/decisions.py; this validator turns their
-problems into a retry message.
+a statement that reads alone. The checks live in tools/decisions.py and the extract stage applies
+them to the answer: every problem they find has a deterministic fallback (a misnumbered decision
+is realigned, a statement that drops a number or invents text becomes the candidate's own words,
+a rule-worded candidate called no rule is decided by its cue, a skipped candidate is asked again
+in a follow-up batch), so no answer is sent back for its content. A retry regenerates the whole
+batch: minutes on the embedded model (measured: ~1,700 tokens at ~5.5 tokens/s on two cores) to
+fix what the fallback fixes at once.
 
 No tools: the small local models never call them, and their definitions cost every request tokens.
 Each candidate arrives with the context a tool would have fetched (heading path, lead-in, header).
@@ -11,13 +16,10 @@ Each candidate arrives with the context a tool would have fetched (heading path,
 
 from dataclasses import dataclass
 
-from pydantic_ai import ModelRetry, RunContext
-
-from synthgen.agents.shared import is_last_attempt, pipeline_agent, retry_message
+from synthgen.agents.shared import pipeline_agent
 from synthgen.schemas.candidates import Candidate
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.drafts import DecisionsDraft
-from synthgen.tools.decisions import check_decisions
 
 
 @dataclass(frozen=True)
@@ -53,18 +55,3 @@ def extraction_prompt(deps: ExtractionDeps) -> str:
     count = len(deps.candidates)
     lines += ["", f"Give exactly {count} decisions, for candidates 1 to {count}, in order."]
     return "\n".join(lines).replace("\n\n\n", "\n\n")
-
-
-@extraction_agent.output_validator
-def validate_decisions(ctx: RunContext[ExtractionDeps], draft: DecisionsDraft) -> DecisionsDraft:
-    """Statements faithful; a rule-worded candidate called no rule is sent back once.
-
-    Candidates the answer skipped are no reason to retry (tools/decisions.py says why): the stage
-    asks them again in a follow-up batch. On the last attempt the answer stands: the stage applies
-    the same checks to decide what each candidate comes to, and counts every fallback.
-    """
-    check = check_decisions(ctx.deps.candidates, draft)
-    problems = check.problems + (check.cue_problems if ctx.retry == 0 else [])
-    if problems and not is_last_attempt(ctx):
-        raise ModelRetry(retry_message(problems))
-    return draft
