@@ -330,9 +330,10 @@ def test_an_invented_quote_never_reaches_any_output(
     out = tmp_path / "run"
     result = run_cli("agent", "run", corpus_dir / "tau2_retail_policy.md", "--out", out, "--max-examples", "3")
     assert result.exit_code == 0, result.stderr
-    # The extraction was told about the invented statement and answered again (its first batch only); the
-    # writer's criterion with the invented quote was optional: dropped and counted, no retry.
-    assert scripted.requests.count("extraction") == _extraction_batches(out) + 1
+    # Neither answer was sent back: the invented statement fell back to its candidate's own words, the
+    # writer's criterion with the invented quote was optional: dropped. Both counted.
+    assert scripted.requests.count("extraction") == _extraction_batches(out)
+    assert json.loads((out / "manifest.json").read_text())["stages"]["extract"]["notes"]["statement_invented"] == 1
     assert scripted.requests.count("example_writer") == 3
     assert json.loads((out / "manifest.json").read_text())["stages"]["write"]["notes"]["writer_criterion_dropped"] == 1
     for name in OUTPUTS:  # calls.jsonl keeps the raw answers on purpose: it is the record of what was said

@@ -89,10 +89,9 @@ def test_check_decisions_counts_repeats_and_unknown_numbers() -> None:
         ]}
     )  # fmt: skip
     check = check_decisions(shown, draft)
-    assert [c.id for c in check.missing] == ["cand_3_1"]
+    assert [c.id for c in check.missing] == ["cand_3_1"]  # asked again in a follow-up batch, not retried
     assert check.notes == {"repeated_decision_ignored": 1, "decision_for_unknown_candidate": 1}
     assert check.decided["cand_4_1"].reason == "description"
-    assert check.problems == []  # a missing decision is asked again in a follow-up batch, not retried
 
 
 def test_an_unanswered_candidate_is_a_rule_only_with_a_cue() -> None:
