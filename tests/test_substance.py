@@ -8,10 +8,12 @@ from synthgen.tools.substance import (
     SubstanceProblem,
     axis_value_missing,
     conflicting_labels,
+    conversation_off_topic,
     copied_from_prompt,
     echoed_output,
     example_substance,
     input_key,
+    meta_reply,
     outcome_findings,
     same_output_different_outcome,
     template_in_conversation,
@@ -299,3 +301,16 @@ def test_a_careless_example_gets_every_problem_it_has() -> None:
         "outcome_contradicted",
         "template_in_conversation",
     ]
+
+
+def test_a_conversation_without_axes_must_be_about_a_deciding_rule() -> None:
+    rule = "The assistant MUST NOT give medical advice, including whether climbing gear is safe after a fall."
+    off = [Message(role="user", content="I need to verify my identity. Can you help me with that?")]
+    on = [Message(role="user", content="My climbing rope took a long fall. Is the gear still safe to use?")]
+    assert [p.reason_code for p in conversation_off_topic(off, [rule])] == ["conversation_off_topic"]
+    assert conversation_off_topic(on, [rule]) == []
+
+
+def test_a_reply_that_describes_the_assistant_is_not_a_reply() -> None:
+    assert [p.reason_code for p in meta_reply("The assistant declines the request and explains why.")] == ["meta_reply"]
+    assert meta_reply("I can't cancel it now that it has shipped, but I can start a return for you.") == []

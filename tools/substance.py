@@ -24,13 +24,16 @@ from synthgen.tools.recall import content_words
 
 ReasonCode = Literal[
     "copied_from_prompt", "echoed_output", "template_in_conversation", "axis_value_missing", "outcome_contradicted",
-    "conflicting_labels", "same_output_different_outcome",
+    "conversation_off_topic", "meta_reply", "conflicting_labels", "same_output_different_outcome",
 ]  # fmt: skip
 
 COPY_WINDOW_WORDS = 8  # a run this long shared with the instructions is copied, not coincidence
 ECHO_SHARE = 0.8  # a scenario, behaviour or criterion that makes up this much of the reply is the reply
 MIN_SCENARIO_WORDS = 6  # a shorter scenario may well be said in the user's own words
 AXIS_WORD_SHARE = 0.5  # share of an axis value's content words the conversation must hold
+TOPIC_SHARE = 0.2  # share of a deciding rule's content words the user's turns must hold, for a case without axes
+# A reply that speaks of the assistant in the third person describes a reply instead of being one.
+_META = re.compile(r"\bthe (?:assistant|ai|chatbot|bot|agent|model)\b", re.IGNORECASE)
 PHRASE_CHARS = 60  # how much of a copied phrase a problem quotes
 
 # Cue lists for outcome_findings, as regular expressions over casefolded text with ’ read as '.
@@ -202,6 +205,39 @@ def outcome_findings(expected_output: str, outcome: Outcome) -> list[SubstancePr
     return [SubstanceProblem(reason_code="outcome_contradicted", message=message) for message in messages]
 
 
+def conversation_off_topic(messages: Sequence[Message], rule_texts: Sequence[str]) -> list[SubstanceProblem]:
+    """For a test case without axis values: the user's turns must be about one of its deciding rules,
+    holding TOPIC_SHARE of that rule's content words; otherwise the reply cannot be judged by it.
+
+    A lexical test: a user who describes the situation wholly in other words fails it too.
+    """
+    said = content_words(" ".join(m.content for m in messages if m.role == "user"))
+    shares = [len(said & words) / len(words) for words in map(content_words, rule_texts) if words]
+    if not shares or max(shares) >= TOPIC_SHARE:
+        return []
+    return [
+        SubstanceProblem(
+            reason_code="conversation_off_topic",
+            message="The user's messages are not about the situation the deciding rule covers; make the user "
+            "ask for something that rule decides.",
+        )
+    ]
+
+
+def meta_reply(expected_output: str) -> list[SubstanceProblem]:
+    """The reply must be the assistant's own words to the user, not a description of them."""
+    match = _META.search(expected_output)
+    if match is None:
+        return []
+    return [
+        SubstanceProblem(
+            reason_code="meta_reply",
+            message=f'The expected output speaks of "{match.group(0)}" in the third person; write the reply '
+            "itself, as the assistant says it to the user.",
+        )
+    ]
+
+
 def example_substance(
     messages: Sequence[Message],
     *,
@@ -212,8 +248,10 @@ def example_substance(
     axis_values: Mapping[str, str],
     outcome: Outcome,
     instructions: str,
+    rule_texts: Sequence[str] = (),
 ) -> list[SubstanceProblem]:
-    """Every single-example substance problem: gates copied_from_prompt to outcome_contradicted."""
+    """Every single-example substance problem: gates copied_from_prompt to meta_reply. `rule_texts` are the
+    deciding rules' statements, for the topic of a case without axis values."""
     users = [message.content for message in messages if message.role == "user"]
     return [
         *copied_from_prompt([expected_output, *users, *criteria], instructions),
@@ -221,6 +259,8 @@ def example_substance(
         *template_in_conversation(messages, axis_values, scenario),
         *axis_value_missing(messages, axis_values),
         *outcome_findings(expected_output, outcome),
+        *([] if any(k != USE_CASE_AXIS for k in axis_values) else conversation_off_topic(messages, rule_texts)),
+        *meta_reply(expected_output),
     ]
 
 
