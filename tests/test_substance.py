@@ -17,6 +17,7 @@ from synthgen.tools.substance import (
     outcome_findings,
     same_output_different_outcome,
     template_in_conversation,
+    without_meta_sentences,
 )
 
 INSTRUCTIONS = """You write one evaluation example for a customer support assistant.
@@ -314,3 +315,9 @@ def test_a_conversation_without_axes_must_be_about_a_deciding_rule() -> None:
 def test_a_reply_that_describes_the_assistant_is_not_a_reply() -> None:
     assert [p.reason_code for p in meta_reply("The assistant declines the request and explains why.")] == ["meta_reply"]
     assert meta_reply("I can't cancel it now that it has shipped, but I can start a return for you.") == []
+
+
+def test_sentences_about_the_assistant_are_cut_from_a_reply_unless_nothing_is_left() -> None:
+    pasted = "I'm sorry, but I can't help with that. The assistant MUST NOT give medical advice. Anything else?"
+    assert without_meta_sentences(pasted) == "I'm sorry, but I can't help with that. Anything else?"
+    assert without_meta_sentences("The assistant declines.") == "The assistant declines."

@@ -25,6 +25,7 @@ from synthgen.tools import evidence as evidence_tools
 from synthgen.tools.evidence import EvidenceCheck, excerpt
 from synthgen.tools.gates import conversation_findings
 from synthgen.tools.metrics import criterion_on_topic
+from synthgen.tools.substance import without_meta_sentences
 
 T = TypeVar("T")
 _EXCERPT = 60  # characters of an item shown in a problem line, enough to recognise it
@@ -240,5 +241,7 @@ def repair_example(
         if policy and anchored.result and _overlaps(anchored.result, policy) and criterion_on_topic(cited, policy):
             criteria.append(criterion.model_copy(update={"evidence": anchored.result}))
     repairs["writer_criterion_dropped"] = len(draft.extra_criteria) - len(criteria)
-    result = draft.model_copy(update={"messages": messages, "extra_criteria": criteria})
+    reply = without_meta_sentences(draft.expected_output)
+    repairs["meta_sentences_removed"] = int(reply != draft.expected_output)
+    result = draft.model_copy(update={"messages": messages, "extra_criteria": criteria, "expected_output": reply})
     return RepairedExample(result, repairs, problems, fatal=bool(conversation))

@@ -224,6 +224,16 @@ def conversation_off_topic(messages: Sequence[Message], rule_texts: Sequence[str
     ]
 
 
+_SENTENCE = re.compile(r"[^.!?]+[.!?]*\s*")
+
+
+def without_meta_sentences(reply: str) -> str:
+    """The reply without its sentences about "the assistant" (small models paste the rule's own text into
+    the reply: "... The assistant MUST NOT give medical advice."); the reply as it is when none is left."""
+    kept = "".join(sentence for sentence in _SENTENCE.findall(reply) if not _META.search(sentence)).strip()
+    return kept or reply
+
+
 def meta_reply(expected_output: str) -> list[SubstanceProblem]:
     """The reply must be the assistant's own words to the user, not a description of them."""
     match = _META.search(expected_output)

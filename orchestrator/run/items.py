@@ -104,7 +104,8 @@ class Stage:
                 try:
                     return await work()
                 except ItemFailed as err:
-                    self.budget.fail(err.reason_code)  # StageFailed once too many items failed
+                    if not err.judged:
+                        self.budget.fail(err.reason_code)  # StageFailed once too many items failed
                     log.warning(
                         "rejected %s; %s",
                         err,  # "<item>: <what went wrong>"

@@ -18,11 +18,17 @@ DepsT = TypeVar("DepsT")
 
 
 class ItemFailed(Exception):
-    """The model could not produce a valid answer for one item within the agent's retries."""
+    """The model could not produce a valid answer for one item within the agent's retries.
 
-    def __init__(self, reason_code: str, message: str) -> None:
+    `judged`: the model did answer, and a substance gate judged the answer wrong (AnswerRejected).
+    That is a rejection of the item, like the supervisor's, not a failure of the model or its
+    server: it does not count against the stage's --max-failure-rate.
+    """
+
+    def __init__(self, reason_code: str, message: str, *, judged: bool = False) -> None:
         super().__init__(message)
         self.reason_code = reason_code
+        self.judged = judged
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ class ModelRunner:
         except UnexpectedModelBehavior as err:
             raise ItemFailed(f"{agent.name}_invalid_output", f"{item}: {err}") from err
         except AnswerRejected as err:
-            raise ItemFailed(err.reason_code, f"{item}: {err}") from err
+            raise ItemFailed(err.reason_code, f"{item}: {err}", judged=True) from err
         except (ModelAPIError, IndexError) as err:
             if isinstance(err, IndexError) and not is_empty_choices_bug(err):
                 raise
