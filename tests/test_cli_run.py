@@ -112,22 +112,10 @@ def test_manifest_records_inputs_and_config(manifest: dict[str, Any]) -> None:
     )
     assert manifest["prompts"] == snapshot(
         [
-            {
-                "name": "designer",
-                "version": 3,
-                "sha256": "44102ace6f36fea65be36547d4b87a9bce4fe85d74b3989113feee3f56ffa73a",
-            },
-            {
-                "name": "example_writer",
-                "version": 2,
-                "sha256": "d7c6ba0e93261b88750794d3ceb6167ce746eeec688433f3506003b3d7bd9890",
-            },
+            {"name": "designer", "version": 3, "sha256": SHA256},
+            {"name": "example_writer", "version": 3, "sha256": SHA256},
             {"name": "extraction", "version": 3, "sha256": SHA256},
-            {
-                "name": "supervisor",
-                "version": 2,
-                "sha256": "591d3894747507e453ada7cae6cf78c81e8cf017f21b4a9c434220edc5ef91d5",
-            },
+            {"name": "supervisor", "version": 2, "sha256": SHA256},
             {"name": "use_cases", "version": 1, "sha256": SHA256},
         ]
     )
