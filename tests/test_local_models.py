@@ -490,7 +490,7 @@ def test_real_local_model_answers_a_tiny_structured_request_the_same_way_twice()
         responses = [
             message for result in results for message in result.new_messages() if isinstance(message, ModelResponse)
         ]
-        assert {response.model_name for response in responses} == {"qwen2.5-coder-0.5b-instruct-q4_k_m"}
+        assert {response.model_name for response in responses} == {"qwen2.5-coder-1.5b-instruct-q4_k_m"}
         return [part for response in responses for part in response.parts if isinstance(part, ToolCallPart)]
 
     with override_allow_model_requests(True):
