@@ -296,9 +296,9 @@ async def extract_document(
         missing = [c for outcome in outcomes for c in outcome.missing]
         notes: Counter[str] = Counter(candidate_asked_again=len(missing))
         if missing:  # asked once more, in batches of their own; never dropped
-            outcomes += await gather_all(
-                _decide_batch(doc, batch, stage, again=True) for batch in candidate_batches(missing, window_tokens)
-            )
+            again = candidate_batches(missing, window_tokens)
+            stage.context.progress.expect(STAGE, len(again))
+            outcomes += await gather_all(_decide_batch(doc, batch, stage, again=True) for batch in again)
         decided: dict[str, Decided] = {}
         for outcome in outcomes:
             decided.update(outcome.decided)
