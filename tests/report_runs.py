@@ -15,8 +15,8 @@ from synthgen.testing.scripted import Decide, ScriptedModel, extraction_answer
 
 # Its recorded run rejects two examples (duplicate_exact) in the supervise stage: the report lists them.
 CASSETTE = "github_acceptable_use"
-# Its recorded run rejects two examples in the write stage: the model's answers never passed the writer's checks.
-WRITE_REJECTS = "mcp_tools_spec"
+# Its recorded run rejects three examples in the write stage: the model's answers never passed the substance gates.
+WRITE_REJECTS = "refund_policy"
 
 # Document text and, through the scripted writer that repeats the rules it cites, model text that
 # would run script if the report did not escape it.
