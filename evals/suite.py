@@ -236,7 +236,6 @@ EVALUATORS = (
 
 CORPUS = Path("../shared/corpus")  # the shared corpus beside the checkout, as the tests expect it
 SHARED_GOLD = Path("../shared/gold")  # hand-written rule lists of three documents
-GOLD = Path("evals/gold")  # and the project's own
 
 RECORDED_RUNS = (
     RecordedRun(
@@ -263,7 +262,7 @@ RECORDED_RUNS = (
 )
 # Not recorded again yet for outcome-driven test design (issue 13): mcp_tools_spec (524 lines, 118
 # candidates) and contoso_product_info_1 (216 lines, 126 candidates) take the 1.5B about 40 minutes
-# each on two cores. Their cases come back with their cassettes; mcp's gold list is evals/gold/.
+# each on two cores. Their cases come back with their cassettes; mcp's gold list is evals/gold/mcp_tools_spec.json.
 
 
 def recorded_runs_dataset(runs: tuple[RecordedRun, ...] = RECORDED_RUNS) -> Dataset[RecordedRun, ReplayOutcome, None]:
