@@ -44,9 +44,7 @@ def example_writer_prompt(deps: ExampleWriterDeps) -> str:
         if rule.policy_id in policies
     )
     parts = [
-        # The section heading only: the model-written actor and goal can belong to a neighbouring
-        # heading (the 1.5B numbered them off by one), and a writer follows them into the wrong topic.
-        f"<use_case>\n{use_case.name}\n</use_case>",
+        f"<use_case>\nName: {use_case.name}\nWho: {use_case.actor}\nGoal: {use_case.goal}\n</use_case>",
         (
             f"<test_case>\nThe user's situation:\n{values}\n"
             f"Expected outcome: {test_case.expected_outcome} ({OUTCOME_DESCRIPTIONS[test_case.expected_outcome]})\n"

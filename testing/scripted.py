@@ -187,9 +187,9 @@ def _situation(prompt: str) -> list[str]:
 def example_answer(prompt: str) -> dict[str, object]:
     """The situation's values in the user's words, and a reply that reaches the outcome the prompt names."""
     outcome = re.search(r"^Expected outcome: ([a-z_]+)", prompt, re.MULTILINE)
-    goal = re.search(r"^<use_case>\n(.*)$", prompt, re.MULTILINE)
+    goal = re.search(r"^Goal: (.*)$", prompt, re.MULTILINE)
     sources = _rule_sources(prompt)
-    request = f"Hello, I need help with {goal.group(1).lower() if goal else 'my account'}."
+    request = f"Hello, I would like to {goal.group(1) if goal else 'get some help'}."
     situation = _situation(prompt)
     first = next(iter(sources.values()), None)
     if situation:

@@ -140,7 +140,9 @@ def test_lookup_lines_tool() -> None:
 def test_first_prompt_shows_the_decided_test_case_and_each_rules_lines() -> None:
     assert example_writer_prompt(deps()) == snapshot("""\
 <use_case>
-Request a refund
+Name: Request a refund
+Who: customer
+Goal: get their money back
 </use_case>
 
 <test_case>

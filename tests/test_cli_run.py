@@ -113,7 +113,7 @@ def test_manifest_records_inputs_and_config(manifest: dict[str, Any]) -> None:
     assert manifest["prompts"] == snapshot(
         [
             {"name": "designer", "version": 3, "sha256": SHA256},
-            {"name": "example_writer", "version": 4, "sha256": SHA256},
+            {"name": "example_writer", "version": 3, "sha256": SHA256},
             {"name": "extraction", "version": 3, "sha256": SHA256},
             {"name": "supervisor", "version": 2, "sha256": SHA256},
             {"name": "use_cases", "version": 1, "sha256": SHA256},
