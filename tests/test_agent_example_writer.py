@@ -184,3 +184,12 @@ def test_the_last_attempt_still_refuses_a_conversation_that_ends_with_the_assist
     script = Script([broken, broken, broken])
     with pytest.raises(UnexpectedModelBehavior):
         run(script)
+
+
+def test_a_pasted_sentence_about_the_assistant_is_cut_from_the_reply_without_a_retry() -> None:
+    pasted = REFUSAL + " The assistant MUST NOT grant refunds after 30 days."
+    script = Script([example(reply=pasted)])
+    draft = run(script)
+    assert len(script.received) == 1
+    assert draft.expected_output == REFUSAL
+    assert draft.repairs == {"meta_sentences_removed": 1}
