@@ -13,8 +13,8 @@ from synthgen.orchestrator.cli.app import app
 from synthgen.orchestrator.observe.tracing import configure_logfire, flush_traces
 from synthgen.testing.scripted import Decide, ScriptedModel, extraction_answer
 
-# Its recorded run rejects two examples (duplicate_exact) in the supervise stage: the report lists them.
-CASSETTE = "github_acceptable_use"
+# A recorded run of five accepted examples and one the writer's gates rejected.
+CASSETTE = "tau2_retail_policy"
 # Its recorded run rejects three examples in the write stage: the model's answers never passed the substance gates.
 WRITE_REJECTS = "refund_policy"
 
