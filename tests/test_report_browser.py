@@ -114,7 +114,9 @@ def test_counts_shown_are_the_manifests(browser, replayed: Path) -> None:
     examples = (replayed / DATASET_FILE).read_text().splitlines()
     assert int(page.locator("#count-accepted").inner_text()) == len(examples)
     assert page.locator("article.example.accepted").count() == len(examples)
-    assert page.locator("article.example.rejected").count() == manifest["stages"]["supervise"]["rejected"]
+    # Every example a stage turned down: the writer's gates (write) and the review (supervise).
+    turned_down = manifest["stages"]["write"]["rejected"] + manifest["stages"]["supervise"]["rejected"]
+    assert page.locator("article.example.rejected").count() == turned_down
     assert fetched == []  # nothing from the network, nothing from disk but the page itself
 
 
