@@ -256,7 +256,7 @@ RECORDED_RUNS = (
         "github_acceptable_use",
         CORPUS / "github_acceptable_use.md",
         "local:1.5b",
-        max_examples=6,
+        max_examples=3,
         gold=SHARED_GOLD / "github_acceptable_use.json",
     ),
 )

@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
+from gold_lists import GOLD as GOLD_LISTS
 
 from synthgen.errors import InputError
-from synthgen.evals.suite import RECORDED_RUNS
 from synthgen.schemas.items import Evidence, Policy
 from synthgen.tools.parser import parse_document
 from synthgen.tools.recall import GoldRule, content_words, gold_misfit, measure_recall, parse_gold, states_rule
@@ -106,7 +106,7 @@ def test_the_gold_list_fits_its_document_and_not_a_shifted_or_foreign_one() -> N
     )
 
 
-GOLD_FILES = {run.gold_path: run.document_path for run in RECORDED_RUNS if run.gold_path is not None}
+GOLD_FILES = dict(GOLD_LISTS)
 
 
 @pytest.mark.parametrize("gold", GOLD_FILES, ids=lambda p: p.name)

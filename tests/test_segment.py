@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from gold_lists import GOLD
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from inline_snapshot import snapshot
@@ -297,17 +298,6 @@ def test_every_candidate_of_every_corpus_document_verifies(path: Path) -> None:
     ]
     assert failures == []
     assert len({c.id for c in candidates}) == len(candidates)
-
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-# Every hand-written rule list and its document: the three of ../shared/gold and the project's own.
-GOLD = [
-    (SHARED / "gold" / "refund_policy.json", REPO / "examples" / "refund_policy.md"),
-    (SHARED / "gold" / "tau2_retail_policy.json", SHARED / "corpus" / "tau2_retail_policy.md"),
-    (SHARED / "gold" / "github_acceptable_use.json", SHARED / "corpus" / "github_acceptable_use.md"),
-    (REPO / "evals" / "gold" / "mcp_tools_spec.json", SHARED / "corpus" / "mcp_tools_spec.md"),
-]
 
 
 def test_every_recorded_run_with_a_gold_list_is_among_them() -> None:
