@@ -9,10 +9,9 @@ from inline_snapshot import snapshot
 from typer.testing import CliRunner
 
 from synthgen.errors import InputError
-from synthgen.evals.suite import RECORDED_RUNS
 from synthgen.orchestrator.cli.app import app
 from synthgen.orchestrator.llm.resolve import ResolvedModel
-from synthgen.orchestrator.run.pipeline import run_pipeline
+from synthgen.orchestrator.run.pipeline import RunOptions, run_pipeline
 from synthgen.orchestrator.rundir.documents import load_documents
 from synthgen.orchestrator.rundir.evaluate import gold_document, read_gold
 from synthgen.testing.scripted import ScriptedModel
@@ -22,23 +21,25 @@ runner = CliRunner()
 GOLD_DIR = Path(__file__).resolve().parents[2] / "shared" / "gold"
 
 
-def replayed(name: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run of the scripted model on the recorded case's document, with the case's settings."""
-    case = next(run for run in RECORDED_RUNS if run.name == name)
-    run_dir = tmp_path_factory.mktemp(name) / "run"
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def scripted_run(document: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run of the scripted model on a corpus document, six examples at most."""
+    run_dir = tmp_path_factory.mktemp(document.stem) / "run"
     model = ResolvedModel(ScriptedModel().model(), "function:scripted")
-    asyncio.run(run_pipeline(load_documents([case.document_path]), model, case.run_options(run_dir, replay=False)))
+    asyncio.run(run_pipeline(load_documents([document]), model, RunOptions(out=run_dir, max_examples=6)))
     return run_dir
 
 
 @pytest.fixture(scope="module")
 def tau2_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return replayed("tau2_retail_policy", tmp_path_factory)
+    return scripted_run(CORPUS / "tau2_retail_policy.md", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def github_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return replayed("github_acceptable_use", tmp_path_factory)
+    return scripted_run(CORPUS / "github_acceptable_use.md", tmp_path_factory)
 
 
 def test_recall_of_a_tau2_run(tau2_run: Path) -> None:
