@@ -50,7 +50,6 @@ _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
 # Share of a statement's content words that must come from its candidate, lead-in, header or headings.
 OWN_WORDS_SHARE = 0.6
 _EMPHASIS = re.compile(r"\*\*|__")
-_EXCERPT = 60
 
 
 @dataclass(frozen=True)
