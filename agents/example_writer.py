@@ -10,6 +10,7 @@ from synthgen.errors import AnswerRejected, LineRangeError
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.drafts import ExampleDraft
 from synthgen.schemas.items import Evidence, Policy, TestCase, UseCase
+from synthgen.schemas.outcomes import STATUS_WORDS, RuleStatus
 from synthgen.tools.evidence import numbered_lines
 from synthgen.tools.outcomes import OUTCOME_DESCRIPTIONS
 from synthgen.tools.repairs import repair_example
@@ -64,8 +65,8 @@ def example_writer_prompt(deps: ExampleWriterDeps) -> str:
     return "\n\n".join(parts)
 
 
-def _rule_block(document: SourceDocument, policy: Policy, status: str, because: str) -> str:
-    applies = "applies here" if status == "triggered" else "does not apply here"
+def _rule_block(document: SourceDocument, policy: Policy, status: RuleStatus, because: str) -> str:
+    applies = STATUS_WORDS[status]
     why = f", since: {because}" if because else ""
     evidence = "\n".join(_evidence_lines(document, item) for item in policy.evidence)
     return f"{policy.id} [{policy.kind}; {applies}{why}]: {policy.statement}\nSource lines:\n{evidence}"

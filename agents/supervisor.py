@@ -15,7 +15,7 @@ from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.drafts import REVIEW_CHECKS, SupervisorReview
 from synthgen.schemas.gates import GateReport
 from synthgen.schemas.items import DatasetExample, Policy, TestCase
-from synthgen.schemas.outcomes import DecidingRule
+from synthgen.schemas.outcomes import STATUS_WORDS, DecidingRule
 from synthgen.tools.evidence import numbered_lines
 
 REVIEW_BATCH_SIZE = 8  # examples per review: enough to compare them, few enough for a small model's context
@@ -81,7 +81,7 @@ def _example_block(
 def _rule_lines(rule: DecidingRule, policy: Policy | None, document: SourceDocument | None) -> str:
     if policy is None:
         return f"- {rule.policy_id}: (not provided)"
-    applies = "applies" if rule.status == "triggered" else "does not apply"
+    applies = STATUS_WORDS[rule.status]
     head = f"- {policy.id} ({policy.kind}, {applies}): {policy.statement}"
     if document is None:
         return head

@@ -42,7 +42,7 @@ class Candidate(StrictModel):
 
 
 NotRuleReason = Literal["heading", "example", "rationale", "definition_only", "description", "other", "not_decided"]
-DecidedBy = Literal["model", "normative_cue", "no_answer"]
+DecidedBy = Literal["model", "normative_cue", "plain_list", "no_answer"]
 
 
 class CandidateDecisionRecord(StrictModel):

@@ -88,6 +88,11 @@ class TestCase(StrictModel):
     must_not: list[str] = Field(default_factory=list, description="What the reply must not do.")
     expected_behaviour: str
 
+    @property
+    def tested_policy_ids(self) -> list[str]:
+        """The deciding rules the case tests: not the prerequisites it takes as already met."""
+        return [rule.policy_id for rule in self.deciding_rules if rule.status != "satisfied"]
+
 
 class Message(StrictModel):
     role: Role

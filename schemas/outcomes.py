@@ -20,8 +20,17 @@ Outcome = Literal["comply", "refuse", "ask_for_information", "escalate", "partia
 OUTCOMES: tuple[Outcome, ...] = ("comply", "refuse", "ask_for_information", "escalate", "partially_comply")
 
 # Whether a rule's condition holds in a test case: it applies (triggered), or the situation is
-# one where the rule does not apply (inapplicable). A rule without conditions is always triggered.
-RuleStatus = Literal["triggered", "inapplicable"]
+# one where the rule does not apply (inapplicable). A rule without conditions is always triggered,
+# except a standing prerequisite (an unconditional rule to ask for something before acting, such as
+# authenticating the user) in a case that tests other rules: there the user has already given what
+# it asks for (satisfied), so the reply must not ask again (tools/test_plan.py).
+RuleStatus = Literal["triggered", "inapplicable", "satisfied"]
+# How a status reads in the prompts and the report.
+STATUS_WORDS: dict[RuleStatus, str] = {
+    "triggered": "applies here",
+    "inapplicable": "does not apply here",
+    "satisfied": "applies, and the user has already given what it asks for earlier in the conversation",
+}
 # What a rule demands of the reply in a test case, as one of the outcomes, or nothing.
 Effect = Literal["comply", "refuse", "ask_for_information", "escalate", "none"]
 

@@ -102,7 +102,7 @@ The reply must:
 The reply must not:
 - grant what this rule allows only when it applies, since it does not (here: 31 days after purchase): "A refund may be requested within 30 days of purchase"
 Deciding rules:
-- pol_aaaaaaaaaa (permission, does not apply): A refund may be requested within 30 days of purchase.
+- pol_aaaaaaaaaa (permission, does not apply here): A refund may be requested within 30 days of purchase.
 3 | A customer may request a refund within 30 days of purchase.
 Conversation:
 [user] I bought this 31 days ago. Refund please?
@@ -121,7 +121,7 @@ The reply must:
 The reply must not:
 - grant what this rule allows only when it applies, since it does not (here: 31 days after purchase): "A refund may be requested within 30 days of purchase"
 Deciding rules:
-- pol_aaaaaaaaaa (permission, does not apply): A refund may be requested within 30 days of purchase.
+- pol_aaaaaaaaaa (permission, does not apply here): A refund may be requested within 30 days of purchase.
 3 | A customer may request a refund within 30 days of purchase.
 Conversation:
 [user] I bought this 31 days ago. Refund please?

@@ -113,7 +113,7 @@ def test_manifest_records_inputs_and_config(manifest: dict[str, Any]) -> None:
     assert manifest["prompts"] == snapshot(
         [
             {"name": "designer", "version": 3, "sha256": SHA256},
-            {"name": "example_writer", "version": 3, "sha256": SHA256},
+            {"name": "example_writer", "version": 4, "sha256": SHA256},
             {"name": "extraction", "version": 3, "sha256": SHA256},
             {"name": "supervisor", "version": 2, "sha256": SHA256},
             {"name": "use_cases", "version": 1, "sha256": SHA256},
@@ -129,7 +129,7 @@ def test_manifest_counts_every_stage_with_reasons(manifest: dict[str, Any]) -> N
     assert counts == snapshot(
         {
             "extract": (91, 32, 59, {"not_a_rule_description": 56, "duplicate_policy": 3}),
-            "design": (29, 3, 26, {"over_max_examples": 26}),
+            "design": (74, 3, 71, {"over_max_examples": 71}),
             "write": (3, 3, 0, {}),
             "supervise": (3, 3, 0, {}),
         }
@@ -187,9 +187,9 @@ def test_manifest_coverage_outputs_and_lineage(manifest: dict[str, Any]) -> None
                     "values": ["If you respond to the user", "not If you respond to the user"],
                 },
             ],
-            "test_cases_designed": 29,
+            "test_cases_designed": 74,
             "examples_written": 3,
-            "interactions_total": 12,
+            "interactions_total": 108,
             "interactions_covered": 3,
             "rules": 23,
             "rules_covered": 5,
@@ -211,7 +211,7 @@ def test_manifest_coverage_outputs_and_lineage(manifest: dict[str, Any]) -> None
             },
             {
                 "name": "policies.json",
-                "sha256": "483604672ba6d9ec25c8c7e9e376577347b8f724be41103af336a2394c6b0422",
+                "sha256": "48ceb3d772582a7d0b7ee80b4f4c4e3ba9f4cd5cbc926e656f4543e6a26e12b2",
                 "records": 23,
             },
             {

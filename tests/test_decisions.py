@@ -12,6 +12,7 @@ from synthgen.tools.decisions import (
     invented_share,
     normative_cue,
     own_statement,
+    plain_list,
     statement_problem,
 )
 from synthgen.tools.parser import parse_document
@@ -99,6 +100,53 @@ def test_an_unanswered_candidate_is_a_rule_only_with_a_cue() -> None:
     assert (ruled.is_rule, ruled.decided_by, ruled.rules[0].kind) == (True, "normative_cue", "prohibition")
     left = decide_unanswered(candidate("We sell outdoor gear."))
     assert (left.is_rule, left.reason, left.decided_by) == (False, "not_decided", "no_answer")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "lead_in", "plain"),
+    [
+        ("unique order id", "list_item", ["Each order has the following attributes:"], True),
+        ("**payment history**", "list_item", ["Each user has a profile containing:"], True),
+        ("Each order has the following attributes:", "sentence", [], True),
+        ("There are three types of payment methods: gift card, paypal, credit card.", "sentence", [], True),
+        # a modal or normative word anywhere keeps it the model's to decide
+        ("is unlawful", "list_item", ["We do not allow content that:"], False),
+        ("cancel pending orders", "list_item", ["As an agent, you can help users:"], False),
+        ("original packaging", "list_item", ["Returns have the following conditions:"], False),
+        ("unused items", "list_item", ["A return requires:"], False),
+        ("an email that must be verified", "list_item", ["Each user has:"], False),
+        # a longer item may state something; a plain sentence is not a list
+        (
+            "a note saying which warehouse will ship the replacement first",
+            "list_item",
+            ["Each order has the following attributes:"],
+            False,
+        ),
+        ("Refunds go back to the original card.", "sentence", [], False),
+        ("| Gold | 60 days |", "table_row", [], False),
+    ],
+)
+def test_plain_list_of_fields_or_values(text: str, kind: str, lead_in: list[str], plain: bool) -> None:
+    assert plain_list(candidate(text, kind=kind, lead_in=lead_in)) is plain
+
+
+def test_a_field_list_item_the_model_calls_a_rule_is_overruled_and_counted() -> None:
+    shown = [
+        candidate("unique order id", kind="list_item", lead_in=["Each order has the following attributes:"]),
+        candidate("is unlawful", line=4, kind="list_item", lead_in=["We do not allow content that:"]),
+    ]
+    statements = ["Each order has a unique order id.", "Content must not be unlawful."]
+    draft = DecisionsDraft.model_validate(
+        {"decisions": [
+            {"n": n, "is_rule": True, "reason": "rule", "rules": [{"kind": "obligation", "strength": "must", "statement": s}]}
+            for n, s in enumerate(statements, 1)
+        ]}
+    )  # fmt: skip
+    check = check_decisions(shown, draft)
+    field = check.decided["cand_3_1"]
+    assert (field.is_rule, field.reason, field.decided_by) == (False, "description", "plain_list")
+    assert check.decided["cand_4_1"].is_rule
+    assert check.notes["rule_overruled_plain_list"] == 1
 
 
 def test_batches_keep_document_order_within_the_budget_and_the_schema_bound() -> None:

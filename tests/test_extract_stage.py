@@ -74,6 +74,37 @@ def test_each_rule_is_attached_to_its_sections_use_case_or_explicitly_to_all() -
     ]  # fmt: skip
 
 
+NESTED = b"""# Order help
+
+Staff must verify the customer before any change.
+
+## Cancel pending order
+
+An order can only be cancelled while it is pending.
+
+## Return delivered order
+
+Returns must be requested within 14 days of delivery.
+"""
+
+
+def test_a_rule_above_nested_use_cases_governs_each_of_them() -> None:
+    extraction, _ = run_extract(ScriptedModel().respond, NESTED)
+    names = {uc.id: uc.name for uc in extraction.use_cases}
+    assert sorted(names.values()) == ["Cancel pending order", "Order help", "Return delivered order"]
+    attached = {p.statement: sorted(names[u] for u in p.applies_to) for p in extraction.policies}
+    assert attached == {
+        "Staff must verify the customer before any change.": [  # the preamble governs the sections it heads
+            "Cancel pending order", "Order help", "Return delivered order",
+        ],
+        "An order can only be cancelled while it is pending.": ["Cancel pending order"],
+        "Returns must be requested within 14 days of delivery.": ["Return delivered order"],
+    }  # fmt: skip
+    preamble = next(p for p in extraction.policies if p.statement.startswith("Staff"))
+    assert names[preamble.applies_to[0]] == "Order help"  # where it is stated comes first
+    assert not preamble.applies_to_all
+
+
 def test_batches_follow_the_token_budget_and_never_one_call_per_candidate() -> None:
     calls: list[int] = []
     scripted = ScriptedModel()

@@ -116,6 +116,40 @@ def test_a_use_case_gets_rows_with_outcomes_contrast_pairs_and_a_case_per_unreac
         assert differing == {pair.axis} and first.outcome != second.outcome
 
 
+def test_a_standing_prerequisite_is_met_in_every_other_case_and_tested_alone() -> None:
+    verify = rule("The assistant must verify the customer's identity before acting on an order.", "obligation")
+    policies = {**POLICIES, verify.id: verify}
+    cases, _ = plan_use_case(REFUND, [WINDOW_AXIS, RECEIPT_AXIS], policies, strength=2, seed=1)
+    alone = next(c for c in cases if not c.axis_values)
+    assert [(r.policy_id, r.status) for r in alone.deciding] == [(verify.id, "triggered")]
+    assert alone.outcome == "ask_for_information"  # the prerequisite's own case: the reply asks first
+    for case in (c for c in cases if c.axis_values):
+        met = [r for r in case.deciding if r.policy_id == verify.id]
+        assert [(r.status, r.effect) for r in met] == [("satisfied", "none")]
+        assert verify.id in case.rule_ids and verify.id not in case.tested_ids
+    allowed = next(c for c in cases if dict(c.axis_values) == {"days_since_purchase": "10 days after purchase",
+                                                                 "receipt": "has the receipt"})  # fmt: skip
+    assert allowed.outcome == "comply"  # decided by the other rules, the user having verified already
+    assert allowed.must_not == (
+        f'ask again for what this rule requires, which the user has already given: "{verify.statement.rstrip(".")}"',
+    )
+    satisfied = next(r for r in allowed.deciding if r.status == "satisfied")
+    assert criterion_text(satisfied, verify, "comply").startswith("The reply does not ask again for what the rule")
+    # a conditional ask, or one an axis reaches, is not a standing prerequisite
+    asks_if = verify.model_copy(update={"conditions": ["the order is over $500"]})
+    cases, _ = plan_use_case(REFUND, [WINDOW_AXIS], {**POLICIES, verify.id: asks_if}, strength=2, seed=1)
+    assert all(r.status != "satisfied" for c in cases for r in c.deciding)
+
+
+def test_a_rule_governing_several_use_cases_is_tested_alone_once() -> None:
+    other = REFUND.model_copy(update={"id": "uc_9999999999", "name": "Exchange an item"})
+    everywhere = GIFT_CARDS.model_copy(update={"applies_to": [REFUND.id, other.id], "applies_to_all": True})
+    policies = {everywhere.id: everywhere}
+    first, _ = plan_use_case(REFUND, [], policies, strength=2, seed=1)
+    second, _ = plan_use_case(other, [], policies, strength=2, seed=1)
+    assert [c.rule_ids for c in first] == [[everywhere.id]] and second == []
+
+
 def test_a_budget_keeps_the_cases_that_cover_the_most_rules_first() -> None:
     gift = GIFT_CARDS.model_copy(update={"applies_to": [REFUND.id]})
     extraction = Extraction(document=DOCUMENT, use_cases=[REFUND], policies=[WINDOW_30, RECEIPT, gift], decisions=[])

@@ -24,7 +24,7 @@ def test_every_agent_prompt_loads_with_its_file_hash(name: str) -> None:
 def test_all_prompts_are_the_agents_sorted_by_name() -> None:
     assert [(p.name, p.version) for p in all_prompts()] == [
         ("designer", 3),
-        ("example_writer", 3),
+        ("example_writer", 4),
         ("extraction", 3),
         ("supervisor", 2),
         ("use_cases", 1),

@@ -33,7 +33,7 @@ def document_coverage(design: Design, examples: Sequence[DatasetExample], rules:
         interactions_total=len(designed_shown),
         interactions_covered=len(written_shown),
         rules=rules,
-        rules_covered=len({pid for tc in written for pid in tc.policy_ids}),
+        rules_covered=len({pid for tc in written for pid in tc.tested_policy_ids}),
         contrast_rules=len({pair.policy_id for pair in design.contrast_pairs}),
         contrast_pairs_written=len(written_pairs([design], examples)),
     )
@@ -46,13 +46,13 @@ def rule_coverage(
     examples: Sequence[DatasetExample],
 ) -> list[RuleCoverage]:
     """Every rule, in policy order: the written examples it decides, or why it has none."""
-    designed = {pid for d in designs for tc in d.test_cases for pid in tc.policy_ids}
-    selected = {pid for tc in chosen for pid in tc.policy_ids}
+    designed = {pid for d in designs for tc in d.test_cases for pid in tc.tested_policy_ids}
+    selected = {pid for tc in chosen for pid in tc.tested_policy_ids}
     cases = {tc.id: tc for d in designs for tc in d.test_cases}
     paired = {pair.policy_id for pair in written_pairs(designs, examples)}
     result = []
     for policy in policies:
-        mine = [e for e in examples if policy.id in cases[e.test_case_id].policy_ids]
+        mine = [e for e in examples if policy.id in cases[e.test_case_id].tested_policy_ids]
         reason: UncoveredReason | None = None
         if not mine:
             reason = "rejected" if policy.id in selected else "budget" if policy.id in designed else "not_designed"

@@ -45,6 +45,23 @@ NORMATIVE_CUE = re.compile(
 _PROHIBITIVE_CUE = re.compile(
     r"\b(must not|mustn't|shall not|never|prohibited|not allowed|may not|cannot|can't|do not|don't)\b", re.IGNORECASE
 )
+# Any modal or normative word, or one that names rules (conditions, requirements, limits): a candidate
+# holding one, or under a lead-in holding one, is never overruled as a plain list.
+_MODAL_WORD = re.compile(
+    r"\b(must|mustn't|shall|should|may|might|can|could|cannot|can't|will|won't|would|never|always|only|not|"
+    r"no|none|don't|requir\w*|needs?|condition\w*|rules?|restrict\w*|limit\w*|exception\w*|criteri\w*|eligib\w*|allow\w*|permit\w*|prohibit\w*|forbid\w*|ensure\w*|"
+    r"at most|at least|ha(?:ve|s) to|please)\b",
+    re.IGNORECASE,
+)
+# A lead-in that introduces what something has: "Each order has the following attributes:", "containing:".
+_FIELD_LIST_LEAD_IN = re.compile(
+    r"\b(has|have|having|contains?|containing|includes?|including|consists? of|attributes|fields|properties)\b[^:]*:\s*$",
+    re.IGNORECASE,
+)
+# A sentence listing the kinds of something: "There are three types of payment methods: ...".
+_VALUE_LIST = re.compile(r"^\W*(there (are|is)|\w+ (has|have) \w+) (\w+ )?(types|kinds|sorts) of\b", re.IGNORECASE)
+PLAIN_ITEM_WORDS = 8  # a field is named in a few words; a longer item may state something
+
 # A number as written: digits with their separators ("1,000", "4.50", "24/7", "9:00").
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
 # Share of a statement's content words that must come from its candidate, lead-in, header or headings.
@@ -76,6 +93,22 @@ def normative_cue(candidate: Candidate) -> str | None:
         return None
     match = NORMATIVE_CUE.search(candidate.text)
     return match.group(1).casefold() if match else None
+
+
+def plain_list(candidate: Candidate) -> bool:
+    """Whether the candidate is part of a plain list of fields or values (the module docstring's rule)."""
+    text = _EMPHASIS.sub("", candidate.text)
+    if candidate.kind not in ("list_item", "sentence") or any(
+        _MODAL_WORD.search(part) for part in [text, *candidate.lead_in]
+    ):
+        return False
+    if candidate.kind == "list_item":
+        return (
+            bool(candidate.lead_in)
+            and _FIELD_LIST_LEAD_IN.search(_EMPHASIS.sub("", candidate.lead_in[-1])) is not None
+            and len(text.split()) <= PLAIN_ITEM_WORDS
+        )
+    return _FIELD_LIST_LEAD_IN.search(text) is not None or _VALUE_LIST.search(text) is not None
 
 
 def cue_kind(candidate: Candidate) -> PolicyKind:
@@ -234,6 +267,10 @@ def check_decisions(candidates: Sequence[Candidate], draft: DecisionsDraft) -> D
                 continue
             reason = decision.reason if decision.reason != "rule" else "other"
             check.decided[candidate.id] = Decided(candidate, False, reason, "model")
+            continue
+        if plain_list(candidate):
+            check.notes["rule_overruled_plain_list"] += 1
+            check.decided[candidate.id] = Decided(candidate, False, "description", "plain_list")
             continue
         rules = decision.rules
         if not rules:

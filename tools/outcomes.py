@@ -11,6 +11,9 @@ A rule's effect in a test case depends on its kind and on whether it applies the
 |                         |                                                     | allowed here                |
 | definition              | comply                                              | none                        |
 
+A standing prerequisite (an unconditional obligation with an ask cue, tools/test_plan.py) that a
+case takes as already met is "satisfied": its effect is none, and the reply must not ask again.
+
 An obligation's cue: a hand-over ("transfer", "escalate", "human agent", "supervisor",
 "specialist") means escalate; asking for something first ("ask", "verify", "confirm",
 "authenticate", "identify", "obtain", "collect") means ask_for_information.
@@ -50,6 +53,8 @@ OUTCOME_DESCRIPTIONS: dict[Outcome, str] = {
 
 def effect_of(policy: Policy, status: RuleStatus) -> Effect:
     """What the rule demands of the reply in a test case where it is `status` (the table above)."""
+    if status == "satisfied":
+        return "none"
     if status == "inapplicable":
         return "refuse" if policy.kind in ("permission", "condition") else "none"
     if policy.kind == "prohibition":
@@ -110,6 +115,10 @@ def actions(rules: Sequence[DecidingRule], policies: dict[str, Policy]) -> tuple
             must.append(f"hand the request over as this rule requires{_since(rule)}: {_quoted(policy)}")
         elif rule.effect == "comply":
             must.append(f"follow this rule{_since(rule)}: {_quoted(policy)}")
+        elif rule.status == "satisfied":
+            must_not.append(
+                f"ask again for what this rule requires, which the user has already given: {_quoted(policy)}"
+            )
         else:
             must_not.append(f"invoke this rule, which does not apply{_since(rule)}: {_quoted(policy)}")
     return must, must_not
@@ -130,6 +139,8 @@ def criterion_text(rule: DecidingRule, policy: Policy, outcome: Outcome) -> str:
         text = f"The reply allows what the rule {quoted} permits{since}"
     elif rule.effect == "comply":
         text = f"The reply follows the rule {quoted}{since}"
+    elif rule.status == "satisfied":
+        text = f"The reply does not ask again for what the rule {quoted} requires, which the user has already given"
     else:
         text = f"The reply does not invoke the rule {quoted}, which does not apply{since}"
     return f"{text}; overall it should {OUTCOME_DESCRIPTIONS[outcome]} ({outcome})."

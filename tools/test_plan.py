@@ -7,6 +7,14 @@ from them (tools/outcomes.py). A rule of the use case that no axis reaches gets 
 its own, where it applies. For each conditional rule an axis reaches, a contrast pair is looked
 for: two cases that differ in that axis's value only, where the rule's status and the outcome
 differ; when the array holds none, the partner case is added.
+
+A standing prerequisite of a use case (an unconditional obligation to ask for something before
+acting, such as authenticating the user or getting an explicit confirmation, that no axis
+reaches) is tested by its own case, where it applies and the reply must ask. Every other case of
+the use case takes it as already met ("satisfied"): the user has given what it asks for, the
+reply must not ask again, and the outcome is the one the case's other rules decide. Without
+this, a case where a return is allowed would expect the reply to process it for a user who never
+said who they are, which the document forbids.
 """
 
 from collections.abc import Sequence
@@ -16,7 +24,7 @@ from itertools import combinations
 from synthgen.schemas.items import Axis, Policy, TestCase, UseCase
 from synthgen.schemas.outcomes import ContrastPair, DecidingRule, Outcome
 from synthgen.tools.combinatorics import covering_array
-from synthgen.tools.outcomes import actions, decide_outcome, deciding_rule
+from synthgen.tools.outcomes import actions, decide_outcome, deciding_rule, effect_of
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,11 @@ class PlannedCase:
     def rule_ids(self) -> list[str]:
         return [rule.policy_id for rule in self.deciding]
 
+    @property
+    def tested_ids(self) -> list[str]:
+        """The rules the case tests: not the prerequisites it takes as met."""
+        return [rule.policy_id for rule in self.deciding if rule.status != "satisfied"]
+
 
 @dataclass(frozen=True)
 class PlannedPair:
@@ -55,8 +68,26 @@ def governs(policy: Policy, use_case: UseCase) -> bool:
     return policy.applies_to_all or use_case.id in policy.applies_to
 
 
+def standing_prerequisites(use_case: UseCase, axes: Sequence[Axis], policies: dict[str, Policy]) -> list[Policy]:
+    """The use case's unconditional obligations that ask for something before acting, no axis reaching them."""
+    reached = {r.policy_id for axis in axes for r in axis.rules}
+    return [
+        policy
+        for policy in policies.values()
+        if governs(policy, use_case)
+        and policy.kind == "obligation"
+        and not policy.conditions
+        and policy.id not in reached
+        and effect_of(policy, "triggered") == "ask_for_information"
+    ]
+
+
 def plan_case(
-    use_case: UseCase, values: Sequence[tuple[str, str]], axes: Sequence[Axis], policies: dict[str, Policy]
+    use_case: UseCase,
+    values: Sequence[tuple[str, str]],
+    axes: Sequence[Axis],
+    policies: dict[str, Policy],
+    standing: Sequence[Policy] = (),
 ) -> PlannedCase | None:
     """The case of one combination of values: its deciding rules (those of its use case the values
     set), outcome and actions; None when the values set no rule of the use case."""
@@ -71,12 +102,18 @@ def plan_case(
             deciding.setdefault(policy.id, deciding_rule(policy, rule.status, because=rule.value))
     if not deciding:
         return None
-    return _case(use_case, tuple(values), list(deciding.values()), policies)
+    return _case(use_case, tuple(values), list(deciding.values()), policies, standing)
 
 
 def _case(
-    use_case: UseCase, values: tuple[tuple[str, str], ...], deciding: list[DecidingRule], policies: dict[str, Policy]
+    use_case: UseCase,
+    values: tuple[tuple[str, str], ...],
+    deciding: list[DecidingRule],
+    policies: dict[str, Policy],
+    standing: Sequence[Policy] = (),
 ) -> PlannedCase:
+    tested = {rule.policy_id for rule in deciding}
+    deciding = deciding + [deciding_rule(p, "satisfied") for p in standing if p.id not in tested]
     outcome = decide_outcome(deciding, policies)
     must, must_not = actions(deciding, policies)
     return PlannedCase(use_case.id, values, tuple(deciding), outcome, tuple(must), tuple(must_not))
@@ -93,24 +130,31 @@ def plan_use_case(
 ) -> tuple[list[PlannedCase], list[PlannedPair]]:
     """The use case's cases (covering-array rows, then one case per rule no axis reaches) and contrast pairs."""
     relevant = _axes_of(use_case, axes, policies)
+    standing = standing_prerequisites(use_case, relevant, policies)
     cases: dict[str, PlannedCase] = {}
     if relevant:
         rows = covering_array([a.values for a in relevant], strength=min(strength, len(relevant)), seed=seed)
         for row in rows:
-            case = plan_case(use_case, [(a.name, a.values[i]) for a, i in zip(relevant, row)], relevant, policies)
+            values = [(a.name, a.values[i]) for a, i in zip(relevant, row)]
+            case = plan_case(use_case, values, relevant, policies, standing)
             if case is not None:
                 cases.setdefault(case.key, case)
-    pairs = _contrast_pairs(use_case, relevant, policies, cases)
-    reached = {pid for case in cases.values() for pid in case.rule_ids}
+    pairs = _contrast_pairs(use_case, relevant, policies, cases, standing)
+    reached = {pid for case in cases.values() for pid in case.tested_ids}
     for policy in policies.values():
-        if governs(policy, use_case) and policy.id not in reached:
-            alone = _case(use_case, (), [deciding_rule(policy, "triggered")], policies)
+        # A rule governing several use cases is tested alone once, in the first of them (where it is stated).
+        if governs(policy, use_case) and policy.id not in reached and policy.applies_to[:1] == [use_case.id]:
+            alone = _case(use_case, (), [deciding_rule(policy, "triggered")], policies, standing)
             cases.setdefault(alone.key, alone)
     return list(cases.values()), pairs
 
 
 def _contrast_pairs(
-    use_case: UseCase, axes: Sequence[Axis], policies: dict[str, Policy], cases: dict[str, PlannedCase]
+    use_case: UseCase,
+    axes: Sequence[Axis],
+    policies: dict[str, Policy],
+    cases: dict[str, PlannedCase],
+    standing: Sequence[Policy],
 ) -> list[PlannedPair]:
     """One pair per conditional rule the axes reach, found among `cases` or made by adding a partner to it."""
     pairs: list[PlannedPair] = []
@@ -120,7 +164,7 @@ def _contrast_pairs(
                 continue
             if any(pair.policy_id == policy_id for pair in pairs):
                 continue
-            pair = _find_pair(use_case, axis, policy_id, axes, policies, cases)
+            pair = _find_pair(use_case, axis, policy_id, axes, policies, cases, standing)
             if pair is not None:
                 pairs.append(pair)
     return pairs
@@ -133,6 +177,7 @@ def _find_pair(
     axes: Sequence[Axis],
     policies: dict[str, Policy],
     cases: dict[str, PlannedCase],
+    standing: Sequence[Policy],
 ) -> PlannedPair | None:
     status = {r.value: r.status for r in axis.rules if r.policy_id == policy_id}
     for base in list(cases.values()):
@@ -144,7 +189,7 @@ def _find_pair(
             if status.get(other, status[here]) == status[here]:
                 continue
             swapped = tuple((name, other if name == axis.name else value) for name, value in base.axis_values)
-            partner = plan_case(use_case, swapped, axes, policies)
+            partner = plan_case(use_case, swapped, axes, policies, standing)
             if partner is None or partner.outcome == base.outcome:
                 continue
             cases.setdefault(partner.key, partner)
@@ -181,7 +226,7 @@ def select_cases(
         left.remove(best)  # max keeps the first of equals: plan order
         chosen.append(best)
         chosen_ids.add(best.id)
-        rules |= set(best.policy_ids)
+        rules |= set(best.tested_policy_ids)
         paired |= {pid for tc_id, pid in partners.get(best.id, []) if tc_id in chosen_ids}
         shown |= interactions(best, strength)
     return chosen
@@ -197,6 +242,6 @@ def _gain(
     strength: int,
 ) -> tuple[int, int, int]:
     """What adding the case brings: new rules, contrast pairs it completes, new value combinations."""
-    new_rules = len(set(case.policy_ids) - rules)
+    new_rules = len(set(case.tested_policy_ids) - rules)
     completes = sum(1 for tc_id, pid in partners.get(case.id, []) if tc_id in chosen_ids and pid not in paired)
     return new_rules, completes, len(interactions(case, strength) - shown)

@@ -104,7 +104,7 @@ def rule_rows(run: LoadedRun) -> list[RuleRow]:
     test cases, checked against the manifest's rule_coverage, whose reason an uncovered rule shows."""
     written: dict[str, dict[Outcome, list[str]]] = {p.id: {o: [] for o in OUTCOMES} for p in run.policies}
     for example in run.examples:
-        for policy_id in run.test_case_by_id[example.test_case_id].policy_ids:
+        for policy_id in run.test_case_by_id[example.test_case_id].tested_policy_ids:
             written[policy_id][example.metadata.expected_outcome].append(example.id)
     recorded = {rule.policy_id: rule for rule in run.manifest.rule_coverage}
     pairs: dict[str, list[str]] = {}

@@ -30,8 +30,13 @@ def scenario(use_case: UseCase, case: PlannedCase, policies: dict[str, Policy]) 
     """The situation in words: who wants what, and the values (or, for a rule alone, that it applies)."""
     wants = f"{use_case.actor} wants to {use_case.goal.rstrip('.')}."
     if case.axis_values:
-        return f"{wants} Their situation: " + "; ".join(value for _, value in case.axis_values) + "."
-    return f"{wants} Their situation is one the rule {policies[case.rule_ids[0]].statement!r} applies to."
+        text = f"{wants} Their situation: " + "; ".join(value for _, value in case.axis_values) + "."
+    else:
+        text = f"{wants} Their situation is one the rule {policies[case.tested_ids[0]].statement!r} applies to."
+    met = [policies[rule.policy_id].statement for rule in case.deciding if rule.status == "satisfied"]
+    if met:
+        text += " They have already given what these rules ask for first: " + "; ".join(repr(s) for s in met) + "."
+    return text
 
 
 def build_test_cases(
@@ -120,8 +125,8 @@ def select_test_cases(
 
 def uncovered_by_budget(designs: list[Design], chosen: list[TestCase]) -> tuple[int, int]:
     """(rules no chosen test case has, rules in all)."""
-    rules = {pid for d in designs for tc in d.test_cases for pid in tc.policy_ids}
-    kept = {pid for tc in chosen for pid in tc.policy_ids}
+    rules = {pid for d in designs for tc in d.test_cases for pid in tc.tested_policy_ids}
+    kept = {pid for tc in chosen for pid in tc.tested_policy_ids}
     return len(rules - kept), len(rules)
 
 

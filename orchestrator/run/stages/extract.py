@@ -191,6 +191,23 @@ class _PolicyDraft:
     candidates: list[str] = field(default_factory=list)
 
 
+def _governed_use_cases(doc: SourceDocument, line: int, situation_keys: set[str]) -> list[str] | None:
+    """The use cases (by section key) a rule stated on `line` governs: the innermost situation holding
+    it, and every situation nested in that one's section (a rule stated above a section's
+    subsections, such as a policy's preamble, governs each of them); None, every use case, when no
+    situation holds it."""
+    around = [s for s in _sections_around(doc, line) if str(s.line_start) in situation_keys]
+    if not around:
+        return None
+    owner = around[0]
+    nested = [
+        str(s.line_start)
+        for s in doc.sections
+        if str(s.line_start) in situation_keys and owner.line_start < s.line_start <= owner.line_end
+    ]
+    return [str(owner.line_start), *nested]
+
+
 def build_extraction(
     doc: SourceDocument, decisions: list[Decided], use_cases: list[_UseCaseDraft]
 ) -> tuple[Extraction, StageReport]:
@@ -205,22 +222,21 @@ def build_extraction(
             reasons[f"not_a_rule_{decided.reason}"] += 1
             proposed += 1
             continue
-        around = [str(s.line_start) for s in _sections_around(doc, decided.candidate.line_start)]
-        owner = next((key for key in around if key in situation_keys), None)
+        governed = _governed_use_cases(doc, decided.candidate.line_start, situation_keys)
         for rule in decided.rules:
             proposed += 1
             key = normalize_key(rule.statement)
             kept = policies.get(key)
             if kept is None:
-                policies[key] = _PolicyDraft(rule, [decided.candidate.evidence], None if owner is None else [owner])
+                policies[key] = _PolicyDraft(rule, [decided.candidate.evidence], governed)
             else:
                 reasons["duplicate_policy"] += 1
                 if decided.candidate.evidence not in kept.evidence:
                     kept.evidence.append(decided.candidate.evidence)
-                if kept.use_cases is None or owner is None:
+                if kept.use_cases is None or governed is None:
                     kept.use_cases = None  # merging must not narrow a rule that governs every use case
-                elif owner not in kept.use_cases:
-                    kept.use_cases.append(owner)
+                else:
+                    kept.use_cases += [k for k in governed if k not in kept.use_cases]
             policies[key].candidates.append(decided.candidate.id)
 
     uc_ids = allocate_ids("uc_", [f"{doc.id}|{normalize_key(d.name)}|{d.key}" for d in use_cases])
