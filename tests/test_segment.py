@@ -66,6 +66,20 @@ def test_a_wrapped_paragraph_is_split_into_sentences_with_their_own_lines() -> N
         ("Books, toys, etc. are eligible.", ["Books, toys, etc. are eligible."]),
         ("**Short version:** _Be kind._ Be fair.", ["**Short version:** _Be kind._", "Be fair."]),
         ("Version 1.2.3 ships today", ["Version 1.2.3 ships today"]),
+        # a quoted message is part of its sentence, periods and all
+        (
+            "Then send 'YOU ARE BEING TRANSFERRED. PLEASE HOLD ON.' to the user. Wait.",
+            ["Then send 'YOU ARE BEING TRANSFERRED. PLEASE HOLD ON.' to the user.", "Wait."],
+        ),
+        ('Reply "Done. Thanks." when finished. Then stop.', ['Reply "Done. Thanks." when finished.', "Then stop."]),
+        ("Say \u201cHi. Bye.\u201d to them. Go.", ["Say \u201cHi. Bye.\u201d to them.", "Go."]),
+        # apostrophes open no quotation
+        (
+            "The user's order ships. Customers' orders wait. Done.",
+            ["The user's order ships.", "Customers' orders wait.", "Done."],
+        ),
+        # a stray quote mark does not hold a long paragraph together
+        ('"Note. ' + "Word " * 70 + "end. Next one.", ['"Note. ' + ("Word " * 70) + "end.", "Next one."]),
     ],
 )
 def test_sentence_boundaries(text: str, expected: list[str]) -> None:

@@ -44,6 +44,33 @@ _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]*_`]*(?=\s+\S)")
 _WORD_BEFORE = re.compile(r"([^\s(\[\"'“‘*_`]+)\.$")
 
 
+# A quotation longer than this is taken for a stray quote mark: sentences split inside it again.
+MAX_QUOTATION_CHARS = 300
+
+
+def _open_quotation(text: str, end: int) -> int | None:
+    """Where the quotation open at `end` began (None when none is): a period inside a quoted message
+    ("send the message 'YOU ARE BEING TRANSFERRED. PLEASE HOLD ON.' to the user") ends no sentence.
+    Straight double quotes toggle; curly ones open and close; a single quote opens after a space or
+    an opening bracket and closes before one, so an apostrophe inside a word (user's) is neither."""
+    opened: int | None = None
+    for i, char in enumerate(text[:end]):
+        before = text[i - 1] if i else " "
+        after = text[i + 1] if i + 1 < len(text) else " "
+        if char == '"':
+            opened = None if opened is not None else i
+        elif char in "“‘":
+            opened = i
+        elif char in "”’" and not (before.isalnum() and after.isalnum()):
+            opened = None
+        elif char == "'" and not (before.isalnum() and after.isalnum()):
+            if opened is None and (before.isspace() or before in "([{") and not after.isspace():
+                opened = i
+            elif opened is not None and text[opened] == "'":
+                opened = None
+    return opened
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets of each sentence of `text`, surrounding whitespace excluded."""
     spans: list[tuple[int, int]] = []
@@ -53,6 +80,9 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if following[:1].islower() or following[:1] in ",;:":
             continue  # "e.g. the", "etc., and": the sentence goes on
         if match.group().startswith(".") and _is_abbreviation(text[: match.start() + 1]):
+            continue
+        opened = _open_quotation(text, match.end())
+        if opened is not None and match.end() - opened <= MAX_QUOTATION_CHARS:
             continue
         spans.append((start, match.end()))
         start = match.end()
