@@ -128,8 +128,8 @@ def test_manifest_counts_every_stage_with_reasons(manifest: dict[str, Any]) -> N
     }
     assert counts == snapshot(
         {
-            "extract": (91, 32, 59, {"not_a_rule_description": 56, "duplicate_policy": 3}),
-            "design": (74, 3, 71, {"over_max_examples": 71}),
+            "extract": (89, 31, 58, {"not_a_rule_description": 55, "duplicate_policy": 3}),
+            "design": (68, 3, 65, {"over_max_examples": 65}),
             "write": (3, 3, 0, {}),
             "supervise": (3, 3, 0, {}),
         }
@@ -187,9 +187,9 @@ def test_manifest_coverage_outputs_and_lineage(manifest: dict[str, Any]) -> None
                     "values": ["If you respond to the user", "not If you respond to the user"],
                 },
             ],
-            "test_cases_designed": 74,
+            "test_cases_designed": 68,
             "examples_written": 3,
-            "interactions_total": 108,
+            "interactions_total": 96,
             "interactions_covered": 3,
             "rules": 23,
             "rules_covered": 5,
@@ -206,18 +206,18 @@ def test_manifest_coverage_outputs_and_lineage(manifest: dict[str, Any]) -> None
         [
             {
                 "name": "use_cases.json",
-                "sha256": "9aabfa363511fefd85275279a268abf3946117cf69183f327e1f0ea2d6dd7d08",
-                "records": 9,
+                "sha256": "b815ca9a46c8260d9b24c612c5b7907affaa112811b87682f0ad432c6b47abfa",
+                "records": 8,
             },
             {
                 "name": "policies.json",
-                "sha256": "48ceb3d772582a7d0b7ee80b4f4c4e3ba9f4cd5cbc926e656f4543e6a26e12b2",
+                "sha256": "557b7642a8e86c35fca6692f6769aa610e7ea0e9cc671b536aaddba556f036fc",
                 "records": 23,
             },
             {
                 "name": "decisions.json",
-                "sha256": "d4e74cefa6d89ea885a873629ef4a96cf9144fa4cfb7022200dc380aaed73853",
-                "records": 82,
+                "sha256": "6589eccd5fbcb27bcf3911468c83c0116af4a3c39750131ec28542baefa384d9",
+                "records": 81,
             },
             {"name": "test_cases.json", "sha256": SHA256, "records": 3},
             {"name": "dataset.jsonl", "sha256": SHA256, "records": 3},
@@ -226,9 +226,9 @@ def test_manifest_coverage_outputs_and_lineage(manifest: dict[str, Any]) -> None
     assert len(manifest["lineage"]) == 3
     assert manifest["lineage"][0] == snapshot(
         {
-            "example_id": "ex_c1301652af",
-            "test_case_id": "tc_c1301652af",
-            "use_case_id": "uc_e7249635d7",
+            "example_id": "ex_54f5d65d7b",
+            "test_case_id": "tc_54f5d65d7b",
+            "use_case_id": "uc_39630c7cee",
             "document_id": "doc_2c9652afbce5",
             "policy_ids": ["pol_3a39150b60", "pol_c7fad6a2c3", "pol_64a8d351d4"],
             "lines": [

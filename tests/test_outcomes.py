@@ -18,7 +18,7 @@ from synthgen.schemas.outcomes import ValueRule
 from synthgen.schemas.stages import Design, Extraction
 from synthgen.tools.coverage import document_coverage, rule_coverage
 from synthgen.tools.outcomes import actions, criterion_text, decide_outcome, deciding_rule, effect_of
-from synthgen.tools.test_plan import plan_use_case, select_cases
+from synthgen.tools.test_plan import home_use_case, plan_use_case, select_cases
 
 POLICIES = {p.id: p for p in (WINDOW_30, RECEIPT, GIFT_CARDS)}
 
@@ -141,13 +141,19 @@ def test_a_standing_prerequisite_is_met_in_every_other_case_and_tested_alone() -
     assert all(r.status != "satisfied" for c in cases for r in c.deciding)
 
 
-def test_a_rule_governing_several_use_cases_is_tested_alone_once() -> None:
-    other = REFUND.model_copy(update={"id": "uc_9999999999", "name": "Exchange an item"})
+def test_a_rule_governing_several_use_cases_is_tested_alone_once_where_its_words_belong() -> None:
+    other = REFUND.model_copy(update={"id": "uc_9999999999", "name": "Exchange an item", "goal": "swap a size"})
     everywhere = GIFT_CARDS.model_copy(update={"applies_to": [REFUND.id, other.id], "applies_to_all": True})
-    policies = {everywhere.id: everywhere}
-    first, _ = plan_use_case(REFUND, [], policies, strength=2, seed=1)
-    second, _ = plan_use_case(other, [], policies, strength=2, seed=1)
-    assert [c.rule_ids for c in first] == [[everywhere.id]] and second == []
+    swaps = everywhere.model_copy(
+        update={"id": "pol_eeeeeeeeee", "statement": "Gift cards cannot be swapped for another size."}
+    )
+    policies = {everywhere.id: everywhere, swaps.id: swaps}
+    homes = {p.id: home_use_case(p, [REFUND, other]) for p in policies.values()}
+    assert homes == {everywhere.id: REFUND.id, swaps.id: other.id}  # "refunded", "size"
+    first, _ = plan_use_case(REFUND, [], policies, strength=2, seed=1, homes=homes)
+    second, _ = plan_use_case(other, [], policies, strength=2, seed=1, homes=homes)
+    assert [c.rule_ids for c in first] == [[everywhere.id]]
+    assert [c.rule_ids for c in second] == [[swaps.id]]
 
 
 def test_a_budget_keeps_the_cases_that_cover_the_most_rules_first() -> None:

@@ -17,7 +17,7 @@ this, a case where a return is allowed would expect the reply to process it for 
 said who they are, which the document forbids.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -25,6 +25,7 @@ from synthgen.schemas.items import Axis, Policy, TestCase, UseCase
 from synthgen.schemas.outcomes import ContrastPair, DecidingRule, Outcome
 from synthgen.tools.combinatorics import covering_array
 from synthgen.tools.outcomes import actions, decide_outcome, deciding_rule, effect_of
+from synthgen.tools.recall import content_words
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,17 @@ class PlannedPair:
 
 def governs(policy: Policy, use_case: UseCase) -> bool:
     return policy.applies_to_all or use_case.id in policy.applies_to
+
+
+def home_use_case(policy: Policy, use_cases: Sequence[UseCase]) -> str | None:
+    """Where a rule governing several use cases is tested alone: the one whose name and goal share the
+    most content words with the rule (the first on a tie), so a preamble's "help users return delivered
+    orders" is tested under returning a delivered order, not under whichever use case comes first."""
+    governed = [uc for uc in use_cases if governs(policy, uc)]
+    if not governed:
+        return None
+    said = content_words(" ".join([policy.statement, *policy.conditions]))
+    return max(governed, key=lambda uc: len(said & content_words(f"{uc.name} {uc.goal}"))).id
 
 
 def standing_prerequisites(use_case: UseCase, axes: Sequence[Axis], policies: dict[str, Policy]) -> list[Policy]:
@@ -126,7 +138,12 @@ def _axes_of(use_case: UseCase, axes: Sequence[Axis], policies: dict[str, Policy
 
 
 def plan_use_case(
-    use_case: UseCase, axes: Sequence[Axis], policies: dict[str, Policy], strength: int, seed: int
+    use_case: UseCase,
+    axes: Sequence[Axis],
+    policies: dict[str, Policy],
+    strength: int,
+    seed: int,
+    homes: Mapping[str, str | None] | None = None,
 ) -> tuple[list[PlannedCase], list[PlannedPair]]:
     """The use case's cases (covering-array rows, then one case per rule no axis reaches) and contrast pairs."""
     relevant = _axes_of(use_case, axes, policies)
@@ -142,8 +159,9 @@ def plan_use_case(
     pairs = _contrast_pairs(use_case, relevant, policies, cases, standing)
     reached = {pid for case in cases.values() for pid in case.tested_ids}
     for policy in policies.values():
-        # A rule governing several use cases is tested alone once, in the first of them (where it is stated).
-        if governs(policy, use_case) and policy.id not in reached and policy.applies_to[:1] == [use_case.id]:
+        # A rule governing several use cases is tested alone once, in its home (home_use_case).
+        home = homes.get(policy.id) if homes is not None else home_use_case(policy, [use_case])
+        if policy.id not in reached and home == use_case.id:
             alone = _case(use_case, (), [deciding_rule(policy, "triggered")], policies, standing)
             cases.setdefault(alone.key, alone)
     return list(cases.values()), pairs

@@ -19,7 +19,7 @@ from synthgen.schemas.stages import Design, Extraction
 from synthgen.tools.ids import allocate_ids
 from synthgen.tools.outcomes import expected_behaviour
 from synthgen.tools.repairs import repair_design
-from synthgen.tools.test_plan import PlannedCase, PlannedPair, plan_use_case, select_cases
+from synthgen.tools.test_plan import PlannedCase, PlannedPair, home_use_case, plan_use_case, select_cases
 
 log = logging.getLogger("synthgen")
 
@@ -47,8 +47,9 @@ def build_test_cases(
     use_cases = {uc.id: uc for uc in extraction.use_cases}
     planned: list[PlannedCase] = []
     pairs: list[PlannedPair] = []
+    homes = {policy.id: home_use_case(policy, extraction.use_cases) for policy in extraction.policies}
     for use_case in extraction.use_cases:
-        cases, found = plan_use_case(use_case, axes, policies, strength, seed)
+        cases, found = plan_use_case(use_case, axes, policies, strength, seed, homes)
         planned += cases
         pairs += found
     ids = dict(zip([case.key for case in planned], allocate_ids("tc_", [case.key for case in planned])))

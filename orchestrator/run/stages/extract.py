@@ -109,12 +109,22 @@ class _UseCaseDraft:
     evidence: Evidence
 
 
+def _encloses(outer: Section, inner: Section) -> bool:
+    return outer.line_start < inner.line_start <= outer.line_end
+
+
 def _situations(doc: SourceDocument, headings: list[Section], answer: list[SituationDraft]) -> list[_UseCaseDraft]:
+    """The headings the model called situations, but for the document's title: a level-1 heading whose
+    section holds another situation names the document, not a situation someone brings to it (its rules
+    govern the situations inside it, see _governed_use_cases)."""
     by_number = {entry.n: entry for entry in answer}
+    called = [section for number, section in enumerate(headings, 1) if (e := by_number.get(number)) and e.situation]
     drafts = []
     for number, section in enumerate(headings, 1):
         entry = by_number.get(number)
         if entry is None or not entry.situation:
+            continue
+        if section.level == 1 and any(_encloses(section, other) for other in called):
             continue
         title = heading_title(doc, section)
         name = _NUMBERING.sub("", title) or title
@@ -193,19 +203,17 @@ class _PolicyDraft:
 
 def _governed_use_cases(doc: SourceDocument, line: int, situation_keys: set[str]) -> list[str] | None:
     """The use cases (by section key) a rule stated on `line` governs: the innermost situation holding
-    it, and every situation nested in that one's section (a rule stated above a section's
-    subsections, such as a policy's preamble, governs each of them); None, every use case, when no
-    situation holds it."""
-    around = [s for s in _sections_around(doc, line) if str(s.line_start) in situation_keys]
-    if not around:
-        return None
-    owner = around[0]
-    nested = [
-        str(s.line_start)
-        for s in doc.sections
-        if str(s.line_start) in situation_keys and owner.line_start < s.line_start <= owner.line_end
-    ]
-    return [str(owner.line_start), *nested]
+    it and every situation nested in its section; when no situation holds it, the situations nested in
+    the innermost section holding it that has any (a policy's preamble governs each section it
+    heads); None, every use case, when there are none."""
+    for section in _sections_around(doc, line):
+        nested = [
+            str(s.line_start) for s in doc.sections if str(s.line_start) in situation_keys and _encloses(section, s)
+        ]
+        own = [str(section.line_start)] if str(section.line_start) in situation_keys else []
+        if own or nested:
+            return own + nested
+    return None
 
 
 def build_extraction(
@@ -252,7 +260,7 @@ def build_extraction(
     final_policies = []
     policy_of: dict[str, list[str]] = {}
     for pol_id, draft in zip(allocate_ids("pol_", pol_keys), policies.values()):
-        every = draft.use_cases is None
+        every = draft.use_cases is None or set(draft.use_cases) >= situation_keys
         final_policies.append(
             Policy(
                 id=pol_id,
