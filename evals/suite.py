@@ -249,7 +249,7 @@ RECORDED_RUNS = (
         "tau2_retail_policy",
         CORPUS / "tau2_retail_policy.md",
         "local:1.5b",
-        max_examples=20,
+        max_examples=6,
         gold=SHARED_GOLD / "tau2_retail_policy.json",
     ),
 )

@@ -184,6 +184,14 @@ def _situation(prompt: str) -> list[str]:
     return [value for value in values if not value.startswith("(")]
 
 
+def _gist(rule: str) -> str:
+    """What a rule is about, in its own content words but not its sentences: a reply applies a rule, it
+    never reads it out (the recited_rule gate)."""
+    words = [w.strip(".,;:()'\"*") for w in rule.split()]
+    kept = [w for w in words if len(w) > 3 and w.isalpha()][:8]
+    return f"This concerns {', '.join(kept)}." if kept else ""
+
+
 def example_answer(prompt: str) -> dict[str, object]:
     """The situation's values in the user's words, and a reply that reaches the outcome the prompt names."""
     outcome = re.search(r"^Expected outcome: ([a-z_]+)", prompt, re.MULTILINE)
@@ -198,7 +206,7 @@ def example_answer(prompt: str) -> dict[str, object]:
         request += f" My question is about this: {first[0].rstrip('.')}."
     if "<revision_instruction>" in prompt:
         request += " I am asking again with more detail."
-    reply = _REPLIES[outcome.group(1) if outcome else "comply"].format(rule=first[0] if first else "")
+    reply = _REPLIES[outcome.group(1) if outcome else "comply"].format(rule=_gist(first[0]) if first else "")
     return {
         "messages": [
             {"role": "system", "content": "You are a support assistant for this service."},

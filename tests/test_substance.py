@@ -15,6 +15,7 @@ from synthgen.tools.substance import (
     input_key,
     meta_reply,
     outcome_findings,
+    recited_rule,
     same_output_different_outcome,
     template_in_conversation,
     without_meta_sentences,
@@ -270,6 +271,30 @@ def test_the_same_reply_for_another_outcome_is_found() -> None:
     ((item_id, problem),) = same_output_different_outcome(items)
     assert (item_id, problem.reason_code) == ("ex_c", "same_output_different_outcome")
     assert "ex_a" in problem.message
+
+
+# recited_rule
+
+RULE = "An order can only be cancelled if its status is pending, and you should check its status before acting."
+
+
+def test_a_reply_that_reads_a_rule_out_is_caught() -> None:
+    recited = "Sure. An order can only be cancelled if its status is pending, and you should check it."
+    ((problem,),) = [recited_rule([user(USER)], recited, [RULE])]
+    assert problem.reason_code == "recited_rule"
+    assert problem.message.startswith(
+        '"an order can only be cancelled if its status is pending and..." reads a rule out'
+    )
+    applied = "Your order W123 is still pending, so I can cancel it: shall I go ahead?"
+    assert recited_rule([user(USER)], applied, [RULE]) == []
+
+
+def test_an_assistant_turn_that_reads_a_rule_out_or_a_reply_that_repeats_one_is_caught() -> None:
+    turn = Message(role="assistant", content=f"Note: {RULE}")
+    messages = [user("Hi."), turn, user(USER)]
+    assert codes(recited_rule(messages, "Your order is pending; shall I cancel it?", [RULE])) == ["recited_rule"]
+    said = Message(role="assistant", content="Which order is it?")
+    assert codes(recited_rule([user("Hi."), said, user(USER)], "Which order is it?", [RULE])) == ["echoed_output"]
 
 
 # example_substance

@@ -24,10 +24,13 @@ from synthgen.tools.recall import content_words
 
 ReasonCode = Literal[
     "copied_from_prompt", "echoed_output", "template_in_conversation", "axis_value_missing", "outcome_contradicted",
-    "conversation_off_topic", "meta_reply", "conflicting_labels", "same_output_different_outcome",
+    "conversation_off_topic", "meta_reply", "conflicting_labels", "same_output_different_outcome", "recited_rule",
 ]  # fmt: skip
 
 COPY_WINDOW_WORDS = 8  # a run this long shared with the instructions is copied, not coincidence
+# A run this long shared with a deciding rule is recited: a reply applies the rule to the user's case
+# ("I can refund the $40 within 5 to 7 business days"), it does not read the rule out.
+RECITE_WINDOW_WORDS = 10
 ECHO_SHARE = 0.8  # a scenario, behaviour or criterion that makes up this much of the reply is the reply
 MIN_SCENARIO_WORDS = 6  # a shorter scenario may well be said in the user's own words
 AXIS_WORD_SHARE = 0.5  # share of an axis value's content words the conversation must hold
@@ -95,13 +98,35 @@ class LabelledInput(StrictModel):
 
 def copied_from_prompt(texts: Sequence[str], instructions: str) -> list[SubstanceProblem]:
     """A problem for each text that shares a run of COPY_WINDOW_WORDS normalised words with `instructions`."""
-    words = normalize_text(instructions).split()
-    windows = {tuple(words[i : i + COPY_WINDOW_WORDS]) for i in range(len(words) - COPY_WINDOW_WORDS + 1)}
+    windows = _windows([instructions], COPY_WINDOW_WORDS)
     problems: list[SubstanceProblem] = []
     for text in texts:
-        if phrase := _copied_run(normalize_text(text).split(), windows):
+        if phrase := _copied_run(normalize_text(text).split(), windows, COPY_WINDOW_WORDS):
             message = f'"{_clip(phrase)}" is copied from the instructions; write it in your own words for this case.'
             problems.append(SubstanceProblem(reason_code="copied_from_prompt", message=message))
+    return problems
+
+
+def recited_rule(
+    messages: Sequence[Message], expected_output: str, rule_texts: Sequence[str]
+) -> list[SubstanceProblem]:
+    """The reply, or an assistant turn, reads a deciding rule out (a run of RECITE_WINDOW_WORDS of its
+    words), or the reply repeats an earlier assistant turn: small models paste the rules they are shown
+    in place of a reply that applies them, and every such answer "mentions" the right rule."""
+    windows = _windows(rule_texts, RECITE_WINDOW_WORDS)
+    assistant = [message.content for message in messages if message.role == "assistant"]
+    problems: list[SubstanceProblem] = []
+    for text in [expected_output, *assistant]:
+        if phrase := _copied_run(normalize_text(text).split(), windows, RECITE_WINDOW_WORDS):
+            message = (
+                f'"{_clip(phrase)}" reads a rule out; the reply applies the rules to this user\'s request in '
+                "its own words and never recites them."
+            )
+            problems.append(SubstanceProblem(reason_code="recited_rule", message=message))
+    output = normalize_text(expected_output)
+    if output and any(_contains(normalize_text(turn), output) for turn in assistant):
+        message = "The expected output repeats an earlier assistant turn; write the assistant's next reply instead."
+        problems.append(SubstanceProblem(reason_code="echoed_output", message=message))
     return problems
 
 
@@ -271,6 +296,7 @@ def example_substance(
         *outcome_findings(expected_output, outcome),
         *([] if any(k != USE_CASE_AXIS for k in axis_values) else conversation_off_topic(messages, rule_texts)),
         *meta_reply(expected_output),
+        *recited_rule(messages, expected_output, rule_texts),
     ]
 
 
@@ -309,9 +335,17 @@ def _disagreements(
     return found
 
 
-def _copied_run(words: list[str], windows: set[tuple[str, ...]]) -> str:
-    """The first run of `words` made of windows the instructions hold, as long as it goes on."""
-    n = COPY_WINDOW_WORDS
+def _windows(sources: Sequence[str], n: int) -> set[tuple[str, ...]]:
+    """Every run of n normalised words of the sources."""
+    windows: set[tuple[str, ...]] = set()
+    for source in sources:
+        words = normalize_text(source).split()
+        windows.update(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    return windows
+
+
+def _copied_run(words: list[str], windows: set[tuple[str, ...]], n: int) -> str:
+    """The first run of `words` made of windows a source holds, as long as it goes on."""
     for start in range(len(words) - n + 1):
         if tuple(words[start : start + n]) in windows:
             end = start + n
