@@ -259,11 +259,11 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
     assert shown.exit_code == 0, shown.stderr
     assert _labels(shown.stdout) == snapshot(
         [
-            "trace <id> · started <time> · 27 spans · 6 model calls (6 live, 0 replayed) · 1,980 tokens · cost unpriced (no known price for the model)",
+            "trace <id> · started <time> · 27 spans · 6 model calls (6 live, 0 replayed) · 1,981 tokens · cost unpriced (no known price for the model)",
             "",
             "span                                                          time     tokens        cost",
-            "synthgen run rules-fb0b20fb | 1,980 unpriced",
-            "└─ document rules.md | 1,980 unpriced",
+            "synthgen run rules-fb0b20fb | 1,981 unpriced",
+            "└─ document rules.md | 1,981 unpriced",
             "   ├─ extract rules.md | 248 unpriced",
             "   │  ├─ 3 candidates, lines 2-5 | 174 unpriced",
             "   │  │  └─ extraction run | 174 unpriced",
@@ -284,11 +284,11 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
             "   │  └─ example ex_3f322b4f09 for tc_3f322b4f09 | 348 unpriced written",
             "   │     └─ example_writer run | 348 unpriced",
             "   │        └─ chat scripted (live) | 348 unpriced",
-            "   └─ supervise rules.md | 853 unpriced",
-            "      └─ attempt 1 of 3 | 853 unpriced",
-            "         └─ review ex_42178682bf, ex_3f322b4f09 | 853 unpriced verdicts ex_42178682bf: accept, ex_3f322b4f09: accept",
-            "            └─ supervisor run | 853 unpriced",
-            "               └─ chat scripted (live) | 853 unpriced",
+            "   └─ supervise rules.md | 854 unpriced",
+            "      └─ attempt 1 of 3 | 854 unpriced",
+            "         └─ review ex_42178682bf, ex_3f322b4f09 | 854 unpriced verdicts ex_42178682bf: accept, ex_3f322b4f09: accept",
+            "            └─ supervisor run | 854 unpriced",
+            "               └─ chat scripted (live) | 854 unpriced",
         ]
     )
 
@@ -298,23 +298,23 @@ def test_synthgen_trace_prints_the_tree_and_an_items_history(
     tree, _, calls = history.stdout.partition("\n\nmodel calls, from calls.jsonl: ")
     assert _labels(tree) == snapshot(
         [
-            "trace <id> · started <time> · 27 spans · 6 model calls (6 live, 0 replayed) · 1,980 tokens · cost unpriced (no known price for the model)",
+            "trace <id> · started <time> · 27 spans · 6 model calls (6 live, 0 replayed) · 1,981 tokens · cost unpriced (no known price for the model)",
             "history of ex_42178682bf",
             "",
             "span                                                      time     tokens        cost",
-            "synthgen run rules-fb0b20fb | 1,204 unpriced",
-            "└─ document rules.md | 1,204 unpriced",
+            "synthgen run rules-fb0b20fb | 1,205 unpriced",
+            "└─ document rules.md | 1,205 unpriced",
             "   ├─ design rules.md |",
             "   │  └─ test cases: 3 over 1 axes, 1 contrast pairs |",
             "   ├─ write rules.md | 351 unpriced",
             "   │  └─ example ex_42178682bf for tc_42178682bf | 351 unpriced written",
             "   │     └─ example_writer run | 351 unpriced",
             "   │        └─ chat scripted (live) | 351 unpriced",
-            "   └─ supervise rules.md | 853 unpriced accepted",
-            "      └─ attempt 1 of 3 | 853 unpriced gates passed",
-            "         └─ review ex_42178682bf, ex_3f322b4f09 | 853 unpriced verdicts ex_42178682bf: accept",
-            "            └─ supervisor run | 853 unpriced",
-            "               └─ chat scripted (live) | 853 unpriced",
+            "   └─ supervise rules.md | 854 unpriced accepted",
+            "      └─ attempt 1 of 3 | 854 unpriced gates passed",
+            "         └─ review ex_42178682bf, ex_3f322b4f09 | 854 unpriced verdicts ex_42178682bf: accept",
+            "            └─ supervisor run | 854 unpriced",
+            "               └─ chat scripted (live) | 854 unpriced",
         ]
     )
     other = json.loads((out / "dataset.jsonl").read_text().splitlines()[1])["id"]
