@@ -32,6 +32,19 @@ def test_axes_are_repaired_and_each_problem_counted() -> None:
     assert repaired.counts == {"axis_problem_repaired": 3}  # reserved name, repeated value, unknown rule 9
 
 
+def test_a_value_sets_only_rules_about_what_it_says() -> None:
+    def value(text: str, triggers: list[int], not_applicable: list[int]) -> dict[str, object]:
+        return {"value": text, "triggers": triggers, "not_applicable": not_applicable}
+
+    draft = DesignDraft.model_validate(
+        {"axes": [{"name": "customer_mood", "rationale": "",
+                   "values": [value("calm", [1, 2], []), value("angry", [], [1, 2])]}]}
+    )  # fmt: skip
+    repaired = repair_design(draft, [WINDOW_30, RECEIPT])
+    assert repaired.result == []  # neither rule is about a mood: the axis tests nothing
+    assert repaired.counts["rule_unrelated_to_values"] == 2
+
+
 def test_an_example_with_a_system_turn_after_the_first_is_fatal() -> None:
     criterion = {"criterion": "Asks for the original receipt.", "policy_id": RECEIPT.id, "evidence": [RECEIPT_QUOTE]}
     draft = ExampleDraft.model_validate(

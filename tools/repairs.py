@@ -25,6 +25,7 @@ from synthgen.tools import evidence as evidence_tools
 from synthgen.tools.evidence import EvidenceCheck, excerpt
 from synthgen.tools.gates import conversation_findings
 from synthgen.tools.metrics import criterion_on_topic
+from synthgen.tools.recall import content_words
 from synthgen.tools.substance import without_meta_sentences
 
 T = TypeVar("T")
@@ -107,13 +108,18 @@ def _opposite(status: RuleStatus) -> RuleStatus:
 
 
 def _value_rules(
-    label: str, values: list[ValueDraft], rules: Sequence[Policy]
+    label: str, name: str, values: list[ValueDraft], rules: Sequence[Policy], common: frozenset[str]
 ) -> tuple[list[ValueRule], Counter[str], list[str]]:
     """Each value's status for each rule the axis names, by rule number.
 
     A rule one value names and another leaves out gets the opposite status there, since the values
     of an axis exclude each other (counted as `rule_status_inferred`); a rule a value names both
-    ways is dropped from that value, and an unknown number is left out (both are problems).
+    ways is dropped from that value, and an unknown number is left out (both are problems). A rule
+    whose statement and conditions share no content word with the axis's name and values, leaving
+    out the `common` words (those of a third of the document's rules or more, such as "user" in a
+    support policy), is left out (`rule_unrelated_to_values`): a value can only switch a rule about
+    what the value says (measured: the 1.5B gave one value of a "user_id" axis, "unique", the status
+    of 13 rules of a retail policy, most of them about something else).
     """
     problems: list[str] = []
     repairs: Counter[str] = Counter()
@@ -129,9 +135,14 @@ def _value_rules(
                 elif number not in both:
                     stated.setdefault(number, {})[value.value] = cast(RuleStatus, status)
     value_rules: list[ValueRule] = []
+    said = content_words(" ".join([name.replace("_", " "), *(value.value for value in values)])) - common
     for number, by_value in sorted(stated.items()):
         if len(set(by_value.values())) == 1 and len(by_value) == len(values):
             continue  # every value gives the rule the same status: the axis does not vary it
+        rule = rules[number - 1]
+        if not said & content_words(" ".join([rule.statement, *rule.conditions])):
+            repairs["rule_unrelated_to_values"] += 1
+            continue
         first = next(iter(by_value.values()))
         for value in values:
             status = by_value.get(value.value)
@@ -142,7 +153,15 @@ def _value_rules(
     return value_rules, repairs, problems
 
 
-def _repair_axis(number: int, axis: AxisDraft, rules: Sequence[Policy], seen: set[str]) -> Repaired[Axis | None]:
+def common_words(rules: Sequence[Policy]) -> frozenset[str]:
+    """Content words found in a third of the rules or more: too common to link a value to a rule."""
+    counts = Counter(word for rule in rules for word in content_words(" ".join([rule.statement, *rule.conditions])))
+    return frozenset(word for word, n in counts.items() if len(rules) >= 3 and n * 3 >= len(rules))
+
+
+def _repair_axis(
+    number: int, axis: AxisDraft, rules: Sequence[Policy], seen: set[str], common: frozenset[str]
+) -> Repaired[Axis | None]:
     """The axis as kept (repaired), or None when dropped, and why it was dropped or changed."""
     label = f"axis {number} ({axis.name!r})"
     if axis.name == USE_CASE_AXIS:
@@ -160,7 +179,7 @@ def _repair_axis(number: int, axis: AxisDraft, rules: Sequence[Policy], seen: se
         else:
             values[key] = value.model_copy(update={"value": evidence_tools.collapse_whitespace(value.value)})
     kept = list(values.values())
-    value_rules, repairs, rule_problems = _value_rules(label, kept, rules)
+    value_rules, repairs, rule_problems = _value_rules(label, axis.name, kept, rules, common)
     problems += rule_problems
     if len(kept) < 2 or not value_rules:
         problems.append(f"{label}: no rule applies under one of its values and not under another; it tests nothing")
@@ -181,8 +200,9 @@ def repair_design(draft: DesignDraft, rules: Sequence[Policy]) -> Repaired[list[
     kept: list[Axis] = []
     problems: list[str] = []
     repairs: Counter[str] = Counter()
+    common = common_words(rules)
     for number, axis in enumerate(draft.axes, 1):
-        repaired = _repair_axis(number, axis, rules, seen)
+        repaired = _repair_axis(number, axis, rules, seen, common)
         problems += repaired.problems
         repairs.update(repaired.counts)
         seen.add(axis.name)
