@@ -44,6 +44,15 @@ def test_effects_follow_the_documented_table() -> None:
     assert effect_of(rule("Be polite.", "obligation"), "triggered") == "comply"
 
 
+def test_an_only_if_obligation_restricts_like_a_permission() -> None:
+    only = rule("An order can only be cancelled if its status is pending.", "obligation")
+    assert (effect_of(only, "triggered"), effect_of(only, "inapplicable")) == ("comply", "refuse")
+    plain = rule("Staff must log every cancellation.", "obligation")
+    assert effect_of(plain, "inapplicable") == "none"
+    one_user = rule("You can only help one user per conversation.", "prohibition")
+    assert effect_of(one_user, "inapplicable") == "none"
+
+
 def test_outcome_precedence() -> None:
     inside = deciding_rule(WINDOW_30, "triggered", "10 days after purchase")
     outside = deciding_rule(WINDOW_30, "inapplicable", "31 days after purchase")

@@ -5,11 +5,16 @@ A rule's effect in a test case depends on its kind and on whether it applies the
 | kind                    | triggered (its condition holds)                     | inapplicable (it does not)  |
 |-------------------------|-----------------------------------------------------|-----------------------------|
 | prohibition             | refuse                                              | none                        |
-| obligation              | escalate / ask_for_information by its cue, else comply | none                     |
+| obligation              | escalate / ask_for_information by its cue, else comply | none; refuse if it says |
+|                         |                                                     | "can only ... if" (below)   |
 | permission, condition   | comply                                              | refuse: what it allows only |
 |                         |                                                     | under its condition is not  |
 |                         |                                                     | allowed here                |
 | definition              | comply                                              | none                        |
+
+An obligation that says what is allowed only under a condition ("an order can only be cancelled if its
+status is pending", "only when", "only while") restricts like a permission, whatever kind the model
+gave it: where its condition does not hold, the request is refused.
 
 A standing prerequisite (an unconditional obligation with an ask cue, tools/test_plan.py) that a
 case takes as already met is "satisfied": its effect is none, and the reply must not ask again.
@@ -40,6 +45,8 @@ ESCALATE_CUE = re.compile(
     r"\b(transfer\w*|escalat\w*|human agents?|human representatives?|supervisors?|specialists?|hand(?:s|ed)? over)\b",
     re.IGNORECASE,
 )
+# "can only be X if", "may only", "only if", "only when", "only while": what follows is allowed under that condition alone.
+ONLY_IF_CUE = re.compile(r"\b(?:can|may|must|shall) only\b|\bonly (?:if|when|while|after|before|once)\b", re.IGNORECASE)
 ASK_CUE = re.compile(r"\b(ask\w*|verif\w+|confirm\w*|authenticat\w*|identif\w+|obtain\w*|collect\w*)\b", re.IGNORECASE)
 
 OUTCOME_DESCRIPTIONS: dict[Outcome, str] = {
@@ -51,12 +58,20 @@ OUTCOME_DESCRIPTIONS: dict[Outcome, str] = {
 }
 
 
+def restricts(policy: Policy) -> bool:
+    """Whether the rule allows something only under its condition: a permission or condition, or an
+    obligation whose statement says so ("can only be cancelled if", "only when")."""
+    if policy.kind in ("permission", "condition"):
+        return True
+    return policy.kind == "obligation" and ONLY_IF_CUE.search(policy.statement) is not None
+
+
 def effect_of(policy: Policy, status: RuleStatus) -> Effect:
     """What the rule demands of the reply in a test case where it is `status` (the table above)."""
     if status == "satisfied":
         return "none"
     if status == "inapplicable":
-        return "refuse" if policy.kind in ("permission", "condition") else "none"
+        return "refuse" if restricts(policy) else "none"
     if policy.kind == "prohibition":
         return "refuse"
     if policy.kind == "obligation":
