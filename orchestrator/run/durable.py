@@ -447,6 +447,7 @@ async def generate(
     """Every document planned, the run's test cases chosen, every document's examples written and
     supervised, then the run-level checks: the documents' workflows on the queue, the rest here."""
     paths = {d.id: d.path for d in documents}
+    alone = len(documents) == 1
     failures: dict[str, BaseException] = {}
     async with serving(spec, context), launched(target, spec.run_id, executor_id, spec.config.concurrency) as queue:
         reporter = asyncio.create_task(_progress(documents, spec, context)) if len(documents) > 1 else None
@@ -454,7 +455,7 @@ async def generate(
             planned = await run_phase(
                 queue,
                 "plan", plan_document, {d.id: PlanTask(run=spec, document=d) for d in documents}, spec.run_id,
-                lambda doc, result: _on_document(paths[doc], result),
+                lambda doc, result: _on_document(paths[doc], result, alone),
             )  # fmt: skip
             plans = _succeeded(planned, failures)
             raise_if_too_many_failed(failures, len(documents), spec.max_failure_rate, paths)
@@ -481,7 +482,7 @@ async def generate(
                 written = await run_phase(
                     queue,
                     "examples", document_examples, tasks, spec.run_id,
-                    lambda doc, result: _on_document(paths[doc], result, stream),
+                    lambda doc, result: _on_document(paths[doc], result, alone, stream),
                 )  # fmt: skip
             outcomes = _succeeded(written, failures)
             raise_if_too_many_failed(failures, len(documents), spec.max_failure_rate, paths)
@@ -534,9 +535,12 @@ def _succeeded(results: dict[str, T | BaseException], failures: dict[str, BaseEx
     return {doc: result for doc, result in results.items() if not isinstance(result, BaseException)}
 
 
-def _on_document(path: str, result: object, stream: BinaryIO | None = None) -> None:
-    """A document's workflow ended: its failure reported on one line, or its examples streamed out."""
+def _on_document(path: str, result: object, alone: bool, stream: BinaryIO | None = None) -> None:
+    """A document's workflow ended: its failure reported on one line (unless it is the run's only
+    document, whose error is the run's), or its examples streamed out."""
     if isinstance(result, BaseException):
+        if alone:
+            return
         log.warning("document %s failed: %s", path, result, extra={"event": "document_failed", "document": path})
     elif stream is not None and isinstance(result, DocumentExamples):
         stream.write(jsonl_bytes(result.examples))
