@@ -4,8 +4,9 @@
 
 The fake OpenAI server (127.0.0.1) answers every call after `--latency` seconds. The run's own call
 graph, read back from its calls.jsonl, gives the ideal wall time: a document's calls form levels
-that must follow one another (extract windows -> test design -> [every document's design, for
---max-examples] -> examples -> review -> revision -> review ...), and `--concurrency` calls can be
+that must follow one another (candidate batches -> skipped candidates asked again -> use cases ->
+test design -> [every document's design, for --max-examples] -> examples -> review -> revision ->
+review ...), and `--concurrency` calls can be
 in flight at once, so each phase takes at least max(its calls x latency / concurrency, its longest
 chain x latency). The ratio measured / ideal is printed (target <= 1.10), with the CPU seconds the
 processes used: when they come near the wall time, the run waits for the CPU, not for the model.
@@ -59,11 +60,15 @@ def ideal_seconds(calls_path: Path, latency: float, concurrency: int, slots: int
     records = [json.loads(line) for line in calls_path.read_text().splitlines()]
     plan = [r for r in records if r["stage"] in ("extract", "design")]
     examples = [r for r in records if r["stage"] in ("write", "supervise")]
+    # Longest chain of the plan phase, per document: its candidate batches (in parallel), the batches of
+    # candidates skipped (asked again), its use cases, its test design.
+    asked_again = {r["item"].split(" skipped candidates ")[0] for r in plan if " skipped candidates " in r["item"]}
+    plan_chain = 3 + bool(asked_again)
     # Longest chain of the examples phase: an example, then per revision a review and a rewrite, then
     # the last review. Revisions of one test case share their item name.
     revisions = Counter(r["item"] for r in examples if r["item"].startswith("revision for"))
     deepest = max(revisions.values(), default=0)
-    chain = {"plan": 2, "examples": 1 + 2 * deepest + 1}
+    chain = {"plan": plan_chain, "examples": 1 + 2 * deepest + 1}
     phases = {"plan": len(plan), "examples": len(examples)}
     seconds = sum(max(phases[p] * latency / (concurrency * slots), chain[p] * latency) for p in phases)
     return seconds, len(records)

@@ -38,6 +38,7 @@ from synthgen import __version__
 from synthgen.errors import GateError, InputError
 from synthgen.orchestrator.llm.costs import CallEntry, CostLedger, collecting_calls
 from synthgen.orchestrator.llm.recording import CallLog
+from synthgen.orchestrator.observe.logs import Progress
 from synthgen.orchestrator.run.failures import FailureBudget, StageFailed
 from synthgen.orchestrator.run.items import Stage, StageContext
 from synthgen.orchestrator.run.stages.design import design, select_test_cases
@@ -131,6 +132,22 @@ class _CountingContext(StageContext):
             yield stage
 
 
+class _DocumentProgress(Progress):
+    """One document's share of the run's progress display: its items count there, but the end of its
+    stage is not the stage's end (the run's progress line says how the documents stand)."""
+
+    def __init__(self, run: Progress) -> None:
+        super().__init__()
+        self.run = run
+        self.stages = run.stages
+
+    def expect(self, stage: str, count: int) -> None:
+        self.run.expect(stage, count)
+
+    def advance(self, stage: str, count: int = 1) -> None:
+        self.run.advance(stage, count)
+
+
 @dataclass(frozen=True)
 class StepResult(Generic[T]):
     """A stage's contract for one document, with what the step took: DBOS saves it whole."""
@@ -149,8 +166,10 @@ async def _step(
     run always did; with several documents, the run sums the stage's failures over them."""
     served = _served(spec)
     shared = served.context
-    rate = shared.max_failure_rate if spec.documents == 1 else 1.0
-    context = _CountingContext(shared.runner, shared.trace, shared.progress, rate, shared.calls_path)
+    alone = spec.documents == 1
+    rate = shared.max_failure_rate if alone else 1.0
+    progress = shared.progress if alone else _DocumentProgress(shared.progress)
+    context = _CountingContext(shared.runner, shared.trace, progress, rate, shared.calls_path)
     started = time.monotonic()
 
     async def run() -> tuple[tuple[T, StageReport], list[CallEntry]]:
@@ -391,13 +410,16 @@ def forget_run(target: DatabaseTarget, run_id: str, document_ids: list[str]) -> 
 def check_stages(
     stages: list[str], results: Iterable[DocumentPlan | DocumentExamples], spec: RunSpec, context: StageContext
 ) -> None:
-    """StageFailed when more of a stage's items failed, over all documents, than --max-failure-rate allows."""
+    """StageFailed when more of a stage's items failed, over all documents, than --max-failure-rate allows;
+    otherwise the stages are over for every document (a lone document's steps said so themselves)."""
     results = list(results)
     for stage in stages:
         budget = FailureBudget(stage, spec.max_failure_rate, context.calls_path)
         budget.attempted = sum(r.failures[stage].attempted for r in results)
         budget.failed = sum((Counter(r.failures[stage].failed) for r in results), Counter())
         budget.check()
+        if spec.documents > 1:
+            context.progress.finish(stage)
 
 
 def raise_if_too_many_failed(
