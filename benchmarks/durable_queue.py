@@ -178,9 +178,14 @@ def main() -> None:
     args = parser.parse_args()
     more = ["--max-examples", str(args.max_examples)] if args.max_examples else []
     rows = []
+    arrivals: list[float] = []  # when each request reached the server
+
+    def stamp(number: int, body: dict) -> None:
+        arrivals.append(time.monotonic())
+
     with (
         tempfile.TemporaryDirectory(prefix="synthgen-bench-") as tmp,
-        FakeOpenAIServer(delay=args.latency, max_requests=100_000, max_seconds=3600) as server,
+        FakeOpenAIServer(delay=args.latency, max_requests=100_000, max_seconds=3600, fault_for=stamp) as server,
     ):
         root = Path(tmp)
         library = root / "library"
@@ -188,12 +193,17 @@ def main() -> None:
         write_library(library, args.documents)
 
         def measure(label: str, out: Path, slots: int = 1, **kwargs: object) -> None:
+            arrivals.clear()
             elapsed, cpu = run(library, out, server.base_url, args.concurrency, *more, **kwargs)  # type: ignore[arg-type]
             ideal, calls = ideal_seconds(out / "calls.jsonl", args.latency, args.concurrency, slots)
             examples = len((out / "dataset.jsonl").read_text().splitlines())
-            rows.append((label, calls, examples, ideal, elapsed, cpu))
+            # The part of the wall time the model calls span: from the first request to the last answer.
+            # The rest is the process starting (imports, DBOS's launch) and ending (files, DBOS's shutdown).
+            calling = max(arrivals) + args.latency - min(arrivals)
+            rows.append((label, calls, examples, ideal, elapsed, calling, cpu))
             print(f"{label:<28} {calls:>5} calls {examples:>4} examples  ideal {ideal:6.2f} s  "
-                  f"measured {elapsed:6.2f} s  ratio {elapsed / ideal:4.2f}  CPU {cpu:6.2f} s", flush=True)  # fmt: skip
+                  f"measured {elapsed:6.2f} s  ratio {elapsed / ideal:4.2f}  calls span {calling:6.2f} s  "
+                  f"ratio {calling / ideal:4.2f}  CPU {cpu:6.2f} s", flush=True)  # fmt: skip
 
         measure("SQLite, 1 process", root / "sqlite")
         if postgres_binaries() is None:
@@ -210,12 +220,13 @@ def main() -> None:
         for name, seconds in overhead.items():
             print(f"DBOS overhead per step, {name}: {seconds * 1000:.2f} ms")
     print()
-    print("| run | calls | examples | ideal (s) | measured (s) | ratio | CPU (s) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for label, calls, examples, ideal, elapsed, cpu in rows:
-        print(f"| {label} | {calls} | {examples} | {ideal:.2f} | {elapsed:.2f} | {elapsed / ideal:.2f} | {cpu:.1f} |")
+    print("| run | calls | examples | ideal (s) | measured (s) | ratio | calls span (s) | ratio | CPU (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, calls, examples, ideal, elapsed, calling, cpu in rows:
+        print(f"| {label} | {calls} | {examples} | {ideal:.2f} | {elapsed:.2f} | {elapsed / ideal:.2f} | "
+              f"{calling:.2f} | {calling / ideal:.2f} | {cpu:.1f} |")  # fmt: skip
     for name, seconds in overhead.items():
-        print(f"| DBOS step overhead, {name} | | | | {seconds * 1000:.2f} ms | | |")
+        print(f"| DBOS step overhead, {name} | | | | {seconds * 1000:.2f} ms | | | | |")
 
 
 if __name__ == "__main__":
