@@ -3,9 +3,10 @@
 from pydantic import Field
 
 from synthgen.schemas.base import StrictModel
+from synthgen.schemas.calls import CallEntry
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.items import DatasetExample, TestCase
-from synthgen.schemas.manifest import RunConfig, StageReport, TokenUsage
+from synthgen.schemas.manifest import RunConfig, StageReport
 from synthgen.schemas.stages import Design, Extraction, ItemIndex
 
 
@@ -19,17 +20,6 @@ class RunSpec(StrictModel):
     documents: int = 1  # in the run: a lone document keeps a run's failure rules exactly
     replay: bool = False  # answer only from calls.jsonl
     max_failure_rate: float = 0.5
-
-
-class CallUse(StrictModel):
-    """One model call a step made or replayed, as the run's cost ledger counts it."""
-
-    key: str
-    stage: str
-    item: str
-    agent: str
-    model: str
-    usage: TokenUsage
 
 
 class ItemFailures(StrictModel):
@@ -52,7 +42,7 @@ class DocumentPlan(StrictModel):
     design: Design
     reports: dict[str, StageReport]  # extract, design
     seconds: dict[str, float]
-    calls: list[CallUse]  # the model calls of its steps, for the manifest of the process that writes it
+    calls: list[CallEntry]  # the model calls of its steps, for the manifest of the process that writes it
     failures: dict[str, ItemFailures]  # by stage
 
 
@@ -68,5 +58,5 @@ class DocumentExamples(StrictModel):
     examples: list[DatasetExample]  # accepted, in test-case order
     reports: dict[str, StageReport]  # write, supervise
     seconds: dict[str, float]
-    calls: list[CallUse]
+    calls: list[CallEntry]
     failures: dict[str, ItemFailures]  # by stage

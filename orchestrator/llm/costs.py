@@ -31,6 +31,7 @@ from synthgen.agents.prompts import all_prompts
 from synthgen.agents.supervisor import REVIEW_BATCH_SIZE
 from synthgen.errors import SynthgenError
 from synthgen.orchestrator.llm.calls_file import RESPONSE, read_calls
+from synthgen.schemas.calls import CallEntry
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.manifest import STAGES, CallCost, PricingInfo, TokenUsage
 from synthgen.tools.batches import (
@@ -131,17 +132,6 @@ def usage_cost(usage: TokenUsage) -> str:
     if usage.unpriced_requests:
         text += f" + {usage.unpriced_requests} unpriced"
     return text
-
-
-@dataclass(frozen=True)
-class CallEntry:
-    key: str
-    stage: str
-    item: str
-    agent: str
-    model: str
-    usage: TokenUsage
-    replayed: bool
 
 
 def _model_key(response: ModelResponse, fallback: str) -> str:

@@ -36,7 +36,7 @@ from dbos import DBOS, DBOSClient, Queue, SetWorkflowID
 
 from synthgen import __version__
 from synthgen.errors import GateError, InputError
-from synthgen.orchestrator.llm.costs import CallEntry, CostLedger, collecting_calls
+from synthgen.orchestrator.llm.costs import CostLedger, collecting_calls
 from synthgen.orchestrator.llm.recording import CallLog
 from synthgen.orchestrator.observe.logs import Progress
 from synthgen.orchestrator.run.failures import FailureBudget, StageFailed
@@ -47,10 +47,10 @@ from synthgen.orchestrator.run.stages.supervise import supervise
 from synthgen.orchestrator.run.stages.write import write
 from synthgen.orchestrator.rundir.database import DatabaseTarget
 from synthgen.orchestrator.rundir.directory import jsonl_bytes
+from synthgen.schemas.calls import CallEntry
 from synthgen.schemas.candidates import CandidateDecisionRecord
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.durable import (
-    CallUse,
     DocumentExamples,
     DocumentPlan,
     ExamplesTask,
@@ -155,7 +155,7 @@ class StepResult(Generic[T]):
     value: T
     report: StageReport
     seconds: float
-    calls: list[CallUse]  # every model call the step made or replayed
+    calls: list[CallEntry]  # every model call the step made or replayed
     failures: ItemFailures  # its model items, and those that failed
 
 
@@ -178,12 +178,11 @@ async def _step(
 
     # Awaiting the task passes a cancellation on to it.
     (value, report), calls = await asyncio.get_running_loop().create_task(run(), context=served.variables.copy())
-    uses = [CallUse(key=c.key, stage=c.stage, item=c.item, agent=c.agent, model=c.model, usage=c.usage) for c in calls]
     failures = ItemFailures(
         attempted=sum(b.attempted for b in context.budgets),
         failed=dict(sum((b.failed for b in context.budgets), Counter())),
     )
-    return StepResult(value, report, round(time.monotonic() - started, 3), uses, failures)
+    return StepResult(value, report, round(time.monotonic() - started, 3), calls, failures)
 
 
 @DBOS.step(name="synthgen.extract")
@@ -448,7 +447,7 @@ class Generated:
     examples: list[DatasetExample]
     reports: dict[str, StageReport]  # by stage
     stage_seconds: dict[str, float]  # summed over documents
-    calls: list[CallUse]  # every model call of the steps, in whichever process they ran
+    calls: list[CallEntry]  # every model call of the steps, in whichever process they ran
 
 
 def check_dataset(index: ItemIndex, examples: list[DatasetExample]) -> None:
@@ -574,10 +573,9 @@ def count_calls(generated: Generated, ledger: CostLedger, calls: CallLog, record
     did not hold them when the run started), or a step finished before a crash (replayed: its answers
     were on file). A call this process made or replayed is already counted."""
     here = Counter(entry.key for entry in ledger.entries)
-    for use in generated.calls:
-        if here[use.key] > 0:
-            here[use.key] -= 1
+    for call in generated.calls:
+        if here[call.key] > 0:
+            here[call.key] -= 1
             continue
-        entry = CallEntry(use.key, use.stage, use.item, use.agent, use.model, use.usage, replayed=False)
-        ledger.adopt(entry, replayed=use.key in recorded_at_start)
-        calls.used.add(use.key)
+        ledger.adopt(call, replayed=call.key in recorded_at_start)
+        calls.used.add(call.key)
