@@ -6,7 +6,7 @@ stage's serialisable contract (schemas/durable.py):
   plan     extract -> design            (a DocumentPlan)
   examples write   -> supervise          (a DocumentExamples)
 
-Between them the run chooses the test cases (round-robin over documents under --max-examples):
+Between them the run chooses the test cases (over every document's design, under --max-examples):
 that choice needs every document's design, and a workflow that waited for it would hold a queue
 slot, so with more documents than slots the run would deadlock. The run-level steps (choosing,
 the final checks, the files, the manifest) stay in the process that started the run: they are
