@@ -74,6 +74,12 @@ EXAMPLES_WORKFLOW = "synthgen.document_examples"
 # How often a process looks for queued documents: DBOS's default (1 s) would idle every slot
 # for up to a second between documents.
 POLL_SECONDS = 0.05
+RESULT_POLL_SECONDS = 0.1  # how often the run looks for documents that have ended
+FAILED = ("ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")  # a workflow's statuses once it failed
+ENDED = ("SUCCESS", *FAILED)
+# DBOS's notification listener (unused here) polls at this interval, and DBOS.destroy() waits for its
+# sleep to end: at DBOS's default of 1 s, every command would take a second longer to finish.
+LISTENER_POLL_SECONDS = 0.2
 # Errors that fail one document; the run goes on under --max-failure-rate. Anything else
 # (an exhausted --max-cost, a --replay miss, a broken configuration) stops the run.
 DOCUMENT_ERRORS = (StageFailed, GateError, NoRulesError)
@@ -259,6 +265,7 @@ def dbos_config(target: DatabaseTarget, run_id: str, executor_id: str) -> dict[s
         "run_admin_server": False,
         "enable_otlp": False,
         "log_level": "WARNING",  # DBOS's own INFO lines (its launch banner names the database URL) are noise here
+        "notification_listener_polling_interval_sec": LISTENER_POLL_SECONDS,
     }
 
 
@@ -321,15 +328,24 @@ async def run_phase(
         with SetWorkflowID(ids[doc]):
             handles[doc] = await queue.enqueue_async(workflow, task)
 
-    async def one(doc: str) -> tuple[str, T | BaseException]:
-        try:
-            result: T | BaseException = await handles[doc].get_result()
-        except DOCUMENT_ERRORS as err:
-            result = err
-        on_done(doc, result)
-        return doc, result
-
-    return dict(await asyncio.gather(*(one(doc) for doc in tasks)))
+    # One query for all the documents still running, rather than each handle polling on its own (once a
+    # second by default: a second late, and a hundred documents' queries a second).
+    waiting = {workflow: doc for doc, workflow in ids.items()}
+    results: dict[str, T | BaseException] = {}
+    while waiting:
+        ended = await DBOS.list_workflows_async(
+            workflow_ids=list(waiting), status=list(ENDED), load_input=False, load_output=False
+        )
+        for status in ended:
+            doc = waiting.pop(status.workflow_id)
+            try:
+                results[doc] = await handles[doc].get_result()
+            except DOCUMENT_ERRORS as err:
+                results[doc] = err
+            on_done(doc, results[doc])
+        if waiting:
+            await asyncio.sleep(RESULT_POLL_SECONDS)
+    return {doc: results[doc] for doc in tasks}
 
 
 async def _forget_failed(ids: list[str]) -> None:
@@ -337,7 +353,7 @@ async def _forget_failed(ids: list[str]) -> None:
     their finished model calls are answered from calls.jsonl, so nothing is paid twice."""
     failed = await DBOS.list_workflows_async(
         workflow_ids=ids,
-        status=["ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"],
+        status=list(FAILED),
         load_input=False,
         load_output=False,
     )

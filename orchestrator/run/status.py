@@ -16,7 +16,7 @@ from dbos import DBOS, DBOSClient, WorkflowStatus
 from synthgen.errors import InputError
 from synthgen.orchestrator.llm.calls_file import read_calls
 from synthgen.orchestrator.llm.costs import usage_cost
-from synthgen.orchestrator.run.durable import EXAMPLES_WORKFLOW, PLAN_WORKFLOW, application_version
+from synthgen.orchestrator.run.durable import EXAMPLES_WORKFLOW, FAILED, PLAN_WORKFLOW, application_version
 from synthgen.orchestrator.rundir.database import check_reachable, database_target
 from synthgen.schemas.durable import DocumentExamples
 from synthgen.schemas.layout import BINDING_FILE, CALLS_FILE, DATABASE_FILE, DATASET_FILE, MANIFEST_FILE
@@ -24,7 +24,6 @@ from synthgen.schemas.manifest import RunBinding, RunManifest, TokenUsage
 
 log = logging.getLogger("synthgen")
 PROGRESS_SECONDS = 10.0  # between two progress lines of a run of several documents
-FAILED = ("ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
 
 
 @dataclass
