@@ -30,7 +30,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO, Generic, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar
 
 from dbos import DBOS, DBOSClient, Queue, SetWorkflowID
 
@@ -86,15 +86,27 @@ DOCUMENT_ERRORS = (StageFailed, GateError, NoRulesError)
 
 
 @dataclass(frozen=True)
-class _Served:
+class Served:
+    """What this process's steps of a run use, and the steps running now."""
+
     context: StageContext
     # The contextvars of the code that started serving (its current span, an agent override in a
     # test): DBOS starts queued workflows from its own thread, so without them a step would not see
     # what an in-process stage always saw.
     variables: contextvars.Context
+    running: set["asyncio.Task[Any]"] = field(default_factory=set)
+
+    async def stop(self) -> None:
+        """Cancel the steps still running here and wait for them: once a run stops (an error, Ctrl-C),
+        no model call of it stays in flight. Their workflows stay PENDING, for the next launch."""
+        while self.running:
+            steps = list(self.running)
+            for step in steps:
+                step.cancel()
+            await asyncio.gather(*steps, return_exceptions=True)
 
 
-_serving: dict[str, _Served] = {}
+_serving: dict[str, Served] = {}
 
 
 def application_version(run_id: str) -> str:
@@ -105,16 +117,16 @@ def application_version(run_id: str) -> str:
 
 
 @asynccontextmanager
-async def serving(spec: RunSpec, context: StageContext) -> AsyncIterator[None]:
+async def serving(spec: RunSpec, context: StageContext) -> AsyncIterator[Served]:
     """While the block runs, this process's workflows of `spec`'s run use `context`."""
-    _serving[spec.run_id] = _Served(context, contextvars.copy_context())
+    _serving[spec.run_id] = served = Served(context, contextvars.copy_context())
     try:
-        yield
+        yield served
     finally:
         _serving.pop(spec.run_id, None)
 
 
-def _served(spec: RunSpec) -> _Served:
+def _served(spec: RunSpec) -> Served:
     served = _serving.get(spec.run_id)
     if served is None:  # a workflow of another run on this database: refused before launch, so a bug
         raise RuntimeError(f"this process does not serve run {spec.run_id}")
@@ -183,7 +195,10 @@ async def _step(
             return await work(context), calls
 
     # Awaiting the task passes a cancellation on to it.
-    (value, report), calls = await asyncio.get_running_loop().create_task(run(), context=served.variables.copy())
+    task = asyncio.get_running_loop().create_task(run(), context=served.variables.copy())
+    served.running.add(task)
+    task.add_done_callback(served.running.discard)
+    (value, report), calls = await task
     failures = ItemFailures(
         attempted=sum(b.attempted for b in context.budgets),
         failed=dict(sum((b.failed for b in context.budgets), Counter())),
@@ -270,9 +285,12 @@ def dbos_config(target: DatabaseTarget, run_id: str, executor_id: str) -> dict[s
 
 
 @asynccontextmanager
-async def launched(target: DatabaseTarget, run_id: str, executor_id: str, concurrency: int) -> AsyncIterator[Queue]:
+async def launched(
+    target: DatabaseTarget, served: Served, run_id: str, executor_id: str, concurrency: int
+) -> AsyncIterator[Queue]:
     """DBOS launched on this event loop (so its workflows share the run's model clients), with the
-    document queue; destroyed at the end, leaving unfinished workflows PENDING for the next launch."""
+    document queue; at the end, the steps still running here are stopped and DBOS is destroyed,
+    leaving unfinished workflows PENDING for the next launch."""
     dbos_log = logging.getLogger("dbos")
     # DBOS prints through its own handler, bound to the stderr of the moment it was imported; route its
     # lines through synthgen's logging instead (-vv shows them), with any password hidden.
@@ -290,7 +308,9 @@ async def launched(target: DatabaseTarget, run_id: str, executor_id: str, concur
         # Registered once per process: registering again without worker_concurrency would lift the limit.
         yield await DBOS.register_queue_async(QUEUE, worker_concurrency=concurrency, polling_interval_sec=POLL_SECONDS)
     finally:
+        await served.stop()
         DBOS.destroy(workflow_completion_timeout_sec=0)
+        await served.stop()  # any DBOS had started in between: after destroy() it starts no more
         dbos_log.removeFilter(redacting)
 
 
@@ -486,7 +506,10 @@ async def generate(
     paths = {d.id: d.path for d in documents}
     alone = len(documents) == 1
     failures: dict[str, BaseException] = {}
-    async with serving(spec, context), launched(target, spec.run_id, executor_id, spec.config.concurrency) as queue:
+    async with (
+        serving(spec, context) as served,
+        launched(target, served, spec.run_id, executor_id, spec.config.concurrency) as queue,
+    ):
         reporter = asyncio.create_task(_progress(documents, spec, context)) if len(documents) > 1 else None
         try:
             planned = await run_phase(

@@ -97,7 +97,10 @@ async def serve(target: DatabaseTarget, spec: RunSpec, model: ResolvedModel, exe
     context = StageContext(model_runner(model, options, calls, ledger), max_failure_rate=spec.max_failure_rate,
                            calls_path=calls.path)  # fmt: skip
     log.info("worker %s: serving run %s from %s", executor_id, spec.run_id, target.shown)
-    async with serving(spec, context), launched(target, spec.run_id, executor_id, spec.config.concurrency):
+    async with (
+        serving(spec, context) as served,
+        launched(target, served, spec.run_id, executor_id, spec.config.concurrency),
+    ):
         version = application_version(spec.run_id)
         idle_since: float | None = None
         while idle_since is None or time.monotonic() - idle_since < IDLE_EXIT_SECONDS:
