@@ -219,3 +219,19 @@ def test_the_run_directory_lock_comes_before_the_database(
     )
     assert not out.exists()
     assert scripted.requests == []
+
+
+def test_a_worker_with_no_run_to_join_is_one_line(tmp_path: Path) -> None:
+    for url in (f"sqlite:///{tmp_path / 'never-used.sqlite'}", f"sqlite:///{tmp_path / 'finished.sqlite'}"):
+        if "finished" in url:  # a database DBOS has set up, with no run in progress
+            DBOS(config={"name": "synthgen", "system_database_url": url, "application_version": "synthgen-old",
+                         "run_admin_server": False, "log_level": "WARNING"})  # fmt: skip
+            DBOS.launch()
+            DBOS.destroy(workflow_completion_timeout_sec=0)
+        result = runner.invoke(app, ["worker", "--database-url", url])
+        assert result.exit_code == 1
+        assert result.stderr.strip() == (
+            f"synthgen: error: the database {url} has no run in progress: start one with "
+            "`synthgen agent run DOCUMENTS --database-url URL`, then start workers"
+        )
+    assert not (tmp_path / "never-used.sqlite").exists()  # looking for a run created no database

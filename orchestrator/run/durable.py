@@ -408,7 +408,7 @@ def refuse_other_runs(target: DatabaseTarget, run_id: str) -> None:
     Called with the run directory locked. The default database lives in the run directory, which run.json
     binds to one run (another run's directory is refused, or cleared by --force): only a database given
     by URL is looked into."""
-    if target.in_run_dir:
+    if target.in_run_dir or target.missing():  # a new SQLite file holds no run
         return
     try:
         with quiet_dbos():

@@ -114,11 +114,9 @@ def read_status(run_dir: Path, database_url: str | None) -> str:
         raise InputError(f"{run_dir} is not a run directory (no {BINDING_FILE}): give the folder a run wrote")
     binding = RunBinding.model_validate_json(bound.read_bytes())
     target = database_target(database_url, run_dir)
-    if target.in_run_dir and not (run_dir / DATABASE_FILE).is_file():
-        raise InputError(
-            f"{run_dir} has no {DATABASE_FILE}: give the --database-url the run was started with, "
-            "or wait until it has started"
-        )
+    if target.missing():  # never create an empty database by looking into it
+        where = f"{run_dir} has no {DATABASE_FILE}" if target.in_run_dir else f"{target.shown} does not exist"
+        raise InputError(f"{where}: give the --database-url the run was started with, or wait until it has started")
     check_reachable(target)
     client = DBOSClient(system_database_url=target.url)
     try:

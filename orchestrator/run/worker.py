@@ -47,6 +47,8 @@ def find_run(target: DatabaseTarget) -> RunSpec:
         f"the database {target.shown} has no run in progress: start one with "
         "`synthgen agent run DOCUMENTS --database-url URL`, then start workers"
     )
+    if target.missing():
+        raise no_run  # and no empty database file left behind
     try:
         with quiet_dbos():
             client = DBOSClient(system_database_url=target.url)

@@ -31,6 +31,10 @@ class DatabaseTarget:
     def embedded(self) -> bool:
         return self.url.startswith("sqlite")
 
+    def missing(self) -> bool:
+        """A SQLite file that does not exist (yet): opening it would create it, empty."""
+        return self.embedded and not Path(self.url.split(":///", 1)[-1]).is_file()
+
     def hide(self, text: str) -> str:
         """`text` (e.g. a driver's error) with the URL's password, if any, masked like every other secret."""
         password = urlsplit(self.url).password
