@@ -11,6 +11,7 @@ from typing import Literal
 DEFAULT_MODEL = "openai-chat:gpt-4o-2024-08-06"  # with OPENAI_API_KEY set and no --model
 DEFAULT_MAX_BYTES = 2_000_000  # largest document accepted
 LogFormat = Literal["text", "json"]
+DATABASE_URL_ENV = "SYNTHGEN_DATABASE_URL"  # the DBOS system database, as --database-url
 
 
 @dataclass(frozen=True)

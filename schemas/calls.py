@@ -1,5 +1,6 @@
 """One line of calls.jsonl: a recorded model exchange, the run's checkpoint and cassette."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field
@@ -33,3 +34,17 @@ class CallRecord(StrictModel):
         pattern=r"^[0-9a-f]{64}$",
         description="sha256 of key + response (+ request when present), so an edited record is never replayed.",
     )
+
+
+@dataclass(frozen=True)
+class CallEntry:
+    """One model call as the run's cost ledger counts it, made or replayed. A durable step returns the
+    calls it made, so the process that writes the manifest counts those made in other processes too."""
+
+    key: str
+    stage: str
+    item: str
+    agent: str
+    model: str
+    usage: TokenUsage
+    replayed: bool

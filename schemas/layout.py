@@ -10,8 +10,19 @@ TEST_CASES_FILE = "test_cases.json"
 DATASET_FILE = "dataset.jsonl"
 MANIFEST_FILE = "manifest.json"
 REPORT_FILE = "report.html"  # the run for a person to review, made from the files above (`synthgen report`)
+PARTIAL_DATASET_FILE = "dataset.partial.jsonl"  # accepted examples as documents finish; gone once dataset.jsonl is
+DATABASE_FILE = "dbos.sqlite"  # the DBOS system database of a run with no --database-url
 
 # The dataset itself, in the order the manifest lists its outputs.
 DATA_FILES = (USE_CASES_FILE, POLICIES_FILE, DECISIONS_FILE, TEST_CASES_FILE, DATASET_FILE)
 # Everything synthgen writes into a run directory; --force removes these and nothing else.
-RUN_FILES = (BINDING_FILE, CALLS_FILE, TRACE_FILE, *DATA_FILES, MANIFEST_FILE, REPORT_FILE)
+RUN_FILES = (
+    BINDING_FILE,
+    CALLS_FILE,
+    TRACE_FILE,
+    *DATA_FILES,
+    MANIFEST_FILE,
+    REPORT_FILE,
+    DATABASE_FILE,
+    PARTIAL_DATASET_FILE,
+)

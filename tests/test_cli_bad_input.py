@@ -63,14 +63,34 @@ def test_unusable_document(
     assert scripted.requests == []
 
 
-def test_a_directory_is_refused(tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]) -> None:
-    use_model(ScriptedModel())
-    result = runner.invoke(app, ["agent", "run", str(tmp_path), "--out", str(tmp_path / "out")])
+def test_a_directory_without_markdown_is_refused(
+    tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    scripted = use_model(ScriptedModel())
+    docs = tmp_path / "docs"
+    (docs / ".hidden").mkdir(parents=True)
+    (docs / "notes.txt").write_text("# Not picked from a directory\n")
+    (docs / ".hidden" / "skipped.md").write_text("# Hidden directories are skipped\n")
+    result = runner.invoke(app, ["agent", "run", str(docs), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert (
         result.stderr.strip()
-        == f"synthgen: error: {tmp_path} is a directory: give the markdown files inside it, e.g. {tmp_path}/*.md"
+        == f"synthgen: error: {docs} is a directory with no markdown (*.md) files in it: check the path"
     )
+    assert not (tmp_path / "out").exists()
+    assert scripted.requests == []
+
+
+def test_a_glob_that_matches_nothing_is_refused(
+    tmp_path: Path, use_model: Callable[[ScriptedModel], ScriptedModel]
+) -> None:
+    scripted = use_model(ScriptedModel())
+    pattern = f"{tmp_path}/policies/**/*.md"
+    result = runner.invoke(app, ["agent", "run", pattern, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"synthgen: error: {pattern} matches no file: check the pattern"
+    assert not (tmp_path / "out").exists()
+    assert scripted.requests == []
 
 
 def test_too_large_a_document_names_the_flag(

@@ -19,7 +19,7 @@ from synthgen.testing.scripted import ScriptedModel
 OUTPUTS = [
     "use_cases.json", "policies.json", "decisions.json", "test_cases.json", "dataset.jsonl", "manifest.json"
 ]  # fmt: skip
-RUN_FILES = [*OUTPUTS, "run.json", "calls.jsonl", "trace.jsonl", "report.html"]
+RUN_FILES = [*OUTPUTS, "run.json", "calls.jsonl", "trace.jsonl", "report.html", "dbos.sqlite"]
 runner = CliRunner()
 
 

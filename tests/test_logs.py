@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from synthgen.orchestrator.cli.app import app
-from synthgen.orchestrator.llm.costs import CallEntry
 from synthgen.orchestrator.observe.logs import LineProgress, LiveProgress, Progress, configure_logging, make_progress
+from synthgen.schemas.calls import CallEntry
 from synthgen.schemas.manifest import TokenUsage
 from synthgen.testing.scripted import ScriptedModel
 

@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from synthgen.orchestrator.cli.database_option import database_url_option
 from synthgen.orchestrator.cli.errors import OneLineUsageErrors, friendly_errors
 from synthgen.orchestrator.cli.export import export_command
 from synthgen.orchestrator.cli.models import models_app
 from synthgen.orchestrator.cli.report import report_command
+from synthgen.orchestrator.cli.status import status_command
 from synthgen.orchestrator.cli.trace import trace_command
+from synthgen.orchestrator.cli.worker import worker_command
 from synthgen.orchestrator.defaults import DEFAULT_MAX_BYTES, DEFAULT_MODEL, LogFormat, RetryPolicy
 from synthgen.orchestrator.run.failures import DEFAULT_MAX_FAILURE_RATE
 
@@ -45,6 +48,8 @@ app.add_typer(models_app, name="models")
 app.command("export")(export_command)
 app.command("trace")(trace_command)
 app.command("report")(report_command)
+app.command("worker")(worker_command)
+app.command("status")(status_command)
 
 
 def _show_version(value: bool) -> None:
@@ -76,7 +81,12 @@ async def _run_and_close(
 @agent_app.command("run")
 def run(
     documents: Annotated[
-        list[Path], typer.Argument(help="Markdown documents to turn into one dataset.", show_default=False)
+        list[Path],
+        typer.Argument(
+            help="Markdown documents to turn into one dataset: files, directories (their *.md files, recursively) "
+            "or quoted globs such as 'policies/**/*.md'.",
+            show_default=False,
+        ),
     ],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/RUN_ID).", show_default=False)
@@ -166,6 +176,13 @@ def run(
             "(0: any failure stops it, 1: never).",
         ),
     ] = DEFAULT_MAX_FAILURE_RATE,
+    database_url: Annotated[
+        str | None,
+        database_url_option(
+            "DBOS system database holding the document queue, e.g. postgresql+psycopg://user:pw@host/synthgen "
+            "to share it with `synthgen worker` processes (default: a SQLite file in the run directory)."
+        ),
+    ] = None,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr (-vv: libraries too).")
     ] = 0,
@@ -188,11 +205,12 @@ def run(
     from synthgen.orchestrator.run.pipeline import RunOptions, run_config
     from synthgen.orchestrator.rundir.directory import RUNS_DIR, run_id_for
     from synthgen.orchestrator.rundir.documents import load_documents
+    from synthgen.orchestrator.rundir.sources import expand_sources
 
     configure_logging(verbose, quiet, log_format)
     with friendly_errors():
         configure_logfire()
-        docs = load_documents(documents, max_bytes)
+        docs = load_documents(expand_sources(documents), max_bytes)
         retry = RetryPolicy(max_attempts=max_attempts, max_wait=max_wait, timeout=timeout)
         resolved = resolve_model(model, base_url, replay, retry)
         options = RunOptions(
@@ -207,6 +225,7 @@ def run(
             force=force,
             max_cost=Decimal(str(max_cost)) if max_cost is not None else None,
             max_failure_rate=max_failure_rate,
+            database_url=database_url,
         )
         try:
             result = run_interruptible(_run_and_close(docs, resolved, options, make_progress(quiet, log_format)))

@@ -14,8 +14,10 @@ Two totals are kept apart on purpose:
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -29,6 +31,7 @@ from synthgen.agents.prompts import all_prompts
 from synthgen.agents.supervisor import REVIEW_BATCH_SIZE
 from synthgen.errors import SynthgenError
 from synthgen.orchestrator.llm.calls_file import RESPONSE, read_calls
+from synthgen.schemas.calls import CallEntry
 from synthgen.schemas.document import SourceDocument
 from synthgen.schemas.manifest import STAGES, CallCost, PricingInfo, TokenUsage
 from synthgen.tools.batches import (
@@ -131,17 +134,6 @@ def usage_cost(usage: TokenUsage) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class CallEntry:
-    key: str
-    stage: str
-    item: str
-    agent: str
-    model: str
-    usage: TokenUsage
-    replayed: bool
-
-
 def _model_key(response: ModelResponse, fallback: str) -> str:
     name = response.model_name or fallback
     return f"{response.provider_name}:{name}" if response.provider_name else name
@@ -149,6 +141,21 @@ def _model_key(response: ModelResponse, fallback: str) -> str:
 
 def _total(usages: Iterable[TokenUsage]) -> TokenUsage:
     return sum(usages, TokenUsage())
+
+
+_collected: ContextVar[list[CallEntry] | None] = ContextVar("synthgen_collected_calls", default=None)
+
+
+@contextmanager
+def collecting_calls() -> Iterator[list[CallEntry]]:
+    """The calls recorded inside the block, tasks it starts included: a durable step returns them with
+    its result, so the process that writes the manifest counts calls made in other processes."""
+    collected: list[CallEntry] = []
+    token = _collected.set(collected)
+    try:
+        yield collected
+    finally:
+        _collected.reset(token)
 
 
 class CostLedger:
@@ -239,7 +246,21 @@ class CostLedger:
         )  # fmt: skip
         for listener in self.listeners:
             listener(entry)
+        if (collected := _collected.get()) is not None:
+            collected.append(entry)
         return entry
+
+    def adopt(self, entry: CallEntry, replayed: bool) -> None:
+        """A call answered in a step this process did not run (a worker's, or one finished before a
+        crash, whose result the workflow database kept): counted like a call made here."""
+        entry = replace(entry, replayed=replayed)
+        self.entries.append(entry)
+        if replayed:
+            self.replayed = self.replayed + entry.usage
+        else:
+            self.live = self.live + entry.usage
+        for listener in self.listeners:
+            listener(entry)
 
     # -- totals for the manifest --------------------------------------------------------------
     @property

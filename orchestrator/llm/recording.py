@@ -7,7 +7,6 @@ timestamps and generated IDs), tool and output schemas, and the settings.
 
 import hashlib
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,10 +21,9 @@ from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
 from synthgen.errors import SynthgenError
-from synthgen.orchestrator.llm.calls_file import RESPONSE, checksum, parse_calls, record_line
+from synthgen.orchestrator.llm.calls_file import RESPONSE, append_call, checksum, load_calls, read_new_calls
 from synthgen.orchestrator.llm.costs import CostLedger, call_usage
 from synthgen.orchestrator.observe.tracing import annotate_current
-from synthgen.orchestrator.rundir.directory import open_run_file
 from synthgen.schemas.calls import CallRecord, CallRequest
 
 log = logging.getLogger("synthgen")
@@ -119,38 +117,31 @@ def _output_schema(parameters: ModelRequestParameters) -> str | None:
 
 
 class CallLog:
-    """calls.jsonl: read once at start, then appended one flushed line per answer."""
+    """calls.jsonl: read at start, appended one durable line per answer, and read again for the answers
+    other processes (the run's workers) recorded since, before a call is made: none is made twice."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.records: dict[str, CallRecord] = {}
+        found, self._read_to = load_calls(path)  # a torn last record is cut off, a missing newline added
+        self.records: dict[str, CallRecord] = {record.key: record for record in found.records}
         self.used: set[str] = set()
-        self.problems: list[str] = []
-        self._load()
-
-    def _load(self) -> None:
-        if not self.path.exists() and not self.path.is_symlink():
-            return
-        with os.fdopen(open_run_file(self.path, os.O_RDWR), "r+b") as handle:
-            data = handle.read()
-            found = parse_calls(self.path.name, data)
-            if found.unterminated:
-                handle.write(b"\n")  # whole, only its newline is missing: keep it, ended for the next append
-            elif found.torn:
-                # Cut it off now, or the next append would glue a new record onto the torn one.
-                handle.truncate(len(data) - len(found.torn))
-                log.info("%s: ignored an incomplete last record (the run stopped while writing it)", self.path)
-        self.records = {record.key: record for record in found.records}
-        self.problems = found.problems
+        self.problems: list[str] = found.problems
         for problem in self.problems:
             log.warning("%s; ignoring that record, its call will be made again", problem)
 
     def response(self, key: str) -> ModelResponse | None:
-        record = self.records.get(key)
+        record = self.records.get(key) or self._recorded_since(key)
         if record is None:
             return None
         self.used.add(key)
         return RESPONSE.validate_python(record.response)
+
+    def _recorded_since(self, key: str) -> CallRecord | None:
+        """`key`'s record if another process appended it after this one last read the file."""
+        records, self._read_to = read_new_calls(self.path, self._read_to)
+        for record in records:
+            self.records.setdefault(record.key, record)
+        return self.records.get(key)
 
     def append(
         self, key: str, request: CallRequest, model: str, context: CallContext, response: ModelResponse
@@ -166,11 +157,9 @@ class CallLog:
             usage=call_usage(response),
             checksum=checksum(key, body, request),
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with os.fdopen(open_run_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as handle:
-            handle.write(record_line(record))
-            handle.flush()
-            os.fsync(handle.fileno())
+        start, end = append_call(self.path, record)
+        if start == self._read_to:  # nothing appended by others in between: no need to read our own line back
+            self._read_to = end
         self.records[key] = record
         self.used.add(key)
         return record

@@ -20,8 +20,9 @@ from typing import Any, TextIO
 import orjson
 
 from synthgen.orchestrator.defaults import LogFormat
-from synthgen.orchestrator.llm.costs import CallEntry, usd
+from synthgen.orchestrator.llm.costs import usd
 from synthgen.orchestrator.observe.redact import redact
+from synthgen.schemas.calls import CallEntry
 
 LOGGER = "synthgen"
 log = logging.getLogger(LOGGER)

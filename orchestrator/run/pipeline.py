@@ -11,7 +11,6 @@ from pydantic_ai import ModelSettings
 
 from synthgen import __version__
 from synthgen.agents.prompts import all_prompts
-from synthgen.errors import GateError
 from synthgen.orchestrator.llm.costs import PRICING, CostLedger, check_budget
 from synthgen.orchestrator.llm.recording import CallLog, RecordingModel
 from synthgen.orchestrator.llm.resolve import ResolvedModel
@@ -19,13 +18,11 @@ from synthgen.orchestrator.llm.retries import AdaptiveLimiter
 from synthgen.orchestrator.observe.logs import Progress
 from synthgen.orchestrator.observe.redact import redact
 from synthgen.orchestrator.observe.tracing import run_trace
+from synthgen.orchestrator.run.durable import Generated, count_calls, forget_run, generate, refuse_other_runs
 from synthgen.orchestrator.run.failures import DEFAULT_MAX_FAILURE_RATE
-from synthgen.orchestrator.run.items import StageContext, Stopwatch
+from synthgen.orchestrator.run.items import StageContext
 from synthgen.orchestrator.run.runner import ModelRunner
-from synthgen.orchestrator.run.stages.design import design
-from synthgen.orchestrator.run.stages.extract import extract
-from synthgen.orchestrator.run.stages.supervise import supervise
-from synthgen.orchestrator.run.stages.write import write
+from synthgen.orchestrator.rundir.database import DatabaseTarget, check_reachable, database_target
 from synthgen.orchestrator.rundir.directory import (
     RUNS_DIR,
     RunDirectory,
@@ -36,10 +33,10 @@ from synthgen.orchestrator.rundir.directory import (
     run_id_for,
     write_atomically,
 )
-from synthgen.schemas.candidates import CandidateDecisionRecord
 from synthgen.schemas.document import SourceDocument
-from synthgen.schemas.items import DatasetExample, TestCase
-from synthgen.schemas.layout import CALLS_FILE, DATA_FILES, MANIFEST_FILE
+from synthgen.schemas.durable import RunSpec
+from synthgen.schemas.items import DatasetExample
+from synthgen.schemas.layout import CALLS_FILE, DATA_FILES, MANIFEST_FILE, PARTIAL_DATASET_FILE
 from synthgen.schemas.manifest import (
     STAGES,
     CallCounts,
@@ -50,14 +47,12 @@ from synthgen.schemas.manifest import (
     RunBinding,
     RunConfig,
     RunManifest,
-    StageReport,
     TokenUsage,
     VolatileInfo,
 )
-from synthgen.schemas.stages import Design, ItemIndex
+from synthgen.schemas.stages import ItemIndex
 from synthgen.tools.batches import refuse_long_lines
 from synthgen.tools.coverage import document_coverage, rule_coverage, written_pairs
-from synthgen.tools.gates import run_problems
 
 log = logging.getLogger("synthgen")
 
@@ -76,6 +71,7 @@ class RunOptions:
     force: bool = False  # start over in an --out made for another run
     max_cost: Decimal | None = None  # USD this invocation may spend on live calls; not part of the run id
     max_failure_rate: float = DEFAULT_MAX_FAILURE_RATE  # share of a stage's items that may fail; not in the run id
+    database_url: str | None = None  # DBOS system database (default: a SQLite file in the run dir); not in the run id
 
 
 @dataclass
@@ -149,51 +145,6 @@ def lineage(examples: list[DatasetExample], index: ItemIndex) -> list[LineageEnt
     return entries
 
 
-@dataclass(frozen=True)
-class Generated:
-    """Everything the stages made, before it is written."""
-
-    index: ItemIndex  # the documents, use cases, policies and chosen test cases, by ID
-    decisions: list[CandidateDecisionRecord]  # what became of every candidate statement
-    designs: list[Design]
-    test_cases: list[TestCase]  # the ones examples were written for
-    examples: list[DatasetExample]
-    reports: dict[str, StageReport]  # by stage
-    stage_seconds: dict[str, float]
-
-
-async def generate(documents: list[SourceDocument], context: StageContext, options: RunOptions) -> Generated:
-    """parse -> extract -> design -> write -> supervise: each stage's results feed the next."""
-    watch = Stopwatch()
-    extractions, extracted = await watch.time("extract", extract(documents, context, options.window_tokens))
-    designs, test_cases, designed = await watch.time(
-        "design", design(extractions, context, options.strength, options.seed, options.max_examples)
-    )
-    index = ItemIndex(
-        documents={doc.id: doc for doc in documents},
-        use_cases={uc.id: uc for x in extractions for uc in x.use_cases},
-        policies={p.id: p for x in extractions for p in x.policies},
-        test_cases={tc.id: tc for tc in test_cases},
-    )
-    drafts, written = await watch.time("write", write(test_cases, index, context))
-    examples, supervised = await watch.time("supervise", supervise(drafts, index, context, options.max_revisions))
-    check_dataset(index, examples)
-    reports = {"extract": extracted, "design": designed, "write": written, "supervise": supervised}
-    decisions = [record for x in extractions for record in x.decisions]
-    return Generated(index, decisions, designs, test_cases, examples, reports, watch.seconds)
-
-
-def check_dataset(index: ItemIndex, examples: list[DatasetExample]) -> None:
-    """GateError unless the finished dataset passes every run-level check and is not empty."""
-    problems = run_problems(index, examples)
-    if problems:
-        raise GateError(f"the finished dataset failed {len(problems)} check(s), first: {problems[0]}")
-    if not examples:
-        raise GateError(
-            "no example passed the gates and the supervisor: see the reasons with -v, or try a stronger model"
-        )
-
-
 async def run_pipeline(
     documents: list[SourceDocument], model: ResolvedModel, options: RunOptions, progress: Progress | None = None
 ) -> RunResult:
@@ -203,7 +154,10 @@ async def run_pipeline(
         documents, model.model, model.name, options.max_cost, window_tokens=options.window_tokens,
         max_examples=options.max_examples, replay=options.replay, calls_path=run_dir / CALLS_FILE,
     )  # fmt: skip
-    directory = RunDirectory(run_dir, binding, options.force)
+    database = database_target(options.database_url, run_dir)
+    # Checked once the directory is locked (a second run on the same --out is refused first, before the
+    # database is opened) and before it is bound: a database that cannot take the run leaves nothing behind.
+    directory = RunDirectory(run_dir, binding, options.force, check=lambda: _check_database(database, binding.run_id))
     progress = progress or Progress()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     try:
@@ -215,9 +169,15 @@ async def run_pipeline(
             ledger.calls_path = str(calls.path)
             ledger.listeners.append(progress.on_call)
             context = StageContext(
-                _runner(model, options, calls, ledger), trace, progress, options.max_failure_rate, calls.path
+                model_runner(model, options, calls, ledger), trace, progress, options.max_failure_rate, calls.path
             )
-            generated = await generate(documents, context, options)
+            spec = RunSpec(
+                run_id=binding.run_id, run_dir=str(run_dir.absolute()), config=binding.config,
+                documents=len(documents), replay=options.replay, max_failure_rate=options.max_failure_rate,
+            )  # fmt: skip
+            recorded_at_start = set(calls.records)
+            generated = await generate(documents, context, spec, database)
+            count_calls(generated, ledger, calls, recorded_at_start)
             files = output_files(generated)
             manifest = build_manifest(binding, generated, ledger, files, options, started_at)
             trace.record_totals(len(generated.examples), ledger.live, ledger.replayed)
@@ -225,6 +185,8 @@ async def run_pipeline(
             for name, (data, _) in files.items():
                 write_atomically(run_dir / name, data)
             write_atomically(run_dir / MANIFEST_FILE, json_bytes(manifest))
+            (run_dir / PARTIAL_DATASET_FILE).unlink(missing_ok=True)  # dataset.jsonl holds it all now
+            forget_run(database, binding.run_id, [doc.id for doc in documents])
     finally:
         progress.close()
         directory.close()
@@ -234,7 +196,12 @@ async def run_pipeline(
     return RunResult(run_dir, manifest, generated.examples, stale)
 
 
-def _runner(model: ResolvedModel, options: RunOptions, calls: CallLog, ledger: CostLedger) -> ModelRunner:
+def _check_database(database: DatabaseTarget, run_id: str) -> None:
+    check_reachable(database)
+    refuse_other_runs(database, run_id)
+
+
+def model_runner(model: ResolvedModel, options: RunOptions, calls: CallLog, ledger: CostLedger) -> ModelRunner:
     """The run's model behind calls.jsonl (record, or --replay only) and the cost ledger."""
     recording = RecordingModel(model.model, calls, "replay" if options.replay else "record", ledger)
     settings = ModelSettings(temperature=options.temperature, seed=options.seed)

@@ -10,7 +10,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import orjson
@@ -99,9 +99,13 @@ class RunDirectory:
 
     The lock is on the directory itself, taken before anything in it is checked, cleaned or written,
     and held until `close()`: two runs started together on the same --out cannot both pass the checks.
+    `check` runs once the lock is held and before the directory is bound: what it refuses (InputError,
+    say) leaves a new directory removed and an existing one as it was.
     """
 
-    def __init__(self, path: Path, binding: RunBinding, force: bool = False) -> None:
+    def __init__(
+        self, path: Path, binding: RunBinding, force: bool = False, check: Callable[[], None] | None = None
+    ) -> None:
         self.path = path
         _refuse_a_file(path)
         created = not path.exists()
@@ -117,6 +121,8 @@ class RunDirectory:
                 raise RunDirectoryError(
                     f"another synthgen run is using {path}: wait for it or choose another --out"
                 ) from None
+            if check is not None:
+                check()
             self._bind(binding, force)
         except BaseException:
             self.close()

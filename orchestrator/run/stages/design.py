@@ -116,10 +116,17 @@ async def design_document(extraction: Extraction, stage: Stage, strength: int, s
 def select_test_cases(
     designs: list[Design], strength: int, max_examples: int | None
 ) -> tuple[list[TestCase], StageReport]:
-    """The cases that cover the most rules first, then contrast pairs, then value combinations."""
+    """The cases that cover the most rules first, then contrast pairs, then value combinations; a warning
+    names the rules --max-examples leaves without a test case."""
     cases = [tc for d in designs for tc in d.test_cases]
     pairs = [pair for d in designs for pair in d.contrast_pairs]
     chosen = select_cases(cases, pairs, strength, max_examples)
+    left, rules = uncovered_by_budget(designs, chosen)
+    if left:
+        log.warning(
+            "--max-examples %d leaves %d of %d rules without a test case; raise it to cover them all",
+            max_examples, left, rules,
+        )  # fmt: skip
     over = len(cases) - len(chosen)
     return chosen, StageReport.tally(0, len(chosen), {"over_max_examples": over})
 
@@ -132,18 +139,11 @@ def uncovered_by_budget(designs: list[Design], chosen: list[TestCase]) -> tuple[
 
 
 async def design(
-    extractions: list[Extraction], context: StageContext, strength: int, seed: int, max_examples: int | None
-) -> tuple[list[Design], list[TestCase], StageReport]:
-    """Each document's design, and the test cases the run writes examples for."""
+    extractions: list[Extraction], context: StageContext, strength: int, seed: int
+) -> tuple[list[Design], StageReport]:
+    """Each document's design. The run picks the test cases it writes examples for from all of them
+    (select_test_cases), once every document of the run is designed."""
     log.info("design: axes and test cases")
     with context.stage(STAGE, len(extractions)) as stage:
         results = await gather_all(design_document(x, stage, strength, seed) for x in extractions)
-    designs = [d for d, _ in results]
-    test_cases, selected = select_test_cases(designs, strength, max_examples)
-    left, rules = uncovered_by_budget(designs, test_cases)
-    if left:
-        log.warning(
-            "--max-examples %d leaves %d of %d rules without a test case; raise it to cover them all",
-            max_examples, left, rules,
-        )  # fmt: skip
-    return designs, test_cases, sum((report for _, report in results), selected)
+    return [d for d, _ in results], sum((report for _, report in results), StageReport())
