@@ -44,6 +44,13 @@ def test_effects_follow_the_documented_table() -> None:
     assert effect_of(rule("Be polite.", "obligation"), "triggered") == "comply"
 
 
+def test_an_ask_that_is_the_customers_is_no_ask_first() -> None:
+    recommend = rule("The assistant may recommend products when a customer asks for suggestions.", "obligation")
+    assert effect_of(recommend, "triggered") == "comply"
+    verify = rule("The assistant must verify identity when a customer asks for order details.", "obligation")
+    assert effect_of(verify, "triggered") == "ask_for_information"
+
+
 def test_an_only_if_obligation_restricts_like_a_permission() -> None:
     only = rule("An order can only be cancelled if its status is pending.", "obligation")
     assert (effect_of(only, "triggered"), effect_of(only, "inapplicable")) == ("comply", "refuse")

@@ -45,6 +45,24 @@ def test_a_value_sets_only_rules_about_what_it_says() -> None:
     assert repaired.counts["rule_unrelated_to_values"] == 2
 
 
+def test_a_rule_that_names_values_applies_under_those_only() -> None:
+    packed = RECEIPT.model_copy(
+        update={"statement": 'Once an order is "Packed" or "Shipped", it cannot be cancelled.', "kind": "prohibition"}
+    )
+    draft = DesignDraft.model_validate(
+        {"axes": [{"name": "order_status", "rationale": "", "values": [
+            {"value": "Processing", "triggers": [1], "not_applicable": []},
+            {"value": "Packed", "triggers": [1], "not_applicable": []},
+            {"value": "Shipped", "triggers": [], "not_applicable": [1]},
+        ]}]}
+    )  # fmt: skip
+    repaired = repair_design(draft, [packed])
+    assert [(r.value, r.status) for r in repaired.result[0].rules] == [
+        ("Processing", "inapplicable"), ("Packed", "triggered"), ("Shipped", "triggered"),
+    ]  # fmt: skip
+    assert repaired.counts["rule_status_from_named_value"] == 2
+
+
 def test_an_example_with_a_system_turn_after_the_first_is_fatal() -> None:
     criterion = {"criterion": "Asks for the original receipt.", "policy_id": RECEIPT.id, "evidence": [RECEIPT_QUOTE]}
     draft = ExampleDraft.model_validate(

@@ -58,6 +58,15 @@ OUTCOME_DESCRIPTIONS: dict[Outcome, str] = {
 }
 
 
+# "when a customer asks", "if the user confirms": the asking is the other side's, not the rule's demand.
+_ASKED_BY_OTHER = re.compile(r"\b(?:customers?|users?|clients?|they|who|he|she)\s+$", re.IGNORECASE)
+
+
+def asks_first(text: str) -> bool:
+    """Whether the rule demands asking for something first: an ask cue that is not the other side's."""
+    return any(_ASKED_BY_OTHER.search(text[: match.start()]) is None for match in ASK_CUE.finditer(text))
+
+
 def restricts(policy: Policy) -> bool:
     """Whether the rule allows something only under its condition: a permission or condition, or an
     obligation whose statement says so ("can only be cancelled if", "only when")."""
@@ -78,7 +87,7 @@ def effect_of(policy: Policy, status: RuleStatus) -> Effect:
         text = " ".join([policy.statement, *policy.conditions])
         if ESCALATE_CUE.search(text):
             return "escalate"
-        if ASK_CUE.search(text):
+        if asks_first(text):
             return "ask_for_information"
     return "comply"
 

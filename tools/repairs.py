@@ -22,6 +22,7 @@ from synthgen.schemas.drafts import (
 from synthgen.schemas.items import USE_CASE_AXIS, Axis, EvaluationCriterion, Evidence, Message, Policy, TestCase
 from synthgen.schemas.outcomes import RuleStatus, ValueRule
 from synthgen.tools import evidence as evidence_tools
+from synthgen.tools.duplicates import normalize_text
 from synthgen.tools.evidence import EvidenceCheck, excerpt
 from synthgen.tools.gates import conversation_findings
 from synthgen.tools.metrics import criterion_on_topic
@@ -107,6 +108,17 @@ def _opposite(status: RuleStatus) -> RuleStatus:
     return "inapplicable" if status == "triggered" else "triggered"
 
 
+def _values_named(rule: Policy, values: list[ValueDraft]) -> set[str]:
+    """The values a rule names word for word, when it names some but not all: 'once an order's status is
+    "Packed" or "Shipped"' applies under those two values of an order-status axis and not under
+    "Processing", whatever the model said. Empty when it names none or all of them."""
+    text = f" {normalize_text(' '.join([rule.statement, *rule.conditions]))} "
+    named = {
+        value.value for value in values if normalize_text(value.value) and f" {normalize_text(value.value)} " in text
+    }
+    return named if 0 < len(named) < len(values) else set()
+
+
 def _value_rules(
     label: str, name: str, values: list[ValueDraft], rules: Sequence[Policy], common: frozenset[str]
 ) -> tuple[list[ValueRule], Counter[str], list[str]]:
@@ -117,7 +129,10 @@ def _value_rules(
     ways is dropped from that value, and an unknown number is left out (both are problems). A rule
     whose statement and conditions share no content word with the axis's name and values, leaving
     out the `common` words (those of a third of the document's rules or more, such as "user" in a
-    support policy), is left out (`rule_unrelated_to_values`): a value can only switch a rule about
+    support policy), is left out (`rule_unrelated_to_values`). A rule that names some of the axis's
+    values word for word applies under those and not under the others (`rule_status_from_named_value`,
+    overriding the model: the 1.5B had a "Processing" order fall under a rule about "Packed" or
+    "Shipped" ones). A value can only switch a rule about
     what the value says (measured: the 1.5B gave one value of a "user_id" axis, "unique", the status
     of 13 rules of a retail policy, most of them about something else).
     """
@@ -142,6 +157,14 @@ def _value_rules(
         rule = rules[number - 1]
         if not said & content_words(" ".join([rule.statement, *rule.conditions])):
             repairs["rule_unrelated_to_values"] += 1
+            continue
+        named = _values_named(rule, values)
+        if named:  # the rule says which values it is about: they decide, not the model
+            for value in values:
+                status: RuleStatus = "triggered" if value.value in named else "inapplicable"
+                if by_value.get(value.value) != status:
+                    repairs["rule_status_from_named_value"] += 1
+                value_rules.append(ValueRule(value=value.value, policy_id=rule.id, status=status))
             continue
         first = next(iter(by_value.values()))
         for value in values:

@@ -88,6 +88,7 @@ def standing_prerequisites(use_case: UseCase, axes: Sequence[Axis], policies: di
         for policy in policies.values()
         if governs(policy, use_case)
         and policy.kind == "obligation"
+        and policy.strength == "must"
         and not policy.conditions
         and policy.id not in reached
         and effect_of(policy, "triggered") == "ask_for_information"
