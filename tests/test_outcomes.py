@@ -47,6 +47,8 @@ def test_effects_follow_the_documented_table() -> None:
 def test_an_ask_that_is_the_customers_is_no_ask_first() -> None:
     recommend = rule("The assistant may recommend products when a customer asks for suggestions.", "obligation")
     assert effect_of(recommend, "triggered") == "comply"
+    once = rule("Once the user has been authenticated, you can share order details.", "obligation")
+    assert effect_of(once, "triggered") == "comply"
     verify = rule("The assistant must verify identity when a customer asks for order details.", "obligation")
     assert effect_of(verify, "triggered") == "ask_for_information"
 

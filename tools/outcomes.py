@@ -58,8 +58,11 @@ OUTCOME_DESCRIPTIONS: dict[Outcome, str] = {
 }
 
 
-# "when a customer asks", "if the user confirms": the asking is the other side's, not the rule's demand.
-_ASKED_BY_OTHER = re.compile(r"\b(?:customers?|users?|clients?|they|who|he|she)\s+$", re.IGNORECASE)
+# "when a customer asks", "after user confirmation": the asking is the other side's, not the rule's demand;
+# "once the user has been authenticated": it is already done, a condition, not an ask.
+_ASKED_BY_OTHER = re.compile(
+    r"\b(?:customers?|users?|clients?|they|who|he|she|been|is|are|was|were)\s+$", re.IGNORECASE
+)
 
 
 def asks_first(text: str) -> bool:
