@@ -185,11 +185,10 @@ def _situation(prompt: str) -> list[str]:
 
 
 def _gist(rule: str) -> str:
-    """What a rule is about, in its own content words but not its sentences: a reply applies a rule, it
-    never reads it out (the recited_rule gate)."""
-    words = [w.strip(".,;:()'\"*") for w in rule.split()]
-    kept = [w for w in words if len(w) > 3 and w.isalpha()][:8]
-    return f"This concerns {', '.join(kept)}." if kept else ""
+    """What a rule is about, in its words but never reading it out: every third word left out, so no run
+    of the recited_rule gate's length is the rule's (its markup stays, for the report's escaping tests)."""
+    words = rule.split()
+    return "This concerns: " + " ".join(word for i, word in enumerate(words) if i % 3 != 2)
 
 
 def example_answer(prompt: str) -> dict[str, object]:
