@@ -13,10 +13,10 @@ from synthgen.orchestrator.cli.app import app
 from synthgen.orchestrator.observe.tracing import configure_logfire, flush_traces
 from synthgen.testing.scripted import Decide, ScriptedModel, extraction_answer
 
-# A recorded run of five accepted examples and one the writer's gates rejected.
-CASSETTE = "tau2_retail_policy"
-# Its recorded run rejects three examples in the write stage: the model's answers never passed the substance gates.
-WRITE_REJECTS = "refund_policy"
+# The quick start's recorded run: one accepted example and three the writer's gates rejected (the model's
+# answers never passed the substance gates), so it serves both the accepted and the rejected cards.
+CASSETTE = "refund_policy"
+WRITE_REJECTS = CASSETTE
 
 # Document text and, through the scripted writer that repeats the rules it cites, model text that
 # would run script if the report did not escape it.
