@@ -47,22 +47,6 @@ def test_suite_scores() -> None:
                 "Precision": 1.0,
                 "Examples": 1,
             },
-            "tau2_retail_policy": {
-                "Replays": True,
-                "LineageResolves": True,
-                "EvidenceValidity": 1.0,
-                "DuplicateRate": 0.0,
-                "PolicyCoverage": 0.063,
-                "CriteriaGrounding": 1.0,
-                "CriteriaOnTopic": 1.0,
-                "CopyRate": 0.0,
-                "SubstanceFlaws": 0,
-                "RuleCoverage": 0.063,
-                "ContrastPairs": 0,
-                "StrictRecall": 0.986,
-                "Precision": 0.62,
-                "Examples": 5,
-            },
         }
     )
 
