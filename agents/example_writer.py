@@ -92,7 +92,7 @@ def substance_problems(deps: ExampleWriterDeps, draft: ExampleDraft) -> list[Sub
         axis_values=test_case.axis_values,
         outcome=test_case.expected_outcome,
         instructions=INSTRUCTIONS,
-        rule_texts=[" ".join([p.statement, *p.conditions]) for p in deps.policies if p.id in test_case.policy_ids],
+        rule_texts=[p.wording for p in deps.policies if p.id in test_case.policy_ids],
     )
 
 

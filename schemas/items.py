@@ -7,7 +7,7 @@ from pydantic import Field, model_validator
 
 from synthgen.schemas.base import StrictModel
 from synthgen.schemas.document import DOCUMENT_ID
-from synthgen.schemas.outcomes import DecidingRule, Outcome, ValueRule
+from synthgen.schemas.outcomes import DecidingRule, Outcome, ValueRule, tested_rule_ids
 
 # The hex digits of an item ID (tools/ids.py): ten, more only where two keys share ten.
 ID_DIGITS = "[0-9a-f]{10,64}"
@@ -56,9 +56,15 @@ class Policy(StrictModel):
     applies_to: list[str] = Field(description="Use case ids this policy governs (every one when applies_to_all).")
     applies_to_all: bool = Field(
         default=False,
-        description="The rule governs every use case of its document: it sits in no section that names a situation.",
+        description="The rule governs every use case of its document: it sits in no section that names a "
+        "situation, or in one that holds them all.",
     )
     evidence: list[Evidence] = Field(min_length=1)
+
+    @property
+    def wording(self) -> str:
+        """The statement with its conditions: what the rule says, for the word tests of tools/."""
+        return " ".join([self.statement, *self.conditions])
 
 
 # The axis the orchestrator adds itself, whose values are a document's use cases: no designed axis may take it.
@@ -91,7 +97,7 @@ class TestCase(StrictModel):
     @property
     def tested_policy_ids(self) -> list[str]:
         """The deciding rules the case tests: not the prerequisites it takes as already met."""
-        return [rule.policy_id for rule in self.deciding_rules if rule.status != "satisfied"]
+        return tested_rule_ids(self.deciding_rules)
 
 
 class Message(StrictModel):

@@ -10,6 +10,7 @@ The vocabulary (documented in the README, "How a test case gets its expected out
 - partially_comply: a rule allows part of the request and another forbids the rest.
 """
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field
@@ -41,6 +42,11 @@ class ValueRule(StrictModel):
     value: str
     policy_id: str
     status: RuleStatus
+
+
+def tested_rule_ids(rules: Sequence["DecidingRule"]) -> list[str]:
+    """The deciding rules a case tests: not the standing prerequisites it takes as already met."""
+    return [rule.policy_id for rule in rules if rule.status != "satisfied"]
 
 
 class DecidingRule(StrictModel):

@@ -110,9 +110,7 @@ def _substance(example: DatasetExample, index: ItemIndex, instructions: str) -> 
         axis_values=test_case.axis_values,
         outcome=test_case.expected_outcome,
         instructions=instructions,
-        rule_texts=[
-            " ".join([p.statement, *p.conditions]) for pid in test_case.policy_ids if (p := index.policies.get(pid))
-        ],
+        rule_texts=[p.wording for pid in test_case.policy_ids if (p := index.policies.get(pid))],
     )
     return {problem.reason_code for problem in problems}
 

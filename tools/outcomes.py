@@ -87,10 +87,9 @@ def effect_of(policy: Policy, status: RuleStatus) -> Effect:
     if policy.kind == "prohibition":
         return "refuse"
     if policy.kind == "obligation":
-        text = " ".join([policy.statement, *policy.conditions])
-        if ESCALATE_CUE.search(text):
+        if ESCALATE_CUE.search(policy.wording):
             return "escalate"
-        if asks_first(text):
+        if asks_first(policy.wording):
             return "ask_for_information"
     return "comply"
 

@@ -243,7 +243,7 @@ def _overlaps(policy: Policy, rule: GoldRule) -> bool:
 
 def states_rule(policy: Policy, rule: GoldRule) -> bool:
     """The content-word test of the module docstring, on the policy's statement and conditions."""
-    said = " ".join([policy.statement, *policy.conditions])
+    said = policy.wording
     return shared_share(content_words(rule.rule), said) >= STATES_RULE_SHARE
 
 

@@ -112,7 +112,7 @@ def _values_named(rule: Policy, values: list[ValueDraft]) -> set[str]:
     """The values a rule names word for word, when it names some but not all: 'once an order's status is
     "Packed" or "Shipped"' applies under those two values of an order-status axis and not under
     "Processing", whatever the model said. Empty when it names none or all of them."""
-    text = f" {normalize_text(' '.join([rule.statement, *rule.conditions]))} "
+    text = f" {normalize_text(rule.wording)} "
     named = {
         value.value for value in values if normalize_text(value.value) and f" {normalize_text(value.value)} " in text
     }
@@ -129,12 +129,12 @@ def _value_rules(
     ways is dropped from that value, and an unknown number is left out (both are problems). A rule
     whose statement and conditions share no content word with the axis's name and values, leaving
     out the `common` words (those of a third of the document's rules or more, such as "user" in a
-    support policy), is left out (`rule_unrelated_to_values`). A rule that names some of the axis's
-    values word for word applies under those and not under the others (`rule_status_from_named_value`,
-    overriding the model: the 1.5B had a "Processing" order fall under a rule about "Packed" or
-    "Shipped" ones). A value can only switch a rule about
+    support policy), is left out (`rule_unrelated_to_values`): a value can only switch a rule about
     what the value says (measured: the 1.5B gave one value of a "user_id" axis, "unique", the status
-    of 13 rules of a retail policy, most of them about something else).
+    of 13 rules of a retail policy, most of them about something else). A rule that names some of the
+    axis's values word for word applies under those and not under the others
+    (`rule_status_from_named_value`, overriding the model: the 1.5B had a "Processing" order fall
+    under a rule about "Packed" or "Shipped" ones).
     """
     problems: list[str] = []
     repairs: Counter[str] = Counter()
@@ -155,7 +155,7 @@ def _value_rules(
         if len(set(by_value.values())) == 1 and len(by_value) == len(values):
             continue  # every value gives the rule the same status: the axis does not vary it
         rule = rules[number - 1]
-        if not said & content_words(" ".join([rule.statement, *rule.conditions])):
+        if not said & content_words(rule.wording):
             repairs["rule_unrelated_to_values"] += 1
             continue
         named = _values_named(rule, values)
@@ -178,7 +178,7 @@ def _value_rules(
 
 def common_words(rules: Sequence[Policy]) -> frozenset[str]:
     """Content words found in a third of the rules or more: too common to link a value to a rule."""
-    counts = Counter(word for rule in rules for word in content_words(" ".join([rule.statement, *rule.conditions])))
+    counts = Counter(word for rule in rules for word in content_words(rule.wording))
     return frozenset(word for word, n in counts.items() if len(rules) >= 3 and n * 3 >= len(rules))
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from synthgen.schemas.items import Axis, Policy, TestCase, UseCase
-from synthgen.schemas.outcomes import ContrastPair, DecidingRule, Outcome
+from synthgen.schemas.outcomes import ContrastPair, DecidingRule, Outcome, tested_rule_ids
 from synthgen.tools.combinatorics import covering_array
 from synthgen.tools.outcomes import actions, decide_outcome, deciding_rule, effect_of
 from synthgen.tools.recall import content_words
@@ -52,7 +52,7 @@ class PlannedCase:
     @property
     def tested_ids(self) -> list[str]:
         """The rules the case tests: not the prerequisites it takes as met."""
-        return [rule.policy_id for rule in self.deciding if rule.status != "satisfied"]
+        return tested_rule_ids(self.deciding)
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def home_use_case(policy: Policy, use_cases: Sequence[UseCase]) -> str | None:
     governed = [uc for uc in use_cases if governs(policy, uc)]
     if not governed:
         return None
-    said = content_words(" ".join([policy.statement, *policy.conditions]))
+    said = content_words(policy.wording)
     return max(governed, key=lambda uc: len(said & content_words(f"{uc.name} {uc.goal}"))).id
 
 
